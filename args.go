@@ -78,7 +78,9 @@ func parseFloat(b []byte) (float64, bool) {
 	return f, true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // hasBasePrefix reports a Go-only prefix (0b, 0o) that strtod does not accept.
 func hasBasePrefix(s string) bool {
