@@ -518,10 +518,72 @@ func readReply(br *bufio.Reader) (*reply, error) {
 	return nil, fmt.Errorf("unknown reply type in %q", line)
 }
 
-// startChkv returns the address of the server under test.
-// TEMPORARY until RunT lands: a second redis-server, so the cases can be
-// validated redis against redis.
-func startChkv(t testing.TB) (network, addr string) {
-	t.Helper()
-	return startRedis(t)
+// TestDiffHarness checks the harness's own parts: the command splitter and
+// every comparison mode, both when replies agree and when they do not.
+func TestDiffHarness(t *testing.T) {
+	t.Run("split", func(t *testing.T) {
+		got := splitCommand(`SET  "a\r\n\x00\"b" 'it\'s' "" x\y`)
+		want := []string{"SET", "a\r\n\x00\"b", "it's", "", `x\y`}
+		if !slices.Equal(got, want) {
+			t.Errorf("splitCommand = %q, want %q", got, want)
+		}
+	})
+	arr := func(els ...string) string {
+		s := fmt.Sprintf("*%d\r\n", len(els))
+		for _, e := range els {
+			s += fmt.Sprintf("$%d\r\n%s\r\n", len(e), e)
+		}
+		return s
+	}
+	tests := []struct {
+		name      string
+		step      step
+		want, got string
+		same      bool
+	}{
+		{"exact/equal", step{}, "+OK\r\n", "+OK\r\n", true},
+		{"exact/error-text", step{}, "-ERR syntax error\r\n", "-ERR Syntax error\r\n", false},
+		{"exact/nil-kind", step{}, "$-1\r\n", "*-1\r\n", false},
+		{"near/within", near(1, "TTL k"), ":100\r\n", ":99\r\n", true},
+		{"near/outside", near(1, "TTL k"), ":100\r\n", ":98\r\n", false},
+		{"near/not-integer", near(1, "TTL k"), ":100\r\n", "$3\r\n100\r\n", false},
+		{"type/same", sameType("TIME"), arr("1", "2"), arr("3", "4", "5"), true},
+		{"type/other", sameType("CLIENT ID"), ":5\r\n", "$1\r\n5\r\n", false},
+		{"shape/same", sameShape("HELLO 2"), arr("server", "redis"), arr("server", "chkv"), true},
+		{"shape/other-length", sameShape("HELLO 2"), arr("server", "redis"), arr("server"), false},
+		{"shape/other-type", sameShape("HELLO 2"), "*1\r\n:2\r\n", arr("2"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.step.same([]byte(tt.want), []byte(tt.got)); got != tt.same {
+				t.Errorf("same(%q, %q) = %v, want %v", tt.want, tt.got, got, tt.same)
+			}
+		})
+	}
+	t.Run("sorted", func(t *testing.T) {
+		a, _ := parseReply([]byte(arr("b", "a", "c")))
+		b, _ := parseReply([]byte(arr("c", "b", "a")))
+		c, _ := parseReply([]byte(arr("c", "b", "b")))
+		if !bytes.Equal(a.sorted(), b.sorted()) {
+			t.Errorf("sorted %q != sorted %q", a.raw, b.raw)
+		}
+		if bytes.Equal(a.sorted(), c.sorted()) {
+			t.Errorf("sorted %q == sorted %q", a.raw, c.raw)
+		}
+		if string(a.sorted()) != arr("a", "b", "c") {
+			t.Errorf("sorted = %q", a.sorted())
+		}
+	})
+	t.Run("parse", func(t *testing.T) {
+		raw := "*3\r\n$-1\r\n*2\r\n:1\r\n-ERR x\r\n$4\r\na\r\nb\r\n"
+		r, err := parseReply([]byte(raw))
+		if err != nil || string(r.raw) != raw || len(r.elems) != 3 || len(r.elems[1].elems) != 2 {
+			t.Errorf("parseReply(%q) = %+v, %v", raw, r, err)
+		}
+		for _, bad := range []string{"$3\r\nab\r\n", "*2\r\n:1\r\n", "?x\r\n", "+OK\n", "+OK\r\n+OK\r\n"} {
+			if _, err := parseReply([]byte(bad)); err == nil {
+				t.Errorf("parseReply(%q) accepted a malformed reply", bad)
+			}
+		}
+	})
 }
