@@ -393,6 +393,11 @@ func (r *requestReader) parseInline() (bool, error) {
 	if err := r.splitArgs(line); err != nil {
 		return false, err
 	}
+	if len(r.spans) > r.lim.MaxArgs {
+		// Redis bounds inline requests by length alone; chkv holds them
+		// to MaxArgs too, which by default is never the tighter bound.
+		return false, &ProtocolError{msgTooBigInline}
+	}
 	r.pos = nl + 1
 	return r.finish(), nil
 }
