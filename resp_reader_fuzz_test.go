@@ -13,8 +13,19 @@ import (
 	"testing"
 )
 
-// fuzzLimits are small, so that fuzzed inputs reach every limit.
-var fuzzLimits = RequestLimits{MaxBulk: 40, MaxArgs: 6, MaxInline: 48, MaxQuery: 100}
+// fuzzLimits returns small limits, so that fuzzed inputs reach every one:
+// fixed ones for even seeds, and ones drawn from the seed for odd seeds.
+func fuzzLimits(seed uint64) RequestLimits {
+	if seed%2 == 0 {
+		return RequestLimits{MaxBulk: 40, MaxArgs: 6, MaxInline: 48, MaxQuery: 100}
+	}
+	return RequestLimits{
+		MaxBulk:   1 + int(seed>>8%64),
+		MaxArgs:   1 + int(seed>>16%8),
+		MaxInline: 1 + int(seed>>24%64),
+		MaxQuery:  1 + int(seed>>32%128),
+	}
+}
 
 // refResult is what a reader yields for one input: the requests in order,
 // then the error that ended the stream (its text).
@@ -142,55 +153,42 @@ func refSplitArgs(line []byte) (args []string, ok bool) {
 		}
 		var cur []byte
 		inq, insq, done := false, false, false
+		// closes reports whether a closing quote at p may end the argument.
+		closes := func(p int) bool { return at(p+1) == 0 || strings.IndexByte(" \t\n\v\f\r", at(p+1)) >= 0 }
 		for !done {
-			switch c := at(p); {
-			case inq:
-				if c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)) {
-					v, _ := strconv.ParseUint(s[p+2:p+4], 16, 8)
-					cur = append(cur, byte(v))
-					p += 3
-				} else if c == '\\' && at(p+1) != 0 {
-					p++
-					e := at(p)
-					if i := strings.IndexByte("nrtba", e); i >= 0 {
-						e = "\n\r\t\b\a"[i]
-					}
-					cur = append(cur, e)
-				} else if c == '"' {
-					if at(p+1) != 0 && strings.IndexByte(" \t\n\v\f\r", at(p+1)) < 0 {
-						return nil, false
-					}
-					done = true
-				} else if c == 0 {
-					return nil, false
-				} else {
-					cur = append(cur, c)
+			c := at(p)
+			switch {
+			case inq && c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
+				v, _ := strconv.ParseUint(s[p+2:p+4], 16, 8)
+				cur = append(cur, byte(v))
+				p += 3
+			case inq && c == '\\' && at(p+1) != 0:
+				p++
+				e := at(p)
+				if i := strings.IndexByte("nrtba", e); i >= 0 {
+					e = "\n\r\t\b\a"[i]
 				}
-			case insq:
-				if c == '\\' && at(p+1) == '\'' {
-					p++
-					cur = append(cur, '\'')
-				} else if c == '\'' {
-					if at(p+1) != 0 && strings.IndexByte(" \t\n\v\f\r", at(p+1)) < 0 {
-						return nil, false
-					}
-					done = true
-				} else if c == 0 {
+				cur = append(cur, e)
+			case insq && c == '\\' && at(p+1) == '\'':
+				p++
+				cur = append(cur, '\'')
+			case inq && c == '"', insq && c == '\'':
+				if !closes(p) {
 					return nil, false
-				} else {
-					cur = append(cur, c)
 				}
+				done = true
+			case (inq || insq) && c == 0:
+				return nil, false
+			case inq || insq:
+				cur = append(cur, c)
+			case strings.IndexByte(" \n\r\t\x00", c) >= 0:
+				done = true
+			case c == '"':
+				inq = true
+			case c == '\'':
+				insq = true
 			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, c)
-				}
+				cur = append(cur, c)
 			}
 			if at(p) != 0 {
 				p++
@@ -254,9 +252,9 @@ func sumCap(bs [][]byte) int {
 
 // readChunked reads every request from in, split into random chunks drawn
 // from seed, through a reader with a buffer of size bytes.
-func readChunked(t *testing.T, in []byte, seed uint64, size, slack int) refResult {
+func readChunked(t *testing.T, in []byte, seed uint64, lim RequestLimits, size, slack int) refResult {
 	c := &chunkReader{t: t, data: in, rng: rand.New(rand.NewPCG(seed, seed>>7))}
-	c.rr = newRequestReaderSize(c, fuzzLimits, size, slack)
+	c.rr = newRequestReaderSize(c, lim, size, slack)
 	var res refResult
 	for {
 		c.base = c.sent - c.rr.buffered()
@@ -269,12 +267,12 @@ func readChunked(t *testing.T, in []byte, seed uint64, size, slack int) refResul
 			res.err = err.Error()
 			return res
 		}
-		if len(args) == 0 || len(args) > fuzzLimits.MaxArgs {
+		if len(args) == 0 || len(args) > lim.MaxArgs {
 			t.Fatalf("request with %d arguments", len(args))
 		}
 		req := make([]string, len(args))
 		for i, a := range args {
-			if len(a) > max(fuzzLimits.MaxBulk, fuzzLimits.MaxInline) {
+			if len(a) > max(lim.MaxBulk, lim.MaxInline) {
 				t.Fatalf("argument of %d bytes", len(a))
 			}
 			if cap(a) != len(a) {
@@ -307,15 +305,17 @@ func FuzzRequestReader(f *testing.F) {
 		"\xff\xfe\x00*$\r\n\r",
 	}
 	for i, s := range seeds {
-		f.Add([]byte(s), uint64(i))
+		f.Add([]byte(s), uint64(2*i))
+		f.Add([]byte(s), uint64(0x1f2e3d4c5b6a7988+i))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
-		want := refParse(in, fuzzLimits).String()
-		if got := readChunked(t, in, seed, readBufSize, bulkSlack).String(); got != want {
+		lim := fuzzLimits(seed)
+		want := refParse(in, lim).String()
+		if got := readChunked(t, in, seed, lim, readBufSize, bulkSlack).String(); got != want {
 			t.Fatalf("default buffer:\n got %s\nwant %s", got, want)
 		}
 		size := 4 + int(seed%40)
-		if got := readChunked(t, in, seed, size, 1+int(seed%7)).String(); got != want {
+		if got := readChunked(t, in, seed, lim, size, 1+int(seed%7)).String(); got != want {
 			t.Fatalf("%d-byte buffer:\n got %s\nwant %s", size, got, want)
 		}
 	})
