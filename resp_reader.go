@@ -267,11 +267,10 @@ func (r *requestReader) parse() (done bool, err error) {
 		if r.buf[r.pos] != '*' {
 			return r.parseInline()
 		}
-		cr, err := r.lineEnd('\r', msgTooBigMbulkCount)
+		cr, n, ok, err := r.countLine('*', msgTooBigMbulkCount)
 		if cr < 0 || err != nil {
 			return false, err
 		}
-		n, ok := parseInt(r.buf[r.pos+1 : cr])
 		if !ok || n > int64(r.lim.MaxArgs) {
 			return false, &ProtocolError{msgInvalidMultibulk}
 		}
@@ -283,14 +282,16 @@ func (r *requestReader) parse() (done bool, err error) {
 	}
 	for r.left > 0 {
 		if r.bulk < 0 {
-			cr, err := r.lineEnd('\r', msgTooBigBulkCount)
+			if r.smallBulks(); r.left == 0 {
+				break
+			}
+			cr, n, ok, err := r.countLine('$', msgTooBigBulkCount)
 			if cr < 0 || err != nil {
 				return false, err
 			}
 			if c := r.buf[r.pos]; c != '$' {
 				return false, &ProtocolError{expectedDollar(c)}
 			}
-			n, ok := parseInt(r.buf[r.pos+1 : cr])
 			if !ok || n < 0 || n > int64(r.lim.MaxBulk) {
 				return false, &ProtocolError{msgInvalidBulk}
 			}
@@ -331,6 +332,39 @@ func (r *requestReader) parse() (done bool, err error) {
 	return r.finish(), nil
 }
 
+// smallBulks is the fast path of parse: it takes the bulk arguments that
+// lie whole in the buffer in their plain form ('$', at most 18 digits, '\r',
+// any byte, the data, any two bytes) and within limits, and stops at
+// anything else, which the general path then parses or reports.
+func (r *requestReader) smallBulks() {
+	buf, pos, w, left, total := r.buf, r.pos, r.w, r.left, r.total
+	for left > 0 && pos < w && buf[pos] == '$' {
+		i, n := pos+1, 0
+		for end := min(w, pos+19); i < end; i++ {
+			d := buf[i] - '0'
+			if d > 9 {
+				break
+			}
+			n = n*10 + int(d)
+		}
+		if i == pos+1 || i >= w || buf[i] != '\r' || buf[pos+1] == '0' && i > pos+2 ||
+			i-pos > r.lim.MaxInline || n > r.lim.MaxBulk || total+n > r.lim.MaxQuery {
+			break
+		}
+		data := i + 2
+		if w-data < n+2 {
+			break
+		}
+		r.spans = append(r.spans, span{data - r.r, data - r.r + n})
+		pos = data + n + 2
+		total += n
+		left--
+	}
+	if pos != r.pos {
+		r.pos, r.left, r.total, r.seen = pos, left, total, 0
+	}
+}
+
 // finish ends the request parsed up to r.pos: it builds r.args from the
 // spans and consumes the request's bytes. It always reports true.
 func (r *requestReader) finish() bool {
@@ -348,6 +382,36 @@ func (r *requestReader) finish() bool {
 	r.multi, r.left, r.bulk, r.seen = false, 0, -1, 0
 	r.r = r.pos
 	return true
+}
+
+// countLine finds the count line at pos, which should start with prefix,
+// and parses the number after its first byte. It returns the index of the
+// line's '\r' (-1 if more bytes are needed) and the number, ok false if it
+// is not one. Short lines of plain digits take a fast path.
+func (r *requestReader) countLine(prefix byte, tooBig string) (cr int, n int64, ok bool, err error) {
+	buf, pos, w := r.buf, r.pos, r.w
+	if pos < w && buf[pos] == prefix {
+		// At most 18 digits, so no overflow; then '\r' and one more byte.
+		i, end := pos+1, min(w-1, pos+19)
+		for ; i < end; i++ {
+			d := buf[i] - '0'
+			if d > 9 {
+				break
+			}
+			n = n*10 + int64(d)
+		}
+		if i < w-1 && buf[i] == '\r' && i > pos+1 && (buf[pos+1] != '0' || i == pos+2) && i-pos <= r.lim.MaxInline {
+			r.seen = 0
+			return i, n, true, nil
+		}
+	}
+	if cr, err = r.lineEnd('\r', tooBig); cr < 0 || err != nil {
+		return -1, 0, false, err
+	}
+	if cr > pos { // else the line is empty, and the caller reports its first byte
+		n, ok = parseInt(buf[pos+1 : cr])
+	}
+	return cr, n, ok, nil
 }
 
 // lineEnd returns the index in buf of the first c at or after pos, which
@@ -393,6 +457,11 @@ func (r *requestReader) parseInline() (bool, error) {
 	if err := r.splitArgs(line); err != nil {
 		return false, err
 	}
+	if len(r.spans) > r.lim.MaxArgs {
+		// Redis bounds inline requests by length alone; chkv holds them
+		// to MaxArgs too, which by default is never the tighter bound.
+		return false, &ProtocolError{msgTooBigInline}
+	}
 	r.pos = nl + 1
 	return r.finish(), nil
 }
@@ -424,60 +493,36 @@ func (r *requestReader) splitArgs(line []byte) error {
 			return nil
 		}
 		start := o
-		inq, insq := false, false
+		var q byte // the open quote, 0 outside quotes
 		for done := false; !done; {
 			c := at(p)
 			switch {
-			case inq:
-				switch {
-				case c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
-					line[o] = unhex(at(p+2))<<4 | unhex(at(p+3))
-					o++
-					p += 3
-				case c == '\\' && at(p+1) != 0:
-					p++
-					line[o] = unescape(line[p])
-					o++
-				case c == '"':
-					if n := at(p + 1); n != 0 && !isSpace(n) {
-						return &ProtocolError{msgUnbalancedQuotes}
-					}
-					done = true
-				case c == 0:
+			case q == '"' && c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
+				line[o] = unhex(at(p+2))<<4 | unhex(at(p+3))
+				o++
+				p += 3
+			case q == '"' && c == '\\' && at(p+1) != 0:
+				p++
+				line[o] = unescape(line[p])
+				o++
+			case q == '\'' && c == '\\' && at(p+1) == '\'':
+				p++
+				line[o] = '\''
+				o++
+			case q != 0 && c == q:
+				if n := at(p + 1); n != 0 && !isSpace(n) {
 					return &ProtocolError{msgUnbalancedQuotes}
-				default:
-					line[o] = c
-					o++
 				}
-			case insq:
-				switch {
-				case c == '\\' && at(p+1) == '\'':
-					p++
-					line[o] = '\''
-					o++
-				case c == '\'':
-					if n := at(p + 1); n != 0 && !isSpace(n) {
-						return &ProtocolError{msgUnbalancedQuotes}
-					}
-					done = true
-				case c == 0:
-					return &ProtocolError{msgUnbalancedQuotes}
-				default:
-					line[o] = c
-					o++
-				}
+				done = true
+			case q != 0 && c == 0:
+				return &ProtocolError{msgUnbalancedQuotes}
+			case q == 0 && (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0):
+				done = true
+			case q == 0 && (c == '"' || c == '\''):
+				q = c
 			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					line[o] = c
-					o++
-				}
+				line[o] = c
+				o++
 			}
 			if p < len(line) {
 				p++
