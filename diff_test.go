@@ -5,6 +5,7 @@ package chkv
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -148,14 +149,26 @@ const (
 )
 
 // step is one command of a case, or a pause (pause > 0) between commands.
+// A raw step writes its bytes as they are (inline commands, pipelines,
+// malformed requests) and reads replies replies; a closed step asks whether
+// the server has closed the connection.
 type step struct {
-	args  []string
-	mode  cmpMode
-	tol   int64
-	pause time.Duration
+	args    []string
+	mode    cmpMode
+	tol     int64
+	pause   time.Duration
+	raw     []byte
+	replies int
+	closed  bool
 }
 
 func (s step) String() string {
+	switch {
+	case s.closed:
+		return "(is the connection closed?)"
+	case s.raw != nil:
+		return "raw " + clip(s.raw)
+	}
 	q := make([]string, len(s.args))
 	for i, a := range s.args {
 		q[i] = clip([]byte(a))
@@ -190,8 +203,13 @@ func clip(b []byte) string {
 // for modes that need a whole exchange (cmpScan) or a reordering (cmpSorted).
 func (s step) run(t *testing.T, c *respConn, side string) []byte {
 	t.Helper()
-	if s.mode == cmpScan {
+	switch {
+	case s.mode == cmpScan:
 		return s.scan(t, c, side)
+	case s.closed:
+		return c.closedState()
+	case s.raw != nil:
+		return s.runRaw(t, c, side)
 	}
 	rep, err := c.do(s.args...)
 	if err != nil {
@@ -201,6 +219,26 @@ func (s step) run(t *testing.T, c *respConn, side string) []byte {
 		return rep.sorted()
 	}
 	return rep.raw
+}
+
+// runRaw writes the raw bytes and returns the replies read, concatenated.
+func (s step) runRaw(t *testing.T, c *respConn, side string) []byte {
+	t.Helper()
+	if err := c.c.SetDeadline(time.Now().Add(diffIOTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.c.Write(s.raw); err != nil {
+		t.Fatalf("%s: %s: %v", side, s, err)
+	}
+	var out []byte
+	for range s.replies {
+		rep, err := readReply(c.r)
+		if err != nil {
+			t.Fatalf("%s: %s: reply %d: %v (read so far %q)", side, s, len(out), err, out)
+		}
+		out = append(out, rep.raw...)
+	}
+	return out
 }
 
 // scan runs a SCAN command (its cursor at args[1]) until the cursor comes
@@ -299,6 +337,12 @@ func scanAll(cmd string) step { return step{args: splitCommand(cmd), mode: cmpSc
 // argv is a command given as its exact arguments, for values awkward to quote.
 func argv(args ...string) step { return step{args: args} }
 
+// rawReq writes req verbatim and reads n replies.
+func rawReq(req string, n int) step { return step{raw: []byte(req), replies: n} }
+
+// connClosed compares whether each server has closed the connection.
+func connClosed() step { return step{closed: true} }
+
 // pause waits d between commands; only for expiry that cannot be tested with a time in the past.
 func pause(d time.Duration) step { return step{pause: d} }
 
@@ -306,6 +350,11 @@ func pause(d time.Duration) step { return step{pause: d} }
 // spaces; "double quotes" take the escapes \n \r \t \b \a \\ \" and \xHH;
 // 'single quotes' take only \'. A quoted word may be empty.
 func splitCommand(line string) []string {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(fmt.Sprintf("splitCommand(%q): unterminated quote or escape: %v", line, r))
+		}
+	}()
 	var args []string
 	i := 0
 	for {
@@ -390,6 +439,25 @@ func mustOK(t *testing.T, c *respConn, args ...string) {
 	if err != nil || string(rep.raw) != "+OK\r\n" {
 		t.Fatalf("%s: %q, %v", strings.Join(args, " "), rep.rawOrNil(), err)
 	}
+}
+
+// closedState reports "closed" when the server has closed the connection,
+// "open" when nothing arrives within a short wait, or the bytes that arrive.
+func (c *respConn) closedState() []byte {
+	if err := c.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+		return []byte(err.Error())
+	}
+	buf := make([]byte, 64)
+	n, err := c.r.Read(buf)
+	switch {
+	case n > 0:
+		return append([]byte("data: "), buf[:n]...)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return []byte("open")
+	case err != nil:
+		return []byte("closed")
+	}
+	return []byte("open")
 }
 
 // do writes one command as a RESP array of bulk strings and reads one reply.
