@@ -40,6 +40,7 @@ func diffCases() []diffCase {
 		globCases(),
 		protocolCases(),
 		moreEdgeCases(),
+		wakeUpCases(),
 	)
 }
 
@@ -927,5 +928,45 @@ func moreEdgeCases() []diffCase {
 		dc("type/after-pop-empties", "RPUSH l a", "RPOP l", "TYPE l"),
 		dc("list/lset-then-range", "RPUSH l a b c", "LSET l 0 z", "LSET l 2 y", "LRANGE l 0 -1", "LINDEX l 1"),
 		dc("list/queue-interleaved", "LPUSH q 1", "RPUSH q 2", "LPUSH q 0", "RPOP q", "LPOP q", "LRANGE q 0 -1"),
+	}
+}
+
+// wakeUpCases block clients on connections 1 and 2 and wake them from
+// connection 0: who is served, with which element, in which order, and what
+// the pushing client and the list see afterwards.
+func wakeUpCases() []diffCase {
+	return []diffCase{
+		dc("wake/rpush", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1), "LLEN l", "EXISTS l"),
+		dc("wake/lpush-several", sendOn(1, "BLPOP l 2"), blockedClients(1), "LPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/brpop-rpush-several", sendOn(1, "BRPOP l 2"), blockedClients(1), "RPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/clients-in-order", sendOn(1, "BLPOP l 2"), blockedClients(1), sendOn(2, "BLPOP l 2"), blockedClients(2),
+			"RPUSH l a b c", recvOn(1), recvOn(2), "LRANGE l 0 -1"),
+		dc("wake/one-element-two-clients", sendOn(1, "BRPOP l 2"), blockedClients(1), sendOn(2, "BRPOP l 0.2"),
+			blockedClients(2), "RPUSH l a", recvOn(1), recvOn(2), "EXISTS l"),
+		dc("wake/second-key", sendOn(1, "BLPOP l1 l2 2"), blockedClients(1), "RPUSH l2 x", recvOn(1), "EXISTS l2"),
+		dc("wake/repeated-key", sendOn(1, "BLPOP l l 2"), blockedClients(1), "RPUSH l x y", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/blmove", sendOn(1, "BLMOVE s d LEFT RIGHT 2"), blockedClients(1), "RPUSH s a b", recvOn(1),
+			"LRANGE s 0 -1", "LRANGE d 0 -1"),
+		dc("wake/blmove-same-list", sendOn(1, "BLMOVE l l RIGHT LEFT 2"), blockedClients(1), "RPUSH l a b", recvOn(1),
+			"LRANGE l 0 -1"),
+		dc("wake/blmove-chain", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), sendOn(2, "BLPOP d 2"),
+			blockedClients(2), "RPUSH s a", recvOn(1), recvOn(2), "EXISTS s d"),
+		dc("wake/blmove-wrongtype-dest", "SET d x", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), "RPUSH s a",
+			recvOn(1), "LRANGE s 0 -1"),
+		dc("wake/lmove-into-watched", "RPUSH s a", sendOn(1, "BLPOP d 2"), blockedClients(1), "LMOVE s d LEFT LEFT",
+			recvOn(1), "EXISTS s d"),
+		dc("wake/rpoplpush-into-watched", "RPUSH s a b", sendOn(1, "BRPOP d 2"), blockedClients(1), "RPOPLPUSH s d",
+			recvOn(1), "LRANGE s 0 -1"),
+		dc("wake/rename-into-watched", "RPUSH tmp a b", sendOn(1, "BLPOP l 2"), blockedClients(1), "RENAME tmp l",
+			recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/set-does-not-wake", sendOn(1, "BLPOP l 0.2"), blockedClients(1), "SET l v", recvOn(1), "GET l"),
+		dc("wake/linsert-missing-does-not-wake", sendOn(1, "BLPOP l 0.1"), blockedClients(1), "LINSERT l BEFORE a b",
+			"RPUSHX l a", recvOn(1), "EXISTS l"),
+		dc("wake/timeout-then-push", sendOn(1, "BLPOP l 0.05"), recvOn(1), "RPUSH l a", "LLEN l"),
+		dc("wake/pusher-sees-length", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", "RPUSH l b", recvOn(1),
+			"LRANGE l 0 -1"),
+		dc("wake/connection-usable-after", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1),
+			on(1, "PING"), on(1, "LLEN l"), blockedClients(0)),
+		dc("wake/timeout-reply-then-usable", sendOn(1, "BRPOP l 0.01"), recvOn(1), on(1, "ECHO ok")),
 	}
 }
