@@ -36,6 +36,11 @@ func diffCases() []diffCase {
 		blockingCases(),
 		wrongTypeCases(),
 		binaryCases(),
+		strictNumberCases(),
+		globCases(),
+		protocolCases(),
+		moreEdgeCases(),
+		wakeUpCases(),
 	)
 }
 
@@ -738,4 +743,230 @@ func wrongTypeName(cmd string) string {
 		return "wrongtype/lpop-count"
 	}
 	return "wrongtype/" + f[0]
+}
+
+// strictNumberCases feeds integer arguments that strconv.ParseInt accepts but
+// Redis's string2ll refuses (a sign "+", leading zeros, "-0", spaces), and
+// float arguments at the edges of strtold, to every family that parses numbers.
+func strictNumberCases() []diffCase {
+	return []diffCase{
+		dc("number/expire-plus", "SET k v", "EXPIRE k +10", "TTL k"),
+		dc("number/expire-leading-zero", "SET k v", "EXPIRE k 010", "EXPIRE k 00", "TTL k"),
+		dc("number/expire-minus-zero", "SET k v", "EXPIRE k -0", "EXISTS k"),
+		dc("number/expire-spaces", "SET k v", `EXPIRE k " 10"`, `EXPIRE k "10 "`, "TTL k"),
+		dc("number/expire-hex", "SET k v", "EXPIRE k 0x10", "TTL k"),
+		dc("number/set-ex-plus", "SET k v EX +10", "SET k v EX 010", "EXISTS k"),
+		dc("number/setex-plus", "SETEX k +10 v", "PSETEX k 0100 v", "EXISTS k"),
+		dc("number/incrby-plus", "INCRBY k +5", "INCRBY k 05", "INCRBY k -0", "INCRBY k 1e3", "INCRBY k 0x10", "EXISTS k"),
+		dc("number/incrby-min-string", "SET k -9223372036854775808", "INCRBY k 0", "SET k -9223372036854775809", "INCRBY k 0"),
+		dc("number/incrby-long-digits", "SET k 00000000000000000001", "INCR k", "INCRBY j 000000000000000000000"),
+		dc("number/lindex-plus", "RPUSH l a b", "LINDEX l +1", "LINDEX l 01", "LINDEX l -0"),
+		dc("number/lrange-plus", "RPUSH l a b", "LRANGE l +0 -1", "LRANGE l 0 +1", "LRANGE l 00 -1"),
+		dc("number/lset-plus", "RPUSH l a b", "LSET l +1 x", "LSET l -0 x", "LRANGE l 0 -1"),
+		dc("number/lrem-plus", "RPUSH l a b", "LREM l +1 a", "LREM l -0 a", "LLEN l"),
+		dc("number/ltrim-plus", "RPUSH l a b", "LTRIM l +0 -1", "LTRIM l 0 01", "LLEN l"),
+		dc("number/lpop-count-plus", "RPUSH l a b", "LPOP l +1", "LPOP l 01", "RPOP l -0", "LLEN l"),
+		dc("number/lpos-plus", "RPUSH l a b a", "LPOS l a RANK +2", "LPOS l a COUNT 01", "LPOS l a MAXLEN +1"),
+		dc("number/getrange-plus", "SET k hello", "GETRANGE k +1 2", "GETRANGE k 1 02", "GETRANGE k -0 1"),
+		dc("number/setrange-plus", "SET k hello", "SETRANGE k +1 x", "SETRANGE k 01 x", "GET k"),
+		dc("number/select-plus", "SELECT +0", "SELECT 00", "SELECT -0"),
+		dc("number/scan-count-plus", "SET a 1", "SCAN 0 COUNT +10", "SCAN 0 COUNT 010"),
+		dc("number/scan-cursor-forms", "SET a 1", scanAll("SCAN 00"), scanAll("SCAN +0"), scanAll("SCAN -0"),
+			"SCAN 18446744073709551616", "SCAN 0x0"),
+		dc("number/hello-plus", sameShape("HELLO +2"), sameShape("HELLO 02"), "HELLO +3"),
+		dc("number/timeout-forms", "RPUSH l a b c d e", "BLPOP l +1", "BLPOP l 0x1", "BLPOP l 1e-3", "BRPOP l .5",
+			`BLPOP l " 1"`, `BLPOP l "1 "`, "BLPOP l nan", "LLEN l"),
+		dc("number/timeout-tiny", "BLPOP l 0.0001", "BRPOP l 1e-9"),
+		dc("number/timeout-zero-forms", "RPUSH l a b c", "BLPOP l 0.0", "BLPOP l -0", "BLPOP l 0e5", "LLEN l"),
+		dc("incrbyfloat/infinity-words", "SET k 1", "INCRBYFLOAT k infinity", "INCRBYFLOAT k INF", "INCRBYFLOAT k -Infinity",
+			"INCRBYFLOAT k -nan", "GET k"),
+		dc("incrbyfloat/exponent-forms", "INCRBYFLOAT k 1e+3", "INCRBYFLOAT k 1.e3", "INCRBYFLOAT k 0e0", "INCRBYFLOAT k 00012.5",
+			"INCRBYFLOAT k 0x", "INCRBYFLOAT k 1e-400", "GET k"),
+		dc("incrbyfloat/value-leading-zeros", "SET k 007", "INCRBYFLOAT k 1", "SET j +5", "INCRBYFLOAT j 1", "SET i .5", "INCRBYFLOAT i 1"),
+		dc("incrbyfloat/cancel", "INCRBYFLOAT k 0.1", "INCRBYFLOAT k -0.1", "INCRBYFLOAT j 1e400", "INCRBYFLOAT j -1e400"),
+		dc("incrbyfloat/then-incr", "SET k 1.5", "INCRBYFLOAT k 1.5", "INCR k", "INCRBYFLOAT j 1e2", "INCR j"),
+		dc("incrbyfloat/precision", "INCRBYFLOAT k 0.1", "INCRBYFLOAT k 0.1", "INCRBYFLOAT k 0.1", "INCRBYFLOAT j 1.1",
+			"INCRBYFLOAT j 2.2", "INCRBYFLOAT i 123456.789", "INCRBYFLOAT i 0.001"),
+		dc("incrbyfloat/big-integers", "SET k 9223372036854775807", "INCRBYFLOAT k 1", "INCRBYFLOAT j 18446744073709551616",
+			"INCRBYFLOAT i 12345678901234567890123"),
+		dc("incrbyfloat/denormal", "INCRBYFLOAT k 5e-324", "INCRBYFLOAT j 2.2250738585072014e-308", "INCRBYFLOAT i 1e-17",
+			"INCRBYFLOAT h 1.5e-17"),
+		dc("incrbyfloat/negative-small", "INCRBYFLOAT k -0.00000000000000001", "INCRBYFLOAT j -1e-18", "INCRBYFLOAT i -0.000001"),
+	}
+}
+
+// globCases checks KEYS patterns at the edges of Redis's stringmatchlen:
+// unclosed classes, escapes, "-" and "^" placement, and byte-wise "?".
+func globCases() []diffCase {
+	keys := []any{argv("MSET", "a", "1", "b", "1", "c", "1", "ab", "1", "abc", "1", "[", "1", "]", "1", `\`, "1", "-", "1",
+		"!", "1", "^", "1", "a[", "1", `a\`, "1", "*", "1", "?", "1", "", "1", "A", "1")}
+	glob := func(name, pattern string) diffCase {
+		return dc("glob/"+name, append(slices.Clone(keys), step{args: []string{"KEYS", pattern}, mode: cmpSorted})...)
+	}
+	return []diffCase{
+		glob("star", "*"),
+		glob("star-star", "***"),
+		glob("question-star", "?*"),
+		glob("star-a-star-b", "*a*b*"),
+		glob("open-bracket", "["),
+		glob("a-open-bracket", "a["),
+		glob("unclosed-class", "[a"),
+		glob("unclosed-range", "[a-"),
+		glob("dash-first", "[-a]"),
+		glob("dash-last", "[a-]"),
+		glob("close-bracket-class", "[]]"),
+		glob("caret-only", "[^]"),
+		glob("caret-class", "[^a-b]"),
+		glob("bang-not-negation", "[!a]"),
+		glob("escaped-in-class", `[\]]`),
+		glob("escaped-backslash", `\\`),
+		glob("trailing-backslash", `a\`),
+		glob("lone-backslash", `\`),
+		glob("escaped-star", `\*`),
+		glob("escaped-open-bracket", `\[`),
+		glob("range-case", "[A-Z]"),
+		glob("empty-pattern", ""),
+		glob("escaped-letter", `\a`),
+		glob("class-star", "[*]"),
+		glob("nested-star-class", "*[bc]"),
+		dc("glob/scan-match-escape", "MSET a*b 1 ab 1 axb 1", scanAll(`SCAN 0 MATCH 'a\*b'`)),
+		dc("glob/scan-match-class", "MSET k1 1 k2 1 k3 1 kx 1", scanAll("SCAN 0 MATCH k[0-9] COUNT 100")),
+	}
+}
+
+// protocolCases sends requests as raw bytes: inline commands, pipelines and
+// malformed input, and whether the server closes the connection after an error.
+func protocolCases() []diffCase {
+	return []diffCase{
+		dc("proto/inline-ping", rawReq("PING\r\n", 1)),
+		dc("proto/inline-lf-only", rawReq("PING\n", 1)),
+		dc("proto/inline-args", rawReq("SET k hello\r\nGET k\r\n", 2)),
+		dc("proto/inline-double-quotes", rawReq(`SET k "a b\r\n\x41"`+"\r\n", 1), "GET k"),
+		dc("proto/inline-single-quotes", rawReq(`SET k 'it\'s "q"'`+"\r\n", 1), "GET k"),
+		dc("proto/inline-empty-quotes", rawReq(`SET k ""`+"\r\n", 1), "STRLEN k"),
+		dc("proto/inline-extra-spaces", rawReq("  SET   k   v  \r\n", 1), "GET k"),
+		dc("proto/inline-empty-line", rawReq("\r\n\r\nPING\r\n", 1)),
+		dc("proto/inline-unbalanced-quotes", rawReq(`SET k "abc`+"\r\n", 1), connClosed()),
+		dc("proto/inline-quote-then-char", rawReq(`SET k "a"b`+"\r\n", 1), connClosed()),
+		dc("proto/inline-unknown", rawReq("FOO bar\r\n", 1)),
+		dc("proto/inline-lowercase", rawReq("echo hi\r\n", 1)),
+		dc("proto/pipeline", rawReq("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n", 3)),
+		dc("proto/pipeline-errors", rawReq("*1\r\n$3\r\nGET\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 2)),
+		dc("proto/multibulk-zero", rawReq("*0\r\n*1\r\n$4\r\nPING\r\n", 1)),
+		dc("proto/multibulk-negative", rawReq("*-1\r\n*1\r\n$4\r\nPING\r\n", 1)),
+		dc("proto/multibulk-not-number", rawReq("*abc\r\n", 1), connClosed()),
+		dc("proto/expected-dollar", rawReq("*1\r\nPING\r\n", 1), connClosed()),
+		dc("proto/bulk-not-number", rawReq("*1\r\n$abc\r\n", 1), connClosed()),
+		dc("proto/bulk-negative", rawReq("*1\r\n$-1\r\n", 1), connClosed()),
+		dc("proto/bulk-too-long-for-redis", rawReq("*1\r\n$536870913\r\n", 1), connClosed()),
+		dc("proto/empty-bulk-command", rawReq("*1\r\n$0\r\n\r\n", 1)),
+		dc("proto/connection-open-after-command-error", "GET", "FOO", "SET k", connClosed()),
+	}
+}
+
+// moreEdgeCases covers the remaining corners: TTL rounding, clamping of
+// ranges, option combinations and repeated keys.
+func moreEdgeCases() []diffCase {
+	return []diffCase{
+		dc("ttl/rounding", "SET k v", "PEXPIRE k 1700", "TTL k", "PEXPIRE k 1200", "TTL k", "PEXPIRE k 600", "TTL k",
+			"PEXPIRE k 400", "TTL k"),
+		dc("getrange/both-too-negative", "SET k hello", "GETRANGE k -100 -100", "GETRANGE k -100 -6", "GETRANGE k -6 -100"),
+		dc("lrange/both-too-negative", "RPUSH l a b c", "LRANGE l -100 -100", "LRANGE l -100 -4", "LRANGE l -4 -100"),
+		dc("ltrim/both-too-negative", "RPUSH l a b c", "LTRIM l -100 -100", "EXISTS l"),
+		dc("ltrim/start-negative-clamp", "RPUSH l a b c", "LTRIM l -100 0", "LRANGE l 0 -1"),
+		dc("lindex/min", "RPUSH l a", "LINDEX l -9223372036854775808", "LSET l -9223372036854775808 x"),
+		dc("lrem/huge-count", "RPUSH l a b a", "LREM l -9223372036854775808 a", "LRANGE l 0 -1"),
+		dc("lpos/count-maxlen-rank", "RPUSH l a a a a a", "LPOS l a RANK -2 COUNT 2 MAXLEN 3", "LPOS l a RANK 2 COUNT 0 MAXLEN 2",
+			"LPOS l a COUNT 9223372036854775807"),
+		dc("lpos/empty-element", `RPUSH l a "" b`, `LPOS l ""`, `LPOS l "" COUNT 0`),
+		dc("linsert/empty-pivot", `RPUSH l "" a`, `LINSERT l AFTER "" x`, "LRANGE l 0 -1"),
+		dc("lpush/many", argv(append([]string{"RPUSH", "l"}, strings.Split(strings.Repeat("x,y,", 300), ",")...)...),
+			"LLEN l", "LINDEX l 599", "LRANGE l 595 -1", "LREM l 100 y", "LLEN l", "LPOS l y"),
+		dc("set/get-keepttl", "SET k v EX 100", "SET k w KEEPTTL GET", near(1, "TTL k")),
+		dc("set/get-pxat-past", "SET k v", "SET k w PXAT 1 GET", "EXISTS k"),
+		dc("set/nx-get-wrongtype", "RPUSH k a", "SET k v NX GET", "SET k v XX GET"),
+		dc("set/ex-nx-existing", "SET k v", "SET k w EX 100 NX", "TTL k", "GET k"),
+		dc("set/get-twice", "SET k v", "SET k w GET GET"),
+		dc("set/keepttl-twice", "SET k v EX 100", "SET k w KEEPTTL KEEPTTL", near(1, "TTL k")),
+		dc("set/exat-exat", "SET k v EXAT 4102444800 EXAT 1", "EXISTS k"),
+		dc("set/px-then-ex", "SET k v PX 100 EX 100"),
+		dc("set/persist-option", "SET k v PERSIST"),
+		dc("getex/exat-zero", "SET k v", "GETEX k EXAT 0", "GETEX k PXAT 0", "GETEX k PXAT -1", "TTL k"),
+		dc("getex/persist-twice", "SET k v EX 100", "GETEX k PERSIST PERSIST", "TTL k"),
+		dc("getex/ex-ex", "SET k v", "GETEX k EX 10 EX 100", near(1, "TTL k")),
+		dc("getex/pxat-past", "SET k v", "GETEX k PXAT 1", "EXISTS k"),
+		dc("rename/both-ttl", "SET a 1 EX 100", "SET b 2 EX 500", "RENAME a b", near(1, "TTL b")),
+		dc("rename/same-name-ttl", "SET a 1 EX 100", "RENAME a a", near(1, "TTL a")),
+		dc("rename/empty-names", `SET "" v`, `RENAME "" x`, "GET x", `RENAMENX x ""`, `GET ""`),
+		dc("renamenx/list-over-string", "RPUSH l a", "SET s v", "RENAMENX l s", "TYPE s"),
+		dc("expire/pexpire-ms-precision", "SET k v", "PEXPIRE k 100999", near(1, "TTL k"), near(1500, "PTTL k")),
+		dc("expire/expireat-gt-lt-no-ttl", "SET k v", "EXPIREAT k 4102444800 GT", "EXPIREAT k 4102444800 LT", near(2, "TTL k")),
+		dc("expire/options-on-missing", "EXPIRE k 10 NX", "EXPIRE k 10 XX", "EXPIRE k 10 GT", "EXPIRE k 10 LT"),
+		dc("expire/bad-option-on-missing", "EXPIRE k 10 FOO", "EXPIRE k x NX", "EXPIRE k 10 NX XX"),
+		dc("hello/setname-twice", sameShape("HELLO 2 SETNAME a SETNAME b"), "CLIENT GETNAME"),
+		dc("hello/setname-lowercase", sameShape("hello 2 setname x"), "client getname"),
+		dc("hello/auth-extra", "HELLO 2 AUTH a"),
+		dc("hello/protover-then-garbage", "HELLO 2 SETNAME a b"),
+		dc("client/subcommand-case", "client GETNAME", "CLIENT setname n", "Client GetName"),
+		dc("config/get-multiple", unordered("CONFIG GET maxmemory appendonly")),
+		dc("config/get-case", "CONFIG GET MAXMEMORY", "config get Appendonly"),
+		dc("config/arity", "CONFIG"),
+		dc("ping/arity-three", "PING a b c"),
+		dc("blpop/repeated-key", "RPUSH l a b", "BLPOP l l 0", "LLEN l"),
+		dc("blpop/list-then-string", "RPUSH l a", "SET s v", "BLPOP l s 0", "BLPOP l s 0.01"),
+		dc("blmove/empty-keeps-dest", "RPUSH d x", "BLMOVE s d LEFT LEFT 0.01", "LRANGE d 0 -1"),
+		dc("blmove/timeout-negative-on-missing", "BLMOVE s d LEFT LEFT -1", "BLMOVE s d LEFT LEFT x", "BLMOVE s d UP LEFT x"),
+		dc("lmove/missing-source-syntax", "LMOVE s d UP DOWN", "SET s v", "LMOVE s d UP DOWN"),
+		dc("exists/empty-key", `EXISTS ""`, `SET "" v`, `EXISTS "" ""`),
+		dc("del/many", "MSET a 1 b 2 c 3 d 4", "RPUSH e x", "DEL a b c d e f g", "DBSIZE"),
+		dc("mget/many", "MSET a 1 b 2", "RPUSH l x", "MGET a l b c a l"),
+		dc("msetnx/with-list-key-later", "RPUSH z x", "MSETNX a 1 z 2", "EXISTS a", "TYPE z"),
+		dc("append/creates-with-ttl-none", "APPEND k v", "TTL k"),
+		dc("strlen/after-setrange", "SETRANGE k 10 x", "STRLEN k", "GETRANGE k 0 -1"),
+		dc("setrange/just-too-large", "SET k v", "SETRANGE k 536870911 xx", "SETRANGE k 536870910 xxx", "GET k"),
+		dc("dbsize/after-flush-and-rename", "MSET a 1 b 2", "RENAME a c", "DBSIZE", "FLUSHDB", "DBSIZE"),
+		dc("type/after-pop-empties", "RPUSH l a", "RPOP l", "TYPE l"),
+		dc("list/lset-then-range", "RPUSH l a b c", "LSET l 0 z", "LSET l 2 y", "LRANGE l 0 -1", "LINDEX l 1"),
+		dc("list/queue-interleaved", "LPUSH q 1", "RPUSH q 2", "LPUSH q 0", "RPOP q", "LPOP q", "LRANGE q 0 -1"),
+	}
+}
+
+// wakeUpCases block clients on connections 1 and 2 and wake them from
+// connection 0: who is served, with which element, in which order, and what
+// the pushing client and the list see afterwards.
+func wakeUpCases() []diffCase {
+	return []diffCase{
+		dc("wake/rpush", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1), "LLEN l", "EXISTS l"),
+		dc("wake/lpush-several", sendOn(1, "BLPOP l 2"), blockedClients(1), "LPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/brpop-rpush-several", sendOn(1, "BRPOP l 2"), blockedClients(1), "RPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/clients-in-order", sendOn(1, "BLPOP l 2"), blockedClients(1), sendOn(2, "BLPOP l 2"), blockedClients(2),
+			"RPUSH l a b c", recvOn(1), recvOn(2), "LRANGE l 0 -1"),
+		dc("wake/one-element-two-clients", sendOn(1, "BRPOP l 2"), blockedClients(1), sendOn(2, "BRPOP l 0.2"),
+			blockedClients(2), "RPUSH l a", recvOn(1), recvOn(2), "EXISTS l"),
+		dc("wake/second-key", sendOn(1, "BLPOP l1 l2 2"), blockedClients(1), "RPUSH l2 x", recvOn(1), "EXISTS l2"),
+		dc("wake/repeated-key", sendOn(1, "BLPOP l l 2"), blockedClients(1), "RPUSH l x y", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/blmove", sendOn(1, "BLMOVE s d LEFT RIGHT 2"), blockedClients(1), "RPUSH s a b", recvOn(1),
+			"LRANGE s 0 -1", "LRANGE d 0 -1"),
+		dc("wake/blmove-same-list", sendOn(1, "BLMOVE l l RIGHT LEFT 2"), blockedClients(1), "RPUSH l a b", recvOn(1),
+			"LRANGE l 0 -1"),
+		dc("wake/blmove-chain", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), sendOn(2, "BLPOP d 2"),
+			blockedClients(2), "RPUSH s a", recvOn(1), recvOn(2), "EXISTS s d"),
+		dc("wake/blmove-wrongtype-dest", "SET d x", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), "RPUSH s a",
+			recvOn(1), "LRANGE s 0 -1"),
+		dc("wake/lmove-into-watched", "RPUSH s a", sendOn(1, "BLPOP d 2"), blockedClients(1), "LMOVE s d LEFT LEFT",
+			recvOn(1), "EXISTS s d"),
+		dc("wake/rpoplpush-into-watched", "RPUSH s a b", sendOn(1, "BRPOP d 2"), blockedClients(1), "RPOPLPUSH s d",
+			recvOn(1), "LRANGE s 0 -1"),
+		dc("wake/rename-into-watched", "RPUSH tmp a b", sendOn(1, "BLPOP l 2"), blockedClients(1), "RENAME tmp l",
+			recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/set-does-not-wake", sendOn(1, "BLPOP l 0.2"), blockedClients(1), "SET l v", recvOn(1), "GET l"),
+		dc("wake/linsert-missing-does-not-wake", sendOn(1, "BLPOP l 0.1"), blockedClients(1), "LINSERT l BEFORE a b",
+			"RPUSHX l a", recvOn(1), "EXISTS l"),
+		dc("wake/timeout-then-push", sendOn(1, "BLPOP l 0.05"), recvOn(1), "RPUSH l a", "LLEN l"),
+		dc("wake/pusher-sees-length", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", "RPUSH l b", recvOn(1),
+			"LRANGE l 0 -1"),
+		dc("wake/connection-usable-after", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1),
+			on(1, "PING"), on(1, "LLEN l"), blockedClients(0)),
+		dc("wake/timeout-reply-then-usable", sendOn(1, "BRPOP l 0.01"), recvOn(1), on(1, "ECHO ok")),
+	}
 }

@@ -5,6 +5,7 @@ package chkv
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,18 +38,18 @@ func TestDiff(t *testing.T) {
 	trace := os.Getenv("CHKV_DIFF_TRACE") != ""
 	for _, c := range diffCases() {
 		t.Run(c.name, func(t *testing.T) {
-			rc := dialResp(t, redisNet, redisAddr)
-			cc := dialResp(t, chkvNet, chkvAddr)
-			for _, conn := range []*respConn{rc, cc} {
-				mustOK(t, conn, "FLUSHALL")
+			rc := &caseSide{t: t, name: "redis", network: redisNet, addr: redisAddr}
+			cc := &caseSide{t: t, name: "chkv", network: chkvNet, addr: chkvAddr}
+			for _, side := range []*caseSide{rc, cc} {
+				mustOK(t, side.conn(0), "FLUSHALL")
 			}
 			for _, s := range c.steps {
 				if s.pause > 0 {
 					time.Sleep(s.pause)
 					continue
 				}
-				want := s.run(t, rc, "redis")
-				got := s.run(t, cc, "chkv")
+				want := s.run(t, rc)
+				got := s.run(t, cc)
 				if trace {
 					t.Logf("%s\n\tredis: %s\n\tchkv:  %s", s, clip(want), clip(got))
 				}
@@ -148,19 +149,51 @@ const (
 )
 
 // step is one command of a case, or a pause (pause > 0) between commands.
+// A raw step writes its bytes as they are (inline commands, pipelines,
+// malformed requests) and reads replies replies; a closed step asks whether
+// the server has closed the connection. Steps run on connection 0 unless
+// conn says otherwise; send and recv split a command (a blocking one) into
+// its request and its reply, and wait waits until blocked clients are blocked.
 type step struct {
-	args  []string
-	mode  cmpMode
-	tol   int64
-	pause time.Duration
+	args    []string
+	mode    cmpMode
+	tol     int64
+	pause   time.Duration
+	raw     []byte
+	replies int
+	closed  bool
+	conn    int
+	send    bool
+	recv    bool
+	wait    bool
+	blocked int
 }
 
 func (s step) String() string {
-	q := make([]string, len(s.args))
-	for i, a := range s.args {
-		q[i] = clip([]byte(a))
+	var b strings.Builder
+	if s.conn != 0 {
+		fmt.Fprintf(&b, "[conn %d] ", s.conn)
 	}
-	return strings.Join(q, " ")
+	switch {
+	case s.closed:
+		b.WriteString("(is the connection closed?)")
+	case s.wait:
+		fmt.Fprintf(&b, "(wait until %d clients are blocked)", s.blocked)
+	case s.recv:
+		b.WriteString("(reply to the command sent before)")
+	case s.raw != nil:
+		b.WriteString("raw " + clip(s.raw))
+	default:
+		if s.send {
+			b.WriteString("(send only) ")
+		}
+		q := make([]string, len(s.args))
+		for i, a := range s.args {
+			q[i] = clip([]byte(a))
+		}
+		b.WriteString(strings.Join(q, " "))
+	}
+	return b.String()
 }
 
 // firstDiff points at the first differing byte when a clipped reply hides it.
@@ -186,14 +219,53 @@ func clip(b []byte) string {
 	return fmt.Sprintf("%q... (%d bytes)", b[:clipLen], len(b))
 }
 
-// run sends the step's command on c and returns the reply bytes, normalized
-// for modes that need a whole exchange (cmpScan) or a reordering (cmpSorted).
-func (s step) run(t *testing.T, c *respConn, side string) []byte {
-	t.Helper()
-	if s.mode == cmpScan {
-		return s.scan(t, c, side)
+// caseSide is one server's half of a running case: its connections, dialed
+// when a step first uses them and closed when the case ends.
+type caseSide struct {
+	t       *testing.T
+	name    string
+	network string
+	addr    string
+	conns   map[int]*respConn
+}
+
+func (cs *caseSide) conn(i int) *respConn {
+	if cs.conns == nil {
+		cs.conns = map[int]*respConn{}
 	}
-	rep, err := c.do(s.args...)
+	if cs.conns[i] == nil {
+		cs.conns[i] = dialResp(cs.t, cs.network, cs.addr)
+	}
+	return cs.conns[i]
+}
+
+// run sends the step's command on its connection and returns the reply bytes,
+// normalized for modes that need a whole exchange (cmpScan) or a reordering (cmpSorted).
+func (s step) run(t *testing.T, cs *caseSide) []byte {
+	t.Helper()
+	c, side := cs.conn(s.conn), cs.name
+	switch {
+	case s.mode == cmpScan:
+		return s.scan(t, c, side)
+	case s.closed:
+		return c.closedState()
+	case s.raw != nil:
+		return s.runRaw(t, c, side)
+	case s.wait:
+		return waitBlocked(c, s.blocked)
+	case s.send:
+		if err := c.send(s.args...); err != nil {
+			t.Fatalf("%s: command %s: %v", side, s, err)
+		}
+		return nil
+	}
+	var rep *reply
+	var err error
+	if s.recv {
+		rep, err = c.recv()
+	} else {
+		rep, err = c.do(s.args...)
+	}
 	if err != nil {
 		t.Fatalf("%s: command %s: %v", side, s, err)
 	}
@@ -201,6 +273,26 @@ func (s step) run(t *testing.T, c *respConn, side string) []byte {
 		return rep.sorted()
 	}
 	return rep.raw
+}
+
+// runRaw writes the raw bytes and returns the replies read, concatenated.
+func (s step) runRaw(t *testing.T, c *respConn, side string) []byte {
+	t.Helper()
+	if err := c.c.SetDeadline(time.Now().Add(diffIOTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.c.Write(s.raw); err != nil {
+		t.Fatalf("%s: %s: %v", side, s, err)
+	}
+	var out []byte
+	for range s.replies {
+		rep, err := readReply(c.r)
+		if err != nil {
+			t.Fatalf("%s: %s: reply %d: %v (read so far %q)", side, s, len(out), err, out)
+		}
+		out = append(out, rep.raw...)
+	}
+	return out
 }
 
 // scan runs a SCAN command (its cursor at args[1]) until the cursor comes
@@ -299,6 +391,26 @@ func scanAll(cmd string) step { return step{args: splitCommand(cmd), mode: cmpSc
 // argv is a command given as its exact arguments, for values awkward to quote.
 func argv(args ...string) step { return step{args: args} }
 
+// on runs cmd on connection conn (1, 2, ...) of the case.
+func on(conn int, cmd string) step { return step{args: splitCommand(cmd), conn: conn} }
+
+// sendOn sends cmd on connection conn without reading its reply (a blocking
+// command); recvOn reads and compares that reply later.
+func sendOn(conn int, cmd string) step { return step{args: splitCommand(cmd), conn: conn, send: true} }
+
+// recvOn reads and compares the reply to the command sent before on connection conn.
+func recvOn(conn int) step { return step{conn: conn, recv: true} }
+
+// blockedClients waits until INFO clients reports n blocked clients, so a
+// command that should wake them runs only once they are waiting.
+func blockedClients(n int) step { return step{wait: true, blocked: n} }
+
+// rawReq writes req verbatim and reads n replies.
+func rawReq(req string, n int) step { return step{raw: []byte(req), replies: n} }
+
+// connClosed compares whether each server has closed the connection.
+func connClosed() step { return step{closed: true} }
+
 // pause waits d between commands; only for expiry that cannot be tested with a time in the past.
 func pause(d time.Duration) step { return step{pause: d} }
 
@@ -306,6 +418,11 @@ func pause(d time.Duration) step { return step{pause: d} }
 // spaces; "double quotes" take the escapes \n \r \t \b \a \\ \" and \xHH;
 // 'single quotes' take only \'. A quoted word may be empty.
 func splitCommand(line string) []string {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(fmt.Sprintf("splitCommand(%q): unterminated quote or escape: %v", line, r))
+		}
+	}()
 	var args []string
 	i := 0
 	for {
@@ -392,20 +509,73 @@ func mustOK(t *testing.T, c *respConn, args ...string) {
 	}
 }
 
+// closedState reports "closed" when the server has closed the connection,
+// "open" when nothing arrives within a short wait, or the bytes that arrive.
+func (c *respConn) closedState() []byte {
+	if err := c.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+		return []byte(err.Error())
+	}
+	buf := make([]byte, 64)
+	n, err := c.r.Read(buf)
+	switch {
+	case n > 0:
+		return append([]byte("data: "), buf[:n]...)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return []byte("open")
+	case err != nil:
+		return []byte("closed")
+	}
+	return []byte("open")
+}
+
 // do writes one command as a RESP array of bulk strings and reads one reply.
 func (c *respConn) do(args ...string) (*reply, error) {
+	if err := c.send(args...); err != nil {
+		return nil, err
+	}
+	return c.recv()
+}
+
+// recv reads one reply.
+func (c *respConn) recv() (*reply, error) {
+	if err := c.c.SetDeadline(time.Now().Add(diffIOTimeout)); err != nil {
+		return nil, err
+	}
+	return readReply(c.r)
+}
+
+// send writes one command as a RESP array of bulk strings.
+func (c *respConn) send(args ...string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
 	if err := c.c.SetDeadline(time.Now().Add(diffIOTimeout)); err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := c.c.Write(b.Bytes()); err != nil {
-		return nil, err
+	_, err := c.c.Write(b.Bytes())
+	return err
+}
+
+// waitBlocked polls INFO clients on c until it reports n blocked clients, and
+// returns that line, or what it saw last when n never came.
+func waitBlocked(c *respConn, n int) []byte {
+	want := fmt.Sprintf("blocked_clients:%d\r\n", n)
+	deadline := time.Now().Add(diffIOTimeout)
+	for {
+		rep, err := c.do("INFO", "clients")
+		if err != nil {
+			return []byte(err.Error())
+		}
+		if bytes.Contains(rep.raw, []byte(want)) {
+			return []byte(want)
+		}
+		if time.Now().After(deadline) {
+			return rep.raw
+		}
+		time.Sleep(time.Millisecond)
 	}
-	return readReply(c.r)
 }
 
 // reply is one RESP reply: its exact bytes and, for aggregates, its elements.
