@@ -23,7 +23,7 @@ type popped struct {
 	key   []byte
 	val   []byte
 	moved bool   // the element has already been pushed to dest
-	err   string // an error reply instead of an element
+	err   string // an error reply instead of the element
 }
 
 // waitQueue holds the waiters of one key in arrival order.
@@ -95,13 +95,13 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 		return
 	}
 	now := s.nowMs()
-	for len(q.ws) > 0 {
+	for i := 0; i < len(q.ws); i = 0 {
 		e := s.lookup(slot, key, now)
 		if e == nil || e.kind != kindList {
 			break
 		}
-		w := q.ws[0]
-		q.ws = q.ws[1:]
+		w := q.ws[i]
+		q.ws = append(q.ws[:i], q.ws[i+1:]...)
 		if !w.claimed.CompareAndSwap(false, true) {
 			continue // timed out or served through another key
 		}
@@ -113,7 +113,8 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 			}
 		}
 		if w.move && SlotBytes(w.dest) == slot {
-			// Source and destination share the lock: move atomically.
+			// Source and destination share the lock: move atomically, or,
+			// as Redis does, answer WRONGTYPE and leave the element.
 			d := s.lookup(slot, w.dest, now)
 			if d != nil && d.kind != kindList {
 				p.err = msgWrongType

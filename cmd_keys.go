@@ -332,6 +332,9 @@ func cmdRename(c *conn, args [][]byte) {
 	} else {
 		c.w.ok()
 	}
+	if e.kind == kindList {
+		st.serveWaiters(ds, dst)
+	}
 }
 
 // globMatch reports whether str matches the glob pattern as Redis's

@@ -614,32 +614,43 @@ func cmdBLMove(c *conn, args [][]byte) {
 		c.lmove(src, dst, from, to)
 		return
 	}
-	w := &waiter{keys: [][]byte{cloneBytes(src)}, left: from, move: true, dest: cloneBytes(dst), destLeft: to, ch: make(chan popped, 1)}
+	w := &waiter{keys: [][]byte{cloneBytes(src)}, left: from, move: true, dest: cloneBytes(dst), destLeft: to}
+
+	w.ch = make(chan popped, 1)
 	st.addWaiter(w)
 	unlock()
 	p, ok := c.blockPop(w, time.Duration(timeout)*time.Millisecond)
-	if !ok {
+	switch {
+	case !ok:
 		c.w.nullArray()
-		return
-	}
-	if p.err != "" {
+	case p.err != "":
 		c.w.errorText(p.err)
-		return
+	case p.moved || c.pushMoved(w, p.val):
+		c.w.bulk(p.val)
+	default:
+		c.w.errorText(msgWrongType)
 	}
-	if !p.moved {
-		// Source and destination live in different slots: push now.
-		ds := SlotBytes(dst)
-		sd := st.slot(ds)
-		sd.mu.Lock()
-		d := st.lookup(ds, dst, st.nowMs())
-		if d != nil && d.kind != kindList {
-			sd.mu.Unlock()
-			c.w.errorText(msgWrongType)
-			return
-		}
-		st.pushList(ds, dst, d, to, p.val)
-		st.serveWaiters(ds, dst)
-		sd.mu.Unlock()
+}
+
+// pushMoved finishes a BLMOVE whose source and destination live in different
+// slots: it pushes v to the destination, or, when that holds a non-list,
+// puts v back where it came from and reports false.
+func (c *conn) pushMoved(w *waiter, v []byte) bool {
+	st := c.d.store
+	unlock := st.lockKeys([][]byte{w.keys[0], w.dest})
+	defer unlock()
+	now := st.nowMs()
+	ds := SlotBytes(w.dest)
+	if d := st.lookup(ds, w.dest, now); d == nil || d.kind == kindList {
+		st.pushList(ds, w.dest, d, w.destLeft, v)
+		st.serveWaiters(ds, w.dest)
+		return true
 	}
-	c.w.bulk(p.val)
+	ss := SlotBytes(w.keys[0])
+	e := st.lookup(ss, w.keys[0], now)
+	if e != nil && e.kind != kindList {
+		return true // the source became a non-list meanwhile: nowhere to put v back, deliver it
+	}
+	st.pushList(ss, w.keys[0], e, w.left, v)
+	return false
 }

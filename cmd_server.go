@@ -283,8 +283,13 @@ func cmdConfig(c *conn, args [][]byte) {
 		seen := map[string]bool{}
 		for _, pat := range args[2:] {
 			p := strings.ToLower(string(pat))
+			if _, ok := params[p]; ok && !seen[p] { // a plain name is echoed as the client wrote it
+				seen[p] = true
+				out = append(out, string(pat), params[p])
+				continue
+			}
 			for _, n := range names {
-				if ok, _ := path.Match(p, n); (ok || p == n) && !seen[n] {
+				if ok, _ := path.Match(p, n); ok && !seen[n] {
 					seen[n] = true
 					out = append(out, n, params[n])
 				}

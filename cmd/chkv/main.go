@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/chkv/chkv"
@@ -62,8 +63,20 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", cfg.Limits.MaxBulk, "largest value or argument in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	debug.SetGCPercent(*gcPercent)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
