@@ -121,3 +121,20 @@ func commandTable() map[string]*command {
 	}
 	return m
 }
+
+// keys returns the key arguments of a call of cmd (none for keyless commands).
+func (cmd *command) keys(args [][]byte) [][]byte {
+	if cmd.firstKey <= 0 || cmd.firstKey >= len(args) {
+		return nil
+	}
+	last := cmd.lastKey
+	if last < 0 {
+		last += len(args)
+	}
+	last = min(last, len(args)-1)
+	var keys [][]byte
+	for i := cmd.firstKey; i <= last; i += cmd.step {
+		keys = append(keys, args[i])
+	}
+	return keys
+}

@@ -88,6 +88,9 @@ func (c *conn) exec(args [][]byte) {
 		c.w.errorText("ERR wrong number of arguments for '" + cmd.name + "' command")
 		return
 	}
+	if c.d.route != nil && !c.d.route(c, cmd, args) {
+		return
+	}
 	if cmd.flags&flagTrackName != 0 {
 		c.mu.Lock()
 		c.lastCmd = cmd.name

@@ -108,6 +108,11 @@ type DataNode struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 
+	// route, when set (cluster mode), vets every command before it runs:
+	// it writes a redirect or error reply (MOVED, ASK, CROSSSLOT,
+	// CLUSTERDOWN) and returns false when the command must not run here.
+	route func(c *conn, cmd *command, args [][]byte) bool
+
 	stats serverStats
 }
 
