@@ -45,8 +45,9 @@ type RequestLimits struct {
 	MaxQuery  int // most argument bytes one request may carry in total, default 1 GiB
 }
 
-// DefaultRequestLimits returns the limits Redis 7.0 applies by default
-// (proto-max-bulk-len is larger there; 64 MiB is chkv's choice).
+// DefaultRequestLimits returns chkv's default limits: Redis 7.0's inline
+// limit and query buffer limit (client-query-buffer-limit), with tighter
+// bulk and argument count limits than Redis's 512 MiB and 2^31-1.
 func DefaultRequestLimits() RequestLimits {
 	return RequestLimits{
 		MaxBulk:   64 << 20,

@@ -14,12 +14,15 @@ import (
 	"testing/iotest"
 )
 
-// readerModes are the ways a test feeds its input to a reader: each must
-// give the same requests and the same error.
-var readerModes = []struct {
+// readerMode is one way a test feeds its input to a reader.
+type readerMode struct {
 	name string
 	make func(in string, lim RequestLimits) *requestReader
-}{
+}
+
+// readerModes are the ways a test feeds its input to a reader: each must
+// give the same requests and the same error.
+var readerModes = [...]readerMode{
 	{"whole", func(in string, lim RequestLimits) *requestReader {
 		return newRequestReader(strings.NewReader(in), lim)
 	}},
