@@ -27,6 +27,9 @@ type entry struct {
 	kind     valueKind
 }
 
+// slotMapHint is the initial capacity of a slot's key map.
+const slotMapHint = 9
+
 // entryOverhead approximates the bytes a key costs beyond its key and value
 // bytes (map slot, entry struct, allocation rounding); it feeds INFO memory.
 const entryOverhead = 96
@@ -199,7 +202,9 @@ func (sd *slotData) nextVersion() uint64 {
 func (s *Store) insert(slot int, key string, e *entry) {
 	sd := &s.slots[slot]
 	if sd.keys == nil {
-		sd.keys = make(map[string]*entry)
+		// Past 8 entries a Go map hashes instead of comparing every key
+		// linearly; starting there keeps small slots as fast as big ones.
+		sd.keys = make(map[string]*entry, slotMapHint)
 	}
 	e.version = sd.nextVersion()
 	sd.keys[key] = e
