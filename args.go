@@ -168,15 +168,11 @@ func parseTimeout(b []byte) (int64, string) {
 	if !ok {
 		return 0, msgBadTimeout
 	}
-	if f.IsInf() {
-		return 0, msgBadTimeout
-	}
 	ms, _ := new(big.Float).Mul(f, big.NewFloat(1000)).Float64()
-	if ms < 0 {
+	// Redis 7.0 casts the product to a long long; beyond its range the cast
+	// yields LLONG_MIN on x86-64, which it then reports as negative.
+	if ms < 0 || ms >= math.MaxInt64 || math.IsInf(ms, 0) {
 		return 0, msgNegTimeout
-	}
-	if ms > math.MaxInt64/2 {
-		return 0, msgBadTimeout
 	}
 	return int64(math.Ceil(ms)), ""
 }

@@ -107,7 +107,11 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 		}
 		s.blocked.Add(-1)
 		var p popped
-		p.key = key
+		for _, k := range w.keys { // the waiter's own copy: key may alias the pusher's request buffer
+			if string(k) == string(key) {
+				p.key = k
+			}
+		}
 		if w.move && SlotBytes(w.dest) == slot {
 			// Source and destination share the lock: move atomically.
 			d := s.lookup(slot, w.dest, now)

@@ -213,8 +213,8 @@ func typeName(e *entry) string {
 }
 
 func cmdScan(c *conn, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
+	cursor, ok := parseCursor(args[1])
+	if !ok {
 		c.w.errorText("ERR invalid cursor")
 		return
 	}
@@ -273,6 +273,27 @@ func cmdKeys(c *conn, args [][]byte) {
 		keys = c.d.store.scanSlot(keys, slot, filter)
 	}
 	c.w.bulkStrings(keys)
+}
+
+// parseCursor parses a SCAN cursor as Redis's strtoul call accepts it: an
+// empty string is 0, a sign is allowed (a negative number wraps), no spaces.
+func parseCursor(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, true
+	}
+	neg := false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil || len(b) == 0 || b[0] < '0' || b[0] > '9' {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // cmdRename serves RENAME and RENAMENX.

@@ -400,10 +400,6 @@ func cmdLPos(c *conn, args [][]byte) {
 				c.w.errorText(msgNotInteger)
 				return
 			}
-			if n == math.MinInt64 {
-				c.w.errorText("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-				return
-			}
 			if n == 0 {
 				c.w.errorText("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
 				return
@@ -431,7 +427,7 @@ func cmdLPos(c *conn, args [][]byte) {
 		}
 	}
 	fromTail := rank < 0
-	if fromTail {
+	if fromTail && rank != math.MinInt64 { // -MinInt64 overflows; Redis 7.0 then matches the first hit
 		rank = -rank
 	}
 	st := c.d.store

@@ -118,14 +118,16 @@ func unknownCommandError(args [][]byte) string {
 	b.WriteString("ERR unknown command '")
 	b.Write(truncate(args[0], 128))
 	b.WriteString("', with args beginning with: ")
+	var list []byte // Redis caps the quoted arguments at 128 bytes in all
 	for _, a := range args[1:] {
-		if b.Len() >= 200 {
+		if len(list) >= 128 {
 			break
 		}
-		b.WriteByte('\'')
-		b.Write(truncate(a, 128))
-		b.WriteString("' ")
+		list = append(list, '\'')
+		list = append(list, truncate(a, 128-len(list)+1)...)
+		list = append(list, "' "...)
 	}
+	b.Write(list)
 	return b.String()
 }
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Compares chkv's standalone DataNode with redis-server in the same run:
+# redis-benchmark throughput (interleaved rounds, medians, ratios) and RSS after
+# loading 1,000,000 keys with 100-byte values.
+#
+# Usage: bench/compare-redis.sh [rounds] [requests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+N=${2:-200000}
+KEYS=${KEYS:-1000000}
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+for tool in redis-server redis-benchmark redis-cli python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
+done
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+
+go build -o "$TMP/chkv" ./cmd/chkv
+start_servers() {
+  RPORT=$(freeport); CPORT=$(freeport)
+  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
+  RPID=$!
+  "$TMP/chkv" server --addr 127.0.0.1:$CPORT >"$TMP/chkv.log" 2>&1 &
+  CPID=$!
+  for p in $RPORT $CPORT; do
+    for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+}
+stop_servers() { kill $RPID $CPID; wait $RPID $CPID 2>/dev/null || true; }
+
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version)  cpus: $(nproc)  rounds: $ROUNDS  requests: $N"
+start_servers
+declare -A R
+for round in $(seq $ROUNDS); do
+  for P in 1 16; do
+    for srv in redis chkv; do
+      port=$RPORT; [ $srv = chkv ] && port=$CPORT
+      while IFS=, read -r test rps _; do
+        test=${test//\"/}; rps=${rps//\"/}
+        R["$srv|$test|$P"]+="$rps "
+      done < <(redis-benchmark -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $N -q --csv | tail -n +2)
+    done
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+printf "| %-6s | %-9s | %14s | %14s | %11s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis"
+printf "|--------|-----------|----------------|----------------|-------------|\n"
+for test in SET GET; do
+  for P in 1 16; do
+    r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
+    printf "| %-6s | -P %-6s | %14.0f | %14.0f | %10.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
+  done
+done
+
+echo
+echo "== memory: $KEYS keys, 100-byte values"
+for srv in redis chkv; do
+  port=$RPORT; [ $srv = chkv ] && port=$CPORT
+  redis-cli -p $port flushall >/dev/null
+  python3 - "$KEYS" <<'PY' | redis-cli -p $port --pipe >/dev/null
+import sys
+n = int(sys.argv[1]); val = b"v" * 100; out = sys.stdout.buffer
+for i in range(n):
+    k = b"key:%010d" % i
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, val))
+PY
+done
+sleep 2
+rk=$(rss_kb $RPID); ck=$(rss_kb $CPID)
+rd=$(redis-cli -p $RPORT dbsize); cd_=$(redis-cli -p $CPORT dbsize)
+printf "| %-6s | %9s | %10s |\n" server keys "RSS MiB"
+printf "|--------|-----------|------------|\n"
+printf "| %-6s | %9s | %10.1f |\n" redis $rd $(echo "$rk/1024" | bc -l) chkv $cd_ $(echo "$ck/1024" | bc -l)
+printf "chkv/redis RSS: %.2fx\n" $(echo "$ck / $rk" | bc -l)
+stop_servers
