@@ -317,7 +317,8 @@ func (s *Store) CountKeysInSlot(slot int) int {
 	return len(sd.keys)
 }
 
-// scanSlot appends to dst the live keys of slot that match filter, sorted.
+// scanSlot appends to dst the live keys of slot that match filter, sorted,
+// and reclaims the expired keys it passes.
 func (s *Store) scanSlot(dst []string, slot int, filter func(key string, e *entry) bool) []string {
 	sd := &s.slots[slot]
 	sd.mu.Lock()
@@ -328,7 +329,9 @@ func (s *Store) scanSlot(dst []string, slot int, filter func(key string, e *entr
 	now := s.nowMs()
 	start := len(dst)
 	for k, e := range sd.keys {
-		if e.expireAt != 0 && e.expireAt <= now {
+		if e.expireAt != 0 && e.expireAt <= now { // reclaim it, as Redis's SCAN does
+			s.remove(slot, k, e)
+			s.expired.Add(1)
 			continue
 		}
 		if filter == nil || filter(k, e) {
