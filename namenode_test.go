@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -213,11 +215,14 @@ func (f *fakeDataNode) close() {
 	f.wg.Wait()
 }
 
-// pushed returns the versions pushed so far.
-func (f *fakeDataNode) pushed() []uint64 {
+// lastPushed returns the version of the last table pushed, 0 when none was.
+func (f *fakeDataNode) lastPushed() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]uint64(nil), f.versions...)
+	if len(f.versions) == 0 {
+		return 0
+	}
+	return f.versions[len(f.versions)-1]
 }
 
 func TestNameNodeRegister(t *testing.T) {
@@ -241,9 +246,8 @@ func TestNameNodeRegister(t *testing.T) {
 			}
 		}
 		for id, f := range fakes {
-			p := f.pushed()
-			if len(p) == 0 || p[len(p)-1] != 3 {
-				t.Errorf("node %s received pushes %v, want the last to be version 3", id, p)
+			if got := f.lastPushed(); got != 3 {
+				t.Errorf("node %s was last pushed version %d, want 3", id, got)
 			}
 		}
 
@@ -298,8 +302,8 @@ func TestNameNodeRegister(t *testing.T) {
 				t.Fatalf("leave again: %q, version %d; want +OK and no change", got, e.version())
 			}
 			synctest.Wait()
-			if p := fakes["b"].pushed(); p[len(p)-1] != 4 {
-				t.Errorf("the leaving node got pushes %v, want the last to be 4", p)
+			if got := fakes["b"].lastPushed(); got != 4 {
+				t.Errorf("the leaving node was last pushed version %d, want 4", got)
 			}
 		}
 		{ // ping and quit
@@ -436,8 +440,8 @@ func TestNameNodeFailureDetection(t *testing.T) {
 			if e.state("a") != NodeUp || e.version() != 5 {
 				t.Fatalf("later: a is %v at version %d", e.state("a"), e.version())
 			}
-			if p := a.pushed(); p[len(p)-1] != 5 {
-				t.Errorf("a got pushes %v, want the last to be 5", p)
+			if got := a.lastPushed(); got != 5 {
+				t.Errorf("a was last pushed version %d, want 5", got)
 			}
 		})
 	})
@@ -576,6 +580,49 @@ func TestNameNodeDataDir(t *testing.T) {
 			t.Fatalf("states a %v b %v c %v; want up (heard from), down, down", e.state("a"), e.state("b"), e.state("c"))
 		}
 	})
+}
+
+func TestNameNodeDataDirCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, tableFile), []byte("not a table"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultNameNodeConfig()
+	cfg.DataDir = dir
+	nn, err := StartNameNode(context.Background(), cfg)
+	if err == nil {
+		nn.Close()
+		t.Fatal("a NameNode started on a corrupt table file")
+	}
+	if !strings.HasPrefix(err.Error(), "chkv: namenode: load table") {
+		t.Errorf("error %q", err)
+	}
+}
+
+// TestNameNodeTCP runs a NameNode over TCP with a real DataNode registered.
+func TestNameNodeTCP(t *testing.T) {
+	nn, err := StartNameNode(context.Background(), DefaultNameNodeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nn.Close()
+	d := RunT(t)
+	c := dialResp(t, "tcp", nn.Addr())
+	rep, err := c.do("CHKV.REGISTER", "d1", d.Addr(), "", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := decodeTableReply(t, "CHKV.REGISTER", rep)
+	if m, ok := tb.Member("d1"); tb.Version != 1 || !ok || m.Addr != d.Addr() || m.Weight != 2 {
+		t.Fatalf("table version %d, member %+v", tb.Version, m)
+	}
+	if p, _ := tb.Load("d1"); p != NumSlots {
+		t.Errorf("the only node leads %d slots", p)
+	}
+	if err := nn.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	nn.Close() // safe twice
 }
 
 func nodeStrings(ids []NodeID) []string {
