@@ -478,7 +478,6 @@ func (r *ringMachine) newMember(t *rapid.T, weighted bool) Member {
 func (r *ringMachine) step(t *rapid.T, ch Change) {
 	t.Logf("step %d: %s %s %q w%d", r.steps, ch.Kind, ch.Member.ID, ch.Member.Rack, ch.Member.Weight)
 	r.steps++
-	dbgPlan(t, r.table, ch, r.model.cfg)
 	next, err := NextTable(r.table, ch, r.model.cfg)
 	if err != nil {
 		t.Fatalf("NextTable: %v", err)
