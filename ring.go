@@ -765,7 +765,7 @@ type planner struct {
 	own     [NumSlots][maxCopies]int32
 	cnt     [NumSlots]int
 	flags   [NumSlots][maxCopies]uint8 // copyPinned, copyFilled
-	promote [NumSlots]bool            // the slot's primary died and it has survivors
+	promote [NumSlots]bool             // the slot's primary died and it has survivors
 	lost    [NumSlots]bool
 	fills   []int32 // slots holding a fill, ascending
 
