@@ -126,7 +126,7 @@ type NameNode struct {
 	wg     sync.WaitGroup
 
 	mu         sync.Mutex
-	table      *Table // nil until the first node registers
+	table      *Table // version 0 until the first node registers
 	tableBytes []byte // table's MarshalBinary
 	changed    chan struct{}
 	peers      map[NodeID]*nnPeer
@@ -142,13 +142,19 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var table *Table
+	table := new(Table) // version 0: no members yet
 	if cfg.DataDir != "" {
 		t, err := loadTable(cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
-		table = t
+		if t != nil {
+			table = t
+		}
+	}
+	b, err := table.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("chkv: namenode: %w", err)
 	}
 	ln, err := cfg.Transport.Listen(cfg.Addr)
 	if err != nil {
@@ -163,16 +169,11 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		conns:   make(map[net.Conn]struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	if table != nil {
-		b, err := table.MarshalBinary()
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("chkv: namenode: %w", err)
-		}
-		n.mu.Lock()
-		n.table, n.tableBytes = table, b
-		n.syncPeersLocked() // every member gets HeartbeatTimeout of grace
-		n.mu.Unlock()
+	n.mu.Lock()
+	n.table, n.tableBytes = table, b
+	n.syncPeersLocked() // a resumed member gets HeartbeatTimeout of grace
+	n.mu.Unlock()
+	if table.Version > 0 {
 		cfg.Logger.Info("namenode resumed table", "version", table.Version, "members", len(table.Members))
 	}
 	n.wg.Add(1)
@@ -184,8 +185,8 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 // Addr returns the address DataNodes and clients dial.
 func (n *NameNode) Addr() string { return n.ln.Addr().String() }
 
-// Table returns the current table, or nil before the first node registers.
-// The table is read-only.
+// Table returns the current table: version 0, with no members, before the
+// first node registers. The table is read-only.
 func (n *NameNode) Table() *Table {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -367,16 +368,8 @@ func nameNodeArity(name string) (int, bool) {
 	return 0, false
 }
 
-// replyTableLocked writes the current table as a bulk string; before the
-// first registration, the empty table.
-func (n *NameNode) replyTableLocked(w *replyWriter) {
-	if n.tableBytes == nil {
-		b, _ := new(Table).MarshalBinary()
-		w.bulk(b)
-		return
-	}
-	w.bulk(n.tableBytes)
-}
+// replyTableLocked writes the current table as a bulk string.
+func (n *NameNode) replyTableLocked(w *replyWriter) { w.bulk(n.tableBytes) }
 
 // parseMember checks the arguments of CHKV.REGISTER.
 func parseMember(args [][]byte) (Member, error) {
@@ -407,26 +400,24 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.table != nil {
-		for _, o := range n.table.Members {
-			if o.State == NodeDown {
-				continue
-			}
-			if o.ID == m.ID && o.Addr != m.Addr {
-				w.errorText(fmt.Sprintf("ERR chkv: duplicate node id %q: already %s at %s", m.ID, o.State, o.Addr))
-				return
-			}
-			if o.ID != m.ID && o.Addr == m.Addr {
-				w.errorText(fmt.Sprintf("ERR chkv: address %s already used by node %q", m.Addr, o.ID))
-				return
-			}
+	for _, o := range n.table.Members {
+		if o.State == NodeDown {
+			continue
 		}
-		if o, ok := n.table.Member(m.ID); ok && o.State.Live() {
-			// A restart of a live node: nothing changes.
-			n.peers[m.ID].beat()
-			n.replyTableLocked(w)
+		if o.ID == m.ID && o.Addr != m.Addr {
+			w.errorText(fmt.Sprintf("ERR chkv: duplicate node id %q: already %s at %s", m.ID, o.State, o.Addr))
 			return
 		}
+		if o.ID != m.ID && o.Addr == m.Addr {
+			w.errorText(fmt.Sprintf("ERR chkv: address %s already used by node %q", m.Addr, o.ID))
+			return
+		}
+	}
+	if o, ok := n.table.Member(m.ID); ok && o.State.Live() {
+		// A restart of a live node: nothing changes.
+		n.peers[m.ID].beat()
+		n.replyTableLocked(w)
+		return
 	}
 	if err := n.applyLocked(Change{Kind: ChangeJoin, Member: m}); err != nil {
 		w.errorText("ERR " + err.Error())
@@ -565,11 +556,7 @@ func (n *NameNode) watch(nc net.Conn, w *replyWriter) {
 	sent := ^uint64(0)
 	for {
 		n.mu.Lock()
-		changed := n.changed
-		var version uint64
-		if n.table != nil {
-			version = n.table.Version
-		}
+		changed, version := n.changed, n.table.Version
 		if version != sent {
 			n.replyTableLocked(w)
 		}
@@ -611,9 +598,6 @@ type nnStatusMember struct {
 // no member is joining or leaving and every slot has an owner.
 func (n *NameNode) statusLocked() []byte {
 	t := n.table
-	if t == nil {
-		t = new(Table)
-	}
 	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas}
 	for _, m := range t.Members {
 		p, r := t.Load(m.ID)

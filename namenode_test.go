@@ -117,12 +117,7 @@ func (e *nnEnv) register(id string) *fakeDataNode {
 }
 
 // version returns the NameNode's current table version (0 before any).
-func (e *nnEnv) version() uint64 {
-	if tb := e.nn.Table(); tb != nil {
-		return tb.Version
-	}
-	return 0
-}
+func (e *nnEnv) version() uint64 { return e.nn.Table().Version }
 
 // state returns the state of member id in the NameNode's table, 0 when absent.
 func (e *nnEnv) state(id NodeID) NodeState {
