@@ -246,16 +246,25 @@ func clusterShards(c *conn, t *Table, args [][]byte) {
 // with the slots it leads.
 func clusterNodes(c *conn, t *Table, args [][]byte) {
 	self := c.d.cluster.id
-	led := map[NodeID][]string{}
-	for _, r := range t.Ranges() {
-		if len(r.Owners) == 0 {
-			continue
+	led := map[NodeID][]string{} // runs of slots with the same primary
+	for s := 0; s < NumSlots; {
+		p, ok := t.Primary(s)
+		e := s
+		for e+1 < NumSlots {
+			q, ok2 := t.Primary(e + 1)
+			if ok2 != ok || q.ID != p.ID {
+				break
+			}
+			e++
 		}
-		s := strconv.Itoa(r.Start)
-		if r.End != r.Start {
-			s += "-" + strconv.Itoa(r.End)
+		if ok {
+			run := strconv.Itoa(s)
+			if e != s {
+				run += "-" + strconv.Itoa(e)
+			}
+			led[p.ID] = append(led[p.ID], run)
 		}
-		led[r.Owners[0]] = append(led[r.Owners[0]], s)
+		s = e + 1
 	}
 	epoch := strconv.FormatUint(tableVersion(t), 10)
 	var b strings.Builder
