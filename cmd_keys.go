@@ -387,13 +387,14 @@ func globMatchDepth(p, s []byte, nocase bool, depth int) bool {
 				} else if len(p) == 0 || p[0] == ']' {
 					break
 				} else if len(p) >= 3 && p[1] == '-' {
-					start, end := p[0], p[2]
+					// Redis compares C chars, signed on x86-64: bytes >= 0x80 sort below 0.
+					start, end := int8(p[0]), int8(p[2])
+					c := int8(s[0])
+					if nocase {
+						start, end, c = int8(lower(p[0])), int8(lower(p[2])), int8(lower(s[0]))
+					}
 					if start > end {
 						start, end = end, start
-					}
-					c := s[0]
-					if nocase {
-						start, end, c = lower(start), lower(end), lower(c)
 					}
 					p = p[2:]
 					if c >= start && c <= end {

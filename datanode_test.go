@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -409,4 +410,82 @@ func TestBlockedClientDisconnectDoesNotStealItems(t *testing.T) {
 	rc := newGoRedis(t, d)
 	require.NoError(t, rc.RPush(ctx, "q", "x").Err())
 	require.EqualValues(t, 1, mustInt(rc.LLen(ctx, "q").Result()), "the item stays in the list")
+}
+
+// countingTransport counts the writes of the server side of its connections.
+type countingTransport struct {
+	Transport
+	writes *atomic.Int64
+}
+
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (t countingTransport) Listen(addr string) (net.Listener, error) {
+	ln, err := t.Transport.Listen(addr)
+	return countingListener{ln, t.writes}, err
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestPipelineOneFlushPerBatch sends 100 commands in one write over the
+// memory transport and checks they are answered with one write.
+func TestPipelineOneFlushPerBatch(t *testing.T) {
+	var net MemNetwork
+	defer net.Close()
+	writes := &atomic.Int64{}
+	d := RunT(t, func(c *DataNodeConfig) {
+		c.Transport = countingTransport{net.Transport("server"), writes}
+		c.Addr = "server:0"
+	})
+	nc, err := net.Transport("client").Dial(context.Background(), d.Addr())
+	require.NoError(t, err)
+	defer nc.Close()
+	var req strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&req, "SET k%d v\r\n", i)
+	}
+	_, err = nc.Write([]byte(req.String()))
+	require.NoError(t, err)
+	br := bufio.NewReader(nc)
+	for range 100 {
+		l, err := br.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "+OK\r\n", l)
+	}
+	require.EqualValues(t, 1, writes.Load(), "100 pipelined replies must leave in one write")
+}
+
+// TestRedisCLI drives the real redis-cli against the server.
+func TestRedisCLI(t *testing.T) {
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli not found: SKIPPING; install redis-tools")
+	}
+	d := RunT(t)
+	_, port, _ := net.SplitHostPort(d.Addr())
+	cmd := exec.Command(cli, "-p", port)
+	cmd.Stdin = strings.NewReader("SET greeting hello\nGET greeting\nRPUSH q a b\nLRANGE q 0 -1\nCHKV.GETV greeting\nINCR greeting\n")
+	// redis-cli prints errors followed by an empty line when not on a terminal.
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "OK\nhello\n2\na\nb\nhello\n1\nERR value is not an integer or out of range\n\n", string(out))
 }

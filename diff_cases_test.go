@@ -41,6 +41,9 @@ func diffCases() []diffCase {
 		protocolCases(),
 		moreEdgeCases(),
 		wakeUpCases(),
+		expiredKeyCases(),
+		farFutureCases(),
+		extraCases(),
 	)
 }
 
@@ -968,5 +971,95 @@ func wakeUpCases() []diffCase {
 		dc("wake/connection-usable-after", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1),
 			on(1, "PING"), on(1, "LLEN l"), blockedClients(0)),
 		dc("wake/timeout-reply-then-usable", sendOn(1, "BRPOP l 0.01"), recvOn(1), on(1, "ECHO ok")),
+	}
+}
+
+// expiredKeyCases let keys expire for real (PX 10, then a pause) and then
+// use them with every family: an expired key must behave as absent
+// everywhere, whatever type it held.
+func expiredKeyCases() []diffCase {
+	expired := func(name string, steps ...any) diffCase {
+		setup := []any{"SET s v PX 10", "RPUSH l a b", "PEXPIRE l 10", "SET keep k", pause(40 * time.Millisecond)}
+		return dc("expired/"+name, append(setup, steps...)...)
+	}
+	return []diffCase{
+		expired("set-nx", "SET s w NX", "GET s", "TTL s"),
+		expired("set-keepttl", "SET s w KEEPTTL", "GET s", "TTL s", "SET l w KEEPTTL", "TTL l"),
+		expired("set-get", "SET s w GET", "SET l w GET", "GET l"),
+		expired("setnx-msetnx", "SETNX s 1", "MSETNX l 1 x 2", "MGET s l x"),
+		expired("incr-append", "INCR s", "APPEND l x", "TYPE l", "GET l"),
+		expired("getset-getdel-getex", "GETSET s n", "GETDEL l", "GETEX s", "GET s"),
+		expired("list-reads", "LLEN l", "LRANGE l 0 -1", "LINDEX l 0", "LPOS l a", "LPOP l", "RPOP l 2"),
+		expired("list-writes", "LPUSHX l a", "RPUSHX l a", "LINSERT l BEFORE a x", "LSET l 0 x", "LREM l 0 a",
+			"LTRIM l 0 0", "RPUSH l z", "LRANGE l 0 -1", "TTL l"),
+		expired("no-wrongtype", "GET l", "STRLEN l", "GETRANGE l 0 -1", "INCR l", "TYPE l", "LPUSH s x", "TYPE s"),
+		expired("rename", "RENAME s x", "RENAMENX s x", "RENAME keep s", "TTL s", "GET s"),
+		expired("ttl-commands", "TTL s", "PTTL l", "EXPIRE s 100", "PEXPIRE l 100", "PERSIST s", "EXISTS s l keep",
+			"TYPE s"),
+		expired("lmove", "RPUSH src a", "LMOVE src l LEFT LEFT", "LMOVE l d LEFT LEFT", "RPOPLPUSH s d", "LRANGE l 0 -1"),
+		expired("lmove-dest-was-string", "RPUSH src a", "LMOVE src s LEFT LEFT", "TYPE s", "LRANGE s 0 -1"),
+		expired("blocking", "BLPOP l 0.01", "BRPOP s l 0.01", "BLMOVE l d LEFT LEFT 0.01", "EXISTS d"),
+		expired("setrange", "SETRANGE s 2 x", "GET s", `SETRANGE l 0 ""`, "EXISTS l"),
+		expired("incrbyfloat", "INCRBYFLOAT s 1.5", "INCRBYFLOAT l 2"),
+		expired("mget-strlen", "MGET s l keep", "STRLEN s"),
+		expired("keys-scan-dbsize", unordered("KEYS *"), scanAll("SCAN 0"), "DBSIZE"),
+		expired("del-unlink", "DEL s", "UNLINK l", "DEL keep"),
+	}
+}
+
+// farFutureCases use expiry times beyond the 292 years a time.Duration holds
+// but well within Redis's millisecond int64 range.
+func farFutureCases() []diffCase {
+	return []diffCase{
+		dc("far/expire", "SET k v", "EXPIRE k 100000000000", near(2, "TTL k"), near(2000, "PTTL k")),
+		dc("far/expire-max-without-overflow", "SET k v", "EXPIRE k 9000000000000000", near(2, "TTL k")),
+		dc("far/pexpire", "SET k v", "PEXPIRE k 9000000000000000000", near(2, "TTL k")),
+		dc("far/expireat", "SET k v", "EXPIREAT k 99999999999", near(2, "TTL k"), "EXPIREAT k 9223372036854775",
+			near(2, "TTL k")),
+		dc("far/set-ex", "SET k v EX 100000000000", near(2, "TTL k"), "SET j v PXAT 9223372036854775807", near(2, "TTL j")),
+		dc("far/setex", "SETEX k 100000000000 v", near(2, "TTL k"), "PSETEX j 9000000000000000000 v", near(2, "TTL j")),
+		dc("far/getex", "SET k v", "GETEX k EX 100000000000", near(2, "TTL k"), "GETEX k PXAT 9223372036854775807",
+			near(2, "TTL k")),
+		dc("far/gt-lt", "SET k v", "EXPIRE k 100000000000", "EXPIRE k 200000000000 GT", near(2, "TTL k"),
+			"EXPIRE k 100 LT", near(1, "TTL k")),
+		dc("far/rename-keeps", "SET k v EX 100000000000", "RENAME k j", near(2, "TTL j")),
+	}
+}
+
+// extraCases: pipelines and inline details, byte-wise globbing, large
+// values and a few more wake-ups.
+func extraCases() []diffCase {
+	big := strings.Repeat("0123456789abcdef", 1<<16)
+	return []diffCase{
+		dc("proto/pipeline-1000", rawReq(strings.Repeat("PING\r\n", 500)+strings.Repeat("*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n", 500), 1000)),
+		dc("proto/inline-tabs", rawReq("SET\tk\tv\r\n", 1), "GET k"),
+		dc("proto/inline-too-big", rawReq(strings.Repeat("x", 70000), 1), connClosed()),
+		dc("proto/inline-quoted-crlf-word", rawReq(`ECHO "a"`+"\r\n", 1), rawReq(`ECHO 'b'`+"\r\n", 1)),
+		dc("proto/error-then-more", rawReq("*1\r\n$3\r\nFOO\r\n*1\r\n$4\r\nPING\r\n", 2)),
+		dc("proto/split-writes", rawReq("*2\r\n$4\r\nEC", 0), rawReq("HO\r\n$2\r\nh", 0), rawReq("i\r\n", 1)),
+		dc("proto/bulk-without-crlf", rawReq("*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", 2)),
+		dc("proto/multibulk-lf-only", rawReq("*1\n$4\r\nPING\r\n", 1), connClosed()),
+		dc("proto/integer-instead-of-bulk", rawReq("*2\r\n$3\r\nGET\r\n:1\r\n", 1), connClosed()),
+		dc("proto/inline-only-spaces", rawReq("   \r\nPING\r\n", 1)),
+		dc("rpoplpush/missing-source-wrongtype-dest", "SET d x", "RPOPLPUSH s d", "GET d"),
+		dc("glob/nul-byte", `MSET "a\x00b" 1 "a\x00c" 1 ab 1`, step{args: []string{"KEYS", "a\x00*"}, mode: cmpSorted}),
+		dc("glob/class-multibyte", `MSET é 1 "\xc3" 1 "\xa9" 1 e 1`, unordered("KEYS [é]"), unordered("KEYS [^é]"),
+			unordered("KEYS é"), unordered("KEYS ?")),
+		dc("glob/range-bytes", `MSET "\x7f" 1 "\x80" 1 "\xff" 1 a 1`, step{args: []string{"KEYS", "[\x7f-\xff]"}, mode: cmpSorted}),
+		dc("large/value-1mb", argv("SET", "k", big), "STRLEN k", "GETRANGE k -5 -1", "APPEND k x", "STRLEN k",
+			"SETRANGE k 1048576 yz", "GETRANGE k 1048570 -1"),
+		dc("large/get-1mb", argv("SET", "k", big), "GET k", argv("ECHO", big)),
+		dc("large/list-10000", argv(append([]string{"RPUSH", "l"}, strings.Split(strings.Repeat("v,", 9999)+"w", ",")...)...),
+			"LLEN l", "LINDEX l -1", "LPOS l w", "LRANGE l 9995 -1", "LTRIM l 5000 -1", "LLEN l"),
+		dc("large/mget-1000", argv(append([]string{"MSET"}, strings.Split(strings.Repeat("k,v,", 999)+"k,w", ",")...)...),
+			argv(append([]string{"MGET"}, strings.Split(strings.Repeat("k,x,", 499)+"k,x", ",")...)...)),
+		dc("wake/flushall-while-blocked", sendOn(1, "BLPOP l 2"), blockedClients(1), "FLUSHALL", "RPUSH l a", recvOn(1)),
+		dc("wake/set-del-push", sendOn(1, "BLPOP l 2"), blockedClients(1), "SET l v", "DEL l", "RPUSH l a", recvOn(1)),
+		dc("wake/two-keys-two-clients", sendOn(1, "BLPOP a 2"), blockedClients(1), sendOn(2, "BRPOP b 2"), blockedClients(2),
+			"RPUSH b 1 2", "RPUSH a 3", recvOn(2), recvOn(1), "LRANGE b 0 -1"),
+		dc("wake/lpush-then-brpop-order", sendOn(1, "BRPOP l 2"), blockedClients(1), "LPUSH l a b c", recvOn(1),
+			"LRANGE l 0 -1"),
+		dc("wake/blocked-client-count", sendOn(1, "BLPOP l 2"), sendOn(2, "BLMOVE s d LEFT LEFT 2"), blockedClients(2),
+			"RPUSH s x", recvOn(2), blockedClients(1), "RPUSH l y", recvOn(1), blockedClients(0)),
 	}
 }

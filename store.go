@@ -27,6 +27,9 @@ type entry struct {
 	kind     valueKind
 }
 
+// slotMapHint is the initial capacity of a slot's key map.
+const slotMapHint = 9
+
 // entryOverhead approximates the bytes a key costs beyond its key and value
 // bytes (map slot, entry struct, allocation rounding); it feeds INFO memory.
 const entryOverhead = 96
@@ -199,7 +202,9 @@ func (sd *slotData) nextVersion() uint64 {
 func (s *Store) insert(slot int, key string, e *entry) {
 	sd := &s.slots[slot]
 	if sd.keys == nil {
-		sd.keys = make(map[string]*entry)
+		// Past 8 entries a Go map hashes instead of comparing every key
+		// linearly; starting there keeps small slots as fast as big ones.
+		sd.keys = make(map[string]*entry, slotMapHint)
 	}
 	e.version = sd.nextVersion()
 	sd.keys[key] = e
@@ -312,7 +317,8 @@ func (s *Store) CountKeysInSlot(slot int) int {
 	return len(sd.keys)
 }
 
-// scanSlot appends to dst the live keys of slot that match filter, sorted.
+// scanSlot appends to dst the live keys of slot that match filter, sorted,
+// and reclaims the expired keys it passes.
 func (s *Store) scanSlot(dst []string, slot int, filter func(key string, e *entry) bool) []string {
 	sd := &s.slots[slot]
 	sd.mu.Lock()
@@ -323,7 +329,9 @@ func (s *Store) scanSlot(dst []string, slot int, filter func(key string, e *entr
 	now := s.nowMs()
 	start := len(dst)
 	for k, e := range sd.keys {
-		if e.expireAt != 0 && e.expireAt <= now {
+		if e.expireAt != 0 && e.expireAt <= now { // reclaim it, as Redis's SCAN does
+			s.remove(slot, k, e)
+			s.expired.Add(1)
 			continue
 		}
 		if filter == nil || filter(k, e) {

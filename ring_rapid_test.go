@@ -1,0 +1,659 @@
+// Ring property tests: a rapid state machine drives joins, leaves and failures against a plain model and checks every table property after each step.
+
+package chkv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// ringModel is the plain model of a cluster: who is a member, in which
+// state, rack and weight, and which slots are lost. It knows nothing of
+// placement; the checks derive every bound from it independently of ring.go.
+type ringModel struct {
+	cfg   RingConfig
+	nodes map[NodeID]modelNode
+	lost  map[int]bool
+}
+
+type modelNode struct {
+	rack   string
+	weight int
+	state  NodeState
+}
+
+func newRingModel(cfg RingConfig) *ringModel {
+	return &ringModel{cfg: cfg, nodes: map[NodeID]modelNode{}, lost: map[int]bool{}}
+}
+
+func (m *ringModel) clone() *ringModel {
+	c := newRingModel(m.cfg)
+	for id, n := range m.nodes {
+		c.nodes[id] = n
+	}
+	for s := range m.lost {
+		c.lost[s] = true
+	}
+	return c
+}
+
+// ids returns the members in the given states (all when none), sorted.
+func (m *ringModel) ids(states ...NodeState) []NodeID {
+	var ids []NodeID
+	for id, n := range m.nodes {
+		if len(states) == 0 || slices.Contains(states, n.state) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// looseMoveRatio bounds moves/minimum, in percent, for unequal weights or
+// uneven racks.
+const looseMoveRatio = 150
+
+// racksEven reports whether the live nodes' racks, when they constrain
+// placement, differ in size by at most one node.
+func (m *ringModel) racksEven() bool {
+	if _, _, active := m.shares(NumSlots); !active {
+		return true
+	}
+	size := map[string]int{}
+	for _, id := range m.live() {
+		size[m.rackOf(id)]++
+	}
+	lo, hi := len(m.nodes), 0
+	for _, n := range size {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	return hi-lo <= 1
+}
+
+// uniformWeights reports whether every member has the same weight.
+func (m *ringModel) uniformWeights() bool {
+	w := -1
+	for _, n := range m.nodes {
+		if w >= 0 && n.weight != w {
+			return false
+		}
+		w = n.weight
+	}
+	return true
+}
+
+func (m *ringModel) live() []NodeID { return m.ids(NodeJoining, NodeUp) }
+
+func (m *ringModel) isLive(id NodeID) bool {
+	n, ok := m.nodes[id]
+	return ok && (n.state == NodeUp || n.state == NodeJoining)
+}
+
+// rackOf is a node's failure domain: its rack, or itself when it has none.
+func (m *ringModel) rackOf(id NodeID) string {
+	if r := m.nodes[id].rack; r != "" {
+		return "rack:" + r
+	}
+	return "node:" + string(id)
+}
+
+// apply records an accepted change. prev is the table before it: a slot
+// whose owners all failed is lost in database mode.
+func (m *ringModel) apply(ch Change, prev *slotView) {
+	id := ch.Member.ID
+	n := m.nodes[id]
+	switch ch.Kind {
+	case ChangeJoin:
+		w := ch.Member.Weight
+		if w == 0 {
+			w = 1
+		}
+		m.nodes[id] = modelNode{rack: ch.Member.Rack, weight: w, state: NodeUp}
+	case ChangeLeave:
+		n.state = NodeLeaving
+		m.nodes[id] = n
+	case ChangeFail:
+		n.state = NodeDown
+		m.nodes[id] = n
+	case ChangeRemove:
+		delete(m.nodes, id)
+	case ChangeSetWeight:
+		n.weight = ch.Member.Weight
+		m.nodes[id] = n
+	case ChangeReassignLost:
+		clear(m.lost)
+	}
+	noLive := len(m.live()) == 0
+	for s := range NumSlots {
+		if m.cfg.CacheMode || len(prev.owners[s]) == 0 {
+			continue
+		}
+		dead := true
+		for _, o := range prev.owners[s] {
+			if m.isLive(o) || (m.nodes[o].state == NodeLeaving && !noLive) {
+				dead = false
+			}
+		}
+		if dead {
+			m.lost[s] = true
+		}
+	}
+	if m.cfg.CacheMode {
+		clear(m.lost)
+	}
+}
+
+// shares are a live node's exact fair shares of copies, primaries and
+// replicas, with the rack caps applied.
+type shares struct{ copies, primaries, replicas *big.Rat }
+
+// shares computes every live node's shares of seff slots: k copies of each
+// slot, on k distinct racks when there are at least k racks, so a rack (or,
+// without enough racks, a node) never holds more than seff copies; what a
+// capped group cannot hold is spread over the others by weight.
+func (m *ringModel) shares(seff int) (out map[NodeID]shares, k int, active bool) {
+	live := m.live()
+	out = map[NodeID]shares{}
+	if len(live) == 0 {
+		return out, 0, false
+	}
+	k = min(m.cfg.Replicas+1, len(live))
+	groupOf := map[NodeID]string{}
+	groupW := map[string]int64{}
+	var W int64
+	for _, id := range live {
+		groupW[m.rackOf(id)] += int64(m.nodes[id].weight)
+		W += int64(m.nodes[id].weight)
+	}
+	active = len(groupW) >= k
+	for _, id := range live {
+		groupOf[id] = m.rackOf(id)
+		if !active {
+			groupOf[id] = string(id)
+		}
+	}
+	if !active {
+		groupW = map[string]int64{}
+		for _, id := range live {
+			groupW[string(id)] = int64(m.nodes[id].weight)
+		}
+	}
+	// Water-filling: cap every group whose share exceeds seff, repeat.
+	capped := map[string]bool{}
+	var alloc map[string]*big.Rat
+	for {
+		rem := big.NewRat(int64(seff*k), 1)
+		var remW int64
+		for g, w := range groupW {
+			if capped[g] {
+				rem.Sub(rem, big.NewRat(int64(seff), 1))
+			} else {
+				remW += w
+			}
+		}
+		alloc = map[string]*big.Rat{}
+		grew := false
+		for g, w := range groupW {
+			if capped[g] {
+				alloc[g] = big.NewRat(int64(seff), 1)
+				continue
+			}
+			a := new(big.Rat).Mul(rem, big.NewRat(w, remW))
+			if a.Cmp(big.NewRat(int64(seff), 1)) > 0 {
+				capped[g] = true
+				grew = true
+			}
+			alloc[g] = a
+		}
+		if !grew {
+			break
+		}
+	}
+	for _, id := range live {
+		w := int64(m.nodes[id].weight)
+		g := groupOf[id]
+		c := new(big.Rat).Mul(alloc[g], big.NewRat(w, groupW[g]))
+		p := big.NewRat(int64(seff)*w, W)
+		out[id] = shares{copies: c, primaries: p, replicas: new(big.Rat).Sub(c, p)}
+	}
+	return out, k, active
+}
+
+func ratFloor(r *big.Rat) int {
+	q := new(big.Int).Div(r.Num(), r.Denom()) // Euclidean: floor for positive denominators
+	return int(q.Int64())
+}
+
+func ratCeil(r *big.Rat) int {
+	f := ratFloor(r)
+	if r.IsInt() {
+		return f
+	}
+	return f + 1
+}
+
+// slotView is a table read back through its public API.
+type slotView struct {
+	owners [NumSlots][]NodeID
+	lost   [NumSlots]bool
+}
+
+func viewOf(t *Table) *slotView {
+	v := new(slotView)
+	for _, r := range t.Ranges() {
+		for s := r.Start; s <= r.End; s++ {
+			v.owners[s] = r.Owners
+			v.lost[s] = r.Lost
+		}
+	}
+	return v
+}
+
+// ringStats are one table's or one step's measured figures.
+type ringStats struct {
+	maxLed, meanLed float64 // most slots led by a live node, and S/N
+	replicaOff      int     // live nodes holding a replica count outside floor..ceil of their share
+	moves, minMoves int     // copies moved and the theoretical minimum
+	racksCrossed    bool    // the rack count crossed the copy count (see racksCrossed)
+}
+
+// checkTable checks a table against the model: members, owner lists, racks
+// and balance. forced, when a failure just happened, counts per node the
+// slots the failed node led whose only surviving copy is on that node: it
+// must lead them, even above its ceiling (the next change rebalances).
+func checkTable(t *Table, m *ringModel, forced map[NodeID]int) (ringStats, error) {
+	var st ringStats
+	if len(t.Members) != len(m.nodes) {
+		return st, fmt.Errorf("table has %d members, model %d", len(t.Members), len(m.nodes))
+	}
+	for i, mem := range t.Members {
+		n, ok := m.nodes[mem.ID]
+		if !ok || n.state != mem.State || n.rack != mem.Rack || n.weight != mem.Weight {
+			return st, fmt.Errorf("member %d %+v, model %+v", i, mem, n)
+		}
+	}
+	v := viewOf(t)
+	seff := NumSlots - len(m.lost)
+	sh, k, active := m.shares(seff)
+	copies, led := map[NodeID]int{}, map[NodeID]int{}
+	for s := range NumSlots {
+		own := v.owners[s]
+		if v.lost[s] != m.lost[s] {
+			return st, fmt.Errorf("slot %d: lost %v, model says %v", s, v.lost[s], m.lost[s])
+		}
+		if m.lost[s] {
+			continue
+		}
+		if len(own) != k {
+			return st, fmt.Errorf("slot %d: %d owners %v, want %d", s, len(own), own, k)
+		}
+		racks := map[string]bool{}
+		for i, o := range own {
+			if !m.isLive(o) {
+				return st, fmt.Errorf("slot %d: owner %s is not live", s, o)
+			}
+			if slices.Contains(own[:i], o) {
+				return st, fmt.Errorf("slot %d: owner %s twice in %v", s, o, own)
+			}
+			if active && racks[m.rackOf(o)] {
+				return st, fmt.Errorf("slot %d: owners %v share a rack with %d racks and %d copies", s, own, len(racks), k)
+			}
+			racks[m.rackOf(o)] = true
+			copies[o]++
+		}
+		if k > 0 {
+			led[own[0]]++
+		}
+	}
+	live := m.live()
+	overForced := false
+	for _, id := range live {
+		if led[id] > ratCeil(sh[id].primaries) && led[id] <= ratCeil(sh[id].primaries)+forced[id] {
+			overForced = true
+		}
+	}
+	for _, id := range live {
+		s := sh[id]
+		c, p := copies[id], led[id]
+		if (p < ratFloor(s.primaries) && !overForced) || p > ratCeil(s.primaries)+forced[id] {
+			return st, fmt.Errorf("node %s leads %d slots, share %s", id, p, s.primaries.FloatString(2))
+		}
+		if c < ratFloor(s.copies) || c > ratCeil(s.copies) {
+			return st, fmt.Errorf("node %s holds %d copies, share %s", id, c, s.copies.FloatString(2))
+		}
+		r := c - p
+		if r < ratFloor(s.replicas) || r > ratCeil(s.replicas) {
+			st.replicaOff++
+		}
+		if (r < ratFloor(s.replicas)-1 || r > ratCeil(s.replicas)+1) && !overForced {
+			return st, fmt.Errorf("node %s holds %d replicas, share %s", id, r, s.replicas.FloatString(2))
+		}
+		if w := float64(m.nodes[id].weight); float64(p)/w > st.maxLed {
+			st.maxLed = float64(p) / w
+		}
+	}
+	if len(live) > 0 {
+		var W float64
+		for _, id := range live {
+			W += float64(m.nodes[id].weight)
+		}
+		st.meanLed = float64(seff) / W
+	}
+	return st, nil
+}
+
+// minMoves is the theoretical minimum number of copies any next table
+// meeting the bounds must create: one per missing copy of a slot (a hole);
+// besides, every copy above a node's ceiling must go, and every node below
+// its floor must receive copies, from holes when a hole's slot may sit on
+// it, or else by a transfer: per group (a rack when racks are distinct, a
+// node always), the shortfall that holes cannot reach is a count of
+// transfers.
+//
+// forced is the part of the transfers due to shortfalls holes cannot reach:
+// those transfers have to come from staying nodes.
+func minMoves(prev *slotView, after *ringModel) (min, forced int) {
+	seff := NumSlots - len(after.lost)
+	sh, k, active := after.shares(seff)
+	held := map[NodeID]int{}
+	var holeSlots []int
+	holes, surplus := 0, 0
+	for s := range NumSlots {
+		if after.lost[s] {
+			continue
+		}
+		n := 0
+		for _, o := range prev.owners[s] {
+			if after.isLive(o) {
+				held[o]++
+				n++
+			}
+		}
+		holes += max(0, k-n)
+		surplus += max(0, n-k)
+		if n < k {
+			holeSlots = append(holeSlots, s)
+		}
+	}
+	short, excess := 0, 0
+	for _, id := range after.live() {
+		short += max(0, ratFloor(sh[id].copies)-held[id])
+		excess += max(0, held[id]-ratCeil(sh[id].copies))
+	}
+	unreachable := func(group func(NodeID) string) int {
+		need, reach := map[string]int{}, map[string]int{}
+		for _, id := range after.live() {
+			need[group(id)] += max(0, ratFloor(sh[id].copies)-held[id])
+		}
+		for _, s := range holeSlots {
+			present := map[string]bool{}
+			for _, o := range prev.owners[s] {
+				if after.isLive(o) {
+					present[group(o)] = true
+				}
+			}
+			for g := range need {
+				if !present[g] {
+					reach[g]++
+				}
+			}
+		}
+		sum := 0
+		for g, n := range need {
+			sum += max(0, n-reach[g])
+		}
+		return sum
+	}
+	forced = unreachable(func(id NodeID) string { return string(id) })
+	if active {
+		forced = max(forced, unreachable(after.rackOf))
+	}
+	return max(short, holes+max(excess-surplus, forced)), forced
+}
+
+// racksCrossed reports whether the live nodes' rack count crossed the copy
+// count k: reaching it forces copies sharing a rack apart, leaving it lifts
+// the per-rack caps, and either can move copies between staying nodes.
+func racksCrossed(before, after *ringModel) bool {
+	_, _, a := before.shares(NumSlots)
+	_, _, b := after.shares(NumSlots)
+	return a != b
+}
+
+// checkStep checks the move from prev to next under ch: version, movement
+// (bound and who moves), failure promotion, and leaving.
+func checkStep(prev, next *Table, ch Change, before, after *ringModel) (ringStats, error) {
+	var st ringStats
+	if next.Version != prev.Version+1 {
+		return st, fmt.Errorf("version %d after %d", next.Version, prev.Version)
+	}
+	pv, nv := viewOf(prev), viewOf(next)
+	moves, sum := Diff(prev, next)
+	var forced int
+	st.moves = sum.Moves
+	st.minMoves, forced = minMoves(pv, after)
+	st.racksCrossed = racksCrossed(before, after)
+	// The minimum is tight when weights are equal and racks, if they
+	// matter, are even; otherwise rack rules can force a copy through a
+	// third node, which the bound does not count, so a looser ratio holds.
+	uniform := before.uniformWeights() && after.uniformWeights()
+	strict := uniform && before.racksEven() && after.racksEven()
+	ratio := 105
+	if !strict {
+		ratio = looseMoveRatio
+	}
+	if !st.racksCrossed && st.moves*100 > st.minMoves*ratio {
+		return st, fmt.Errorf("%s %s moved %d copies, minimum %d (strict %v)", ch.Kind, ch.Member.ID, st.moves, st.minMoves, strict)
+	}
+	subject := ch.Member.ID
+	for _, mv := range moves {
+		staying := mv.From != "" && before.isLive(mv.From) && after.isLive(mv.From) && before.isLive(mv.To)
+		if ch.Kind == ChangeSetWeight && (mv.From == subject || mv.To == subject) {
+			staying = false
+		}
+		if staying && !st.racksCrossed && uniform && forced == 0 {
+			return st, fmt.Errorf("%s %s moved slot %d from %s to %s, both staying", ch.Kind, subject, mv.Slot, mv.From, mv.To)
+		}
+	}
+	switch ch.Kind {
+	case ChangeFail:
+		for s := range NumSlots {
+			if len(pv.owners[s]) == 0 || pv.owners[s][0] != subject || nv.lost[s] || len(nv.owners[s]) == 0 {
+				continue
+			}
+			if len(pv.owners[s]) > 1 && !slices.Contains(pv.owners[s][1:], nv.owners[s][0]) {
+				return st, fmt.Errorf("slot %d led by failed %s is now led by %s, not one of its replicas %v", s, subject, nv.owners[s][0], pv.owners[s][1:])
+			}
+		}
+	case ChangeLeave:
+		if p, r := next.Load(subject); p+r != 0 {
+			return st, fmt.Errorf("leaving %s still owns %d+%d copies", subject, p, r)
+		}
+	}
+	return st, nil
+}
+
+// ringMachine is the rapid state machine.
+type ringMachine struct {
+	model  *ringModel
+	table  *Table
+	racks  int
+	maxN   int
+	nextID int
+	steps  int
+	forced map[NodeID]int // see checkTable
+}
+
+func (r *ringMachine) newMember(t *rapid.T, weighted bool) Member {
+	m := Member{ID: NodeID(fmt.Sprintf("n%03d", r.nextID)), Addr: fmt.Sprintf("10.0.0.%d:7000", r.nextID)}
+	r.nextID++
+	if r.racks > 0 {
+		m.Rack = fmt.Sprintf("r%d", rapid.IntRange(0, r.racks-1).Draw(t, "rack"))
+	}
+	m.Weight = 1
+	if weighted {
+		m.Weight = rapid.IntRange(1, 3).Draw(t, "weight")
+	}
+	return m
+}
+
+// step applies ch and checks the result; a change the model rejects must
+// be rejected by NextTable too.
+func (r *ringMachine) step(t *rapid.T, ch Change) {
+	t.Logf("step %d: %s %s %q w%d", r.steps, ch.Kind, ch.Member.ID, ch.Member.Rack, ch.Member.Weight)
+	r.steps++
+	next, err := NextTable(r.table, ch, r.model.cfg)
+	if err != nil {
+		t.Fatalf("NextTable: %v", err)
+	}
+	again, _ := NextTable(r.table, ch, r.model.cfg)
+	a, _ := next.MarshalBinary()
+	b, _ := again.MarshalBinary()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("NextTable is not deterministic")
+	}
+	after := r.model.clone()
+	after.apply(ch, viewOf(r.table))
+	if _, err := checkStep(r.table, next, ch, r.model, after); err != nil {
+		t.Fatal(err)
+	}
+	r.forced = forcedLeaders(viewOf(r.table), ch, after)
+	r.model, r.table = after, next
+}
+
+// forcedLeaders counts, after a failure, the slots the failed node led
+// whose only surviving copy is on each node.
+func forcedLeaders(prev *slotView, ch Change, after *ringModel) map[NodeID]int {
+	forced := map[NodeID]int{}
+	if ch.Kind != ChangeFail {
+		return forced
+	}
+	for s := range NumSlots {
+		own := prev.owners[s]
+		if len(own) < 2 || own[0] != ch.Member.ID {
+			continue
+		}
+		var alive []NodeID
+		for _, o := range own[1:] {
+			if after.isLive(o) {
+				alive = append(alive, o)
+			}
+		}
+		if len(alive) == 1 {
+			forced[alive[0]]++
+		}
+	}
+	return forced
+}
+
+func (r *ringMachine) pick(t *rapid.T, states ...NodeState) (NodeID, bool) {
+	ids := r.model.ids(states...)
+	if len(ids) == 0 {
+		return "", false
+	}
+	return rapid.SampledFrom(ids).Draw(t, "node"), true
+}
+
+func TestRingRapid(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := DefaultRingConfig()
+		cfg.Replicas = rapid.IntRange(0, 3).Draw(t, "replicas")
+		cfg.CacheMode = rapid.Bool().Draw(t, "cache")
+		cfg.VirtualPoints = rapid.SampledFrom([]int{1, 8, 64}).Draw(t, "points")
+		weighted := rapid.Bool().Draw(t, "weighted")
+		r := &ringMachine{
+			model: newRingModel(cfg),
+			racks: rapid.IntRange(0, 4).Draw(t, "racks"),
+			maxN:  rapid.IntRange(1, 200).Draw(t, "maxNodes"),
+		}
+		var ms []Member
+		for range rapid.IntRange(1, r.maxN).Draw(t, "nodes") {
+			ms = append(ms, r.newMember(t, weighted))
+		}
+		var err error
+		if r.table, err = NewTable(ms, cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			r.model.nodes[m.ID] = modelNode{rack: m.Rack, weight: m.Weight, state: NodeUp}
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"join": func(t *rapid.T) {
+				if len(r.model.live()) >= r.maxN {
+					t.Skip("full")
+				}
+				r.step(t, Change{Kind: ChangeJoin, Member: r.newMember(t, weighted)})
+			},
+			"rejoin": func(t *rapid.T) {
+				id, ok := r.pick(t, NodeDown, NodeLeaving)
+				if !ok || len(r.model.live()) >= r.maxN {
+					t.Skip("none")
+				}
+				m := Member{ID: id, Rack: r.model.nodes[id].rack, Weight: r.model.nodes[id].weight}
+				r.step(t, Change{Kind: ChangeJoin, Member: m})
+			},
+			"leave": func(t *rapid.T) {
+				id, ok := r.pick(t, NodeUp)
+				if !ok || len(r.model.live()) < 2 {
+					t.Skip("none")
+				}
+				r.step(t, Change{Kind: ChangeLeave, Member: Member{ID: id}})
+			},
+			"fail": func(t *rapid.T) {
+				id, ok := r.pick(t, NodeUp)
+				if !ok {
+					t.Skip("none")
+				}
+				r.step(t, Change{Kind: ChangeFail, Member: Member{ID: id}})
+			},
+			"remove": func(t *rapid.T) {
+				id, ok := r.pick(t, NodeDown, NodeLeaving)
+				if !ok {
+					t.Skip("none")
+				}
+				r.step(t, Change{Kind: ChangeRemove, Member: Member{ID: id}})
+			},
+			"weight": func(t *rapid.T) {
+				id, ok := r.pick(t, NodeUp)
+				if !ok || !weighted {
+					t.Skip("none")
+				}
+				r.step(t, Change{Kind: ChangeSetWeight, Member: Member{ID: id, Weight: rapid.IntRange(1, 3).Draw(t, "weight")}})
+			},
+			"reassignLost": func(t *rapid.T) {
+				if len(r.model.lost) == 0 || len(r.model.live()) == 0 {
+					t.Skip("none lost")
+				}
+				r.step(t, Change{Kind: ChangeReassignLost})
+			},
+			"bad": func(t *rapid.T) {
+				ch := Change{Kind: rapid.SampledFrom([]ChangeKind{ChangeJoin, ChangeLeave, ChangeFail, ChangeRemove, ChangeSetWeight}).Draw(t, "kind")}
+				switch id, ok := r.pick(t); {
+				case ch.Kind == ChangeJoin && ok && r.model.isLive(id):
+					ch.Member = Member{ID: id}
+				case ch.Kind == ChangeRemove && ok && r.model.isLive(id):
+					ch.Member = Member{ID: id}
+				default:
+					ch.Member = Member{ID: "ghost", Weight: 1}
+					if ch.Kind == ChangeJoin {
+						ch.Member.Weight = MaxWeight + 1
+					}
+				}
+				if _, err := NextTable(r.table, ch, r.model.cfg); !errors.Is(err, ErrBadChange) {
+					t.Fatalf("%s %s: err %v, want ErrBadChange", ch.Kind, ch.Member.ID, err)
+				}
+			},
+			"": func(t *rapid.T) {
+				if _, err := checkTable(r.table, r.model, r.forced); err != nil {
+					t.Fatal(err)
+				}
+			},
+		})
+	})
+}
