@@ -427,7 +427,7 @@ func mustNextF(f *testing.F, prev *Table, ch Change, cfg RingConfig) *Table {
 	return next
 }
 
-func TestDiff(t *testing.T) {
+func TestTableDiff(t *testing.T) {
 	// Hand-made tables: slot 0 a,b -> c,a (c replaces b as primary, a
 	// demoted); slot 1 a,b -> b (a dropped, b promoted); slot 2 lost -> a.
 	ms := members("a", "b", "c")

@@ -1,0 +1,819 @@
+// NameNode is chkv's configuration server: it keeps the membership and the partition table, detects failed DataNodes and pushes every new table.
+
+package chkv
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NameNodeConfig configures a NameNode.
+type NameNodeConfig struct {
+	// Addr is the address to listen on. Default "127.0.0.1:0" (a free port).
+	Addr string
+	// Transport listens for DataNodes and clients, and dials DataNodes to
+	// probe them and push tables. Default: plain TCP.
+	Transport Transport
+	// DataDir, when set, is where the table is kept across restarts.
+	DataDir string
+	// Ring configures how each next table is computed. Default DefaultRingConfig().
+	Ring RingConfig
+	// HeartbeatInterval is how often DataNodes heartbeat. Default 1 s.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout is how long a node may stay silent before it is
+	// probed. Default 3 heartbeat intervals.
+	HeartbeatTimeout time.Duration
+	// ProbeInterval is the pause between the end of one probe of a silent
+	// node and the start of the next. Default half a heartbeat interval.
+	ProbeInterval time.Duration
+	// ProbeTimeout bounds one probe (dial, PING, +PONG), and one table push.
+	// Default one heartbeat interval.
+	ProbeTimeout time.Duration
+	// Logger receives the server's log lines. Default: discard.
+	Logger *slog.Logger
+}
+
+// probeCount is how many probes in a row must fail before a silent node is
+// declared down.
+const probeCount = 3
+
+// nameNodeLimits bound a NameNode request: its commands carry only short
+// arguments.
+func nameNodeLimits() RequestLimits {
+	return RequestLimits{MaxBulk: 64 << 10, MaxArgs: 64, MaxInline: 64 << 10, MaxQuery: 1 << 20}
+}
+
+// DefaultNameNodeConfig returns the configuration of a NameNode listening on
+// a free loopback port with the default timing of CLUSTER_PROTOCOL.md.
+func DefaultNameNodeConfig() NameNodeConfig {
+	return NameNodeConfig{
+		Addr:              "127.0.0.1:0",
+		Ring:              DefaultRingConfig(),
+		HeartbeatInterval: time.Second,
+		HeartbeatTimeout:  3 * time.Second,
+		ProbeInterval:     time.Second / 2,
+		ProbeTimeout:      time.Second,
+	}
+}
+
+// validate fills zero fields and rejects impossible settings.
+func (c *NameNodeConfig) validate() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.Transport == nil {
+		c.Transport = &TCPTransport{}
+	}
+	ring, err := c.Ring.validate()
+	if err != nil {
+		return err
+	}
+	c.Ring = ring
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"HeartbeatInterval", c.HeartbeatInterval}, {"HeartbeatTimeout", c.HeartbeatTimeout},
+		{"ProbeInterval", c.ProbeInterval}, {"ProbeTimeout", c.ProbeTimeout},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("chkv: %s %v is negative", d.name, d.v)
+		}
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = 3 * c.HeartbeatInterval
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = c.HeartbeatInterval / 2
+	}
+	if c.ProbeTimeout == 0 {
+		c.ProbeTimeout = c.HeartbeatInterval
+	}
+	if c.HeartbeatTimeout < c.HeartbeatInterval {
+		return fmt.Errorf("chkv: HeartbeatTimeout %v is shorter than HeartbeatInterval %v", c.HeartbeatTimeout, c.HeartbeatInterval)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// NameNode keeps the cluster's membership and partition table. DataNodes
+// register, heartbeat and leave over RESP (CLUSTER_PROTOCOL.md); a node
+// silent for HeartbeatTimeout is probed probeCount times and declared down
+// when every probe fails. Every new table is saved (with a DataDir) and
+// pushed to each DataNode that is not down and to every CHKV.WATCH connection.
+type NameNode struct {
+	cfg    NameNodeConfig
+	ln     net.Listener
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	closed chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	table      *Table // nil until the first node registers
+	tableBytes []byte // table's MarshalBinary
+	changed    chan struct{}
+	peers      map[NodeID]*nnPeer
+	conns      map[net.Conn]struct{}
+}
+
+// StartNameNode starts a NameNode listening on cfg.Addr, resuming the table
+// kept in cfg.DataDir if there is one. Close stops it.
+func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var table *Table
+	if cfg.DataDir != "" {
+		t, err := loadTable(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		table = t
+	}
+	ln, err := cfg.Transport.Listen(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("chkv: listen %s: %w", cfg.Addr, err)
+	}
+	n := &NameNode{
+		cfg:     cfg,
+		ln:      ln,
+		closed:  make(chan struct{}),
+		changed: make(chan struct{}),
+		peers:   make(map[NodeID]*nnPeer),
+		conns:   make(map[net.Conn]struct{}),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if table != nil {
+		b, err := table.MarshalBinary()
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("chkv: namenode: %w", err)
+		}
+		n.mu.Lock()
+		n.table, n.tableBytes = table, b
+		n.syncPeersLocked() // every member gets HeartbeatTimeout of grace
+		n.mu.Unlock()
+		cfg.Logger.Info("namenode resumed table", "version", table.Version, "members", len(table.Members))
+	}
+	n.wg.Add(1)
+	go n.acceptLoop()
+	cfg.Logger.Info("namenode listening", "addr", ln.Addr().String())
+	return n, nil
+}
+
+// Addr returns the address DataNodes and clients dial.
+func (n *NameNode) Addr() string { return n.ln.Addr().String() }
+
+// Table returns the current table, or nil before the first node registers.
+// The table is read-only.
+func (n *NameNode) Table() *Table {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.table
+}
+
+// Done is closed when the NameNode has been closed.
+func (n *NameNode) Done() <-chan struct{} { return n.closed }
+
+// Close stops the NameNode: it closes the listener, then every connection,
+// probe and push, then waits for their goroutines. It is safe to call twice.
+func (n *NameNode) Close() error {
+	var err error
+	n.once.Do(func() {
+		close(n.closed)
+		err = n.ln.Close()
+		n.cancel()
+		n.mu.Lock()
+		for nc := range n.conns {
+			nc.Close()
+		}
+		for id, p := range n.peers {
+			p.stop()
+			delete(n.peers, id)
+		}
+		n.mu.Unlock()
+		n.wg.Wait()
+	})
+	return err
+}
+
+// acceptLoop accepts connections until the listener closes.
+func (n *NameNode) acceptLoop() {
+	defer n.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := n.ln.Accept()
+		if err != nil {
+			if n.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			n.cfg.Logger.Warn("namenode accept", "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-n.closed:
+				t.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
+		n.mu.Lock()
+		if n.isClosed() {
+			n.mu.Unlock()
+			nc.Close()
+			return
+		}
+		n.conns[nc] = struct{}{}
+		n.wg.Add(1)
+		n.mu.Unlock()
+		go n.serve(nc)
+	}
+}
+
+func (n *NameNode) isClosed() bool {
+	select {
+	case <-n.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// serve runs one connection's request loop.
+func (n *NameNode) serve(nc net.Conn) {
+	defer func() {
+		nc.Close()
+		n.mu.Lock()
+		delete(n.conns, nc)
+		n.mu.Unlock()
+		n.wg.Done()
+	}()
+	rr := newRequestReader(nc, nameNodeLimits())
+	w := replyWriter{w: nc}
+	for {
+		args, err := rr.next()
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				w.errorText("ERR " + pe.Error())
+				w.flush()
+			}
+			return
+		}
+		switch strings.ToUpper(string(truncate(args[0], 32))) {
+		case "QUIT":
+			w.ok()
+			w.flush()
+			return
+		case "CHKV.WATCH":
+			if len(args) != 1 {
+				w.errorText(wrongArity(args[0]))
+				break
+			}
+			if w.flush() == nil {
+				n.watch(nc, &w)
+			}
+			return
+		default:
+			n.exec(&w, args)
+		}
+		if rr.buffered() == 0 {
+			if w.flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// wrongArity is Redis's reply to a command with the wrong number of arguments.
+func wrongArity(name []byte) string {
+	return "ERR wrong number of arguments for '" + strings.ToLower(string(name)) + "' command"
+}
+
+// exec runs one NameNode command and appends its reply.
+func (n *NameNode) exec(w *replyWriter, args [][]byte) {
+	name := strings.ToUpper(string(truncate(args[0], 32)))
+	want, known := nameNodeArity(name)
+	switch {
+	case !known:
+		w.errorText(unknownCommandError(args))
+		return
+	case (want > 0 && len(args) != want) || (want < 0 && len(args) < -want) || (name == "PING" && len(args) > 2):
+		w.errorText(wrongArity(args[0]))
+		return
+	}
+	switch name {
+	case "PING":
+		if len(args) == 2 {
+			w.bulk(args[1])
+		} else {
+			w.simple("PONG")
+		}
+	case "CHKV.REGISTER":
+		n.cmdRegister(w, args)
+	case "CHKV.HEARTBEAT":
+		n.cmdHeartbeat(w, args)
+	case "CHKV.LEAVE":
+		n.cmdLeave(w, args)
+	case "CHKV.TABLE":
+		n.mu.Lock()
+		n.replyTableLocked(w)
+		n.mu.Unlock()
+	case "CHKV.STATUS":
+		n.mu.Lock()
+		b := n.statusLocked()
+		n.mu.Unlock()
+		w.bulk(b)
+	}
+}
+
+// nameNodeArity returns a NameNode command's arity, Redis-style: n means
+// exactly n arguments with the name, -n at least n.
+func nameNodeArity(name string) (int, bool) {
+	switch name {
+	case "PING":
+		return -1, true
+	case "CHKV.REGISTER":
+		return 5, true
+	case "CHKV.HEARTBEAT":
+		return 3, true
+	case "CHKV.LEAVE":
+		return 2, true
+	case "CHKV.TABLE", "CHKV.STATUS":
+		return 1, true
+	}
+	return 0, false
+}
+
+// replyTableLocked writes the current table as a bulk string; before the
+// first registration, the empty table.
+func (n *NameNode) replyTableLocked(w *replyWriter) {
+	if n.tableBytes == nil {
+		b, _ := new(Table).MarshalBinary()
+		w.bulk(b)
+		return
+	}
+	w.bulk(n.tableBytes)
+}
+
+// parseMember checks the arguments of CHKV.REGISTER.
+func parseMember(args [][]byte) (Member, error) {
+	m := Member{ID: NodeID(args[1]), Addr: string(args[2]), Rack: string(args[3]), State: NodeUp}
+	if m.ID == "" {
+		return m, errors.New("chkv: empty node id")
+	}
+	if len(m.ID) > maxStringLen || len(m.Addr) > maxStringLen || len(m.Rack) > maxStringLen {
+		return m, fmt.Errorf("chkv: node id, address or rack longer than %d bytes", maxStringLen)
+	}
+	if _, port, err := net.SplitHostPort(m.Addr); err != nil || port == "" {
+		return m, fmt.Errorf("chkv: bad node address %q: want host:port", m.Addr)
+	}
+	w, err := strconv.Atoi(string(args[4]))
+	if err != nil || w < 1 || w > MaxWeight {
+		return m, fmt.Errorf("chkv: bad weight %q: want an integer from 1 to %d", args[4], MaxWeight)
+	}
+	m.Weight = w
+	return m, nil
+}
+
+// cmdRegister handles CHKV.REGISTER <id> <addr> <rack> <weight>.
+func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
+	m, err := parseMember(args)
+	if err != nil {
+		w.errorText("ERR " + err.Error())
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.table != nil {
+		for _, o := range n.table.Members {
+			if o.State == NodeDown {
+				continue
+			}
+			if o.ID == m.ID && o.Addr != m.Addr {
+				w.errorText(fmt.Sprintf("ERR chkv: duplicate node id %q: already %s at %s", m.ID, o.State, o.Addr))
+				return
+			}
+			if o.ID != m.ID && o.Addr == m.Addr {
+				w.errorText(fmt.Sprintf("ERR chkv: address %s already used by node %q", m.Addr, o.ID))
+				return
+			}
+		}
+		if o, ok := n.table.Member(m.ID); ok && o.State.Live() {
+			// A restart of a live node: nothing changes.
+			n.peers[m.ID].beat()
+			n.replyTableLocked(w)
+			return
+		}
+	}
+	if err := n.applyLocked(Change{Kind: ChangeJoin, Member: m}); err != nil {
+		w.errorText("ERR " + err.Error())
+		return
+	}
+	n.cfg.Logger.Info("namenode: node joined", "id", m.ID, "addr", m.Addr, "version", n.table.Version)
+	n.replyTableLocked(w)
+}
+
+// cmdHeartbeat handles CHKV.HEARTBEAT <id> <tableVersion>.
+func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
+	id := NodeID(args[1])
+	v, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil {
+		w.errorText(fmt.Sprintf("ERR chkv: bad table version %q", args[2]))
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[id]
+	if p == nil {
+		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
+		return
+	}
+	p.beat()
+	if v == n.table.Version {
+		w.ok()
+		return
+	}
+	n.replyTableLocked(w)
+}
+
+// cmdLeave handles CHKV.LEAVE <id>. Asking again while leaving is a no-op.
+func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
+	id := NodeID(args[1])
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[id] == nil {
+		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
+		return
+	}
+	n.peers[id].beat()
+	if m, _ := n.table.Member(id); m.State == NodeLeaving {
+		w.ok()
+		return
+	}
+	if err := n.applyLocked(Change{Kind: ChangeLeave, Member: Member{ID: id}}); err != nil {
+		w.errorText("ERR " + err.Error())
+		return
+	}
+	n.cfg.Logger.Info("namenode: node leaving", "id", id, "version", n.table.Version)
+	w.ok()
+}
+
+// applyLocked computes, saves and adopts the table after ch, then starts
+// its pushes. On any error nothing changes.
+func (n *NameNode) applyLocked(ch Change) error {
+	next, err := NextTable(n.table, ch, n.cfg.Ring)
+	if err != nil {
+		return err
+	}
+	b, err := next.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("chkv: namenode: %w", err)
+	}
+	if n.cfg.DataDir != "" {
+		if err := saveTable(n.cfg.DataDir, b); err != nil {
+			return err
+		}
+	}
+	n.table, n.tableBytes = next, b
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.syncPeersLocked()
+	for _, p := range n.peers {
+		p.kick()
+	}
+	return nil
+}
+
+// syncPeersLocked gives every member that is not down a peer (failure
+// detector and pusher) at its current address, and stops the others.
+func (n *NameNode) syncPeersLocked() {
+	keep := make(map[NodeID]bool, len(n.table.Members))
+	for _, m := range n.table.Members {
+		if m.State == NodeDown {
+			continue
+		}
+		keep[m.ID] = true
+		if p := n.peers[m.ID]; p != nil && p.addr == m.Addr {
+			continue
+		} else if p != nil {
+			p.stop()
+		}
+		n.peers[m.ID] = n.startPeer(m.ID, m.Addr)
+	}
+	for id, p := range n.peers {
+		if !keep[id] {
+			p.stop()
+			delete(n.peers, id)
+		}
+	}
+}
+
+// declareFailed marks p's node down unless p was replaced or heard from meanwhile.
+func (n *NameNode) declareFailed(p *nnPeer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[p.id] != p || n.isClosed() {
+		return
+	}
+	select {
+	case <-p.beats: // a heartbeat arrived as the last probe failed
+		p.beat()
+		return
+	default:
+	}
+	if err := n.applyLocked(Change{Kind: ChangeFail, Member: Member{ID: p.id}}); err != nil {
+		n.cfg.Logger.Error("namenode: cannot mark node down", "id", p.id, "err", err)
+		return
+	}
+	n.cfg.Logger.Warn("namenode: node down", "id", p.id, "version", n.table.Version)
+}
+
+// watch streams the table to a CHKV.WATCH connection: the current one, then
+// each newer one. Tables that change faster than the watcher reads are
+// coalesced: it always gets the newest.
+func (n *NameNode) watch(nc net.Conn, w *replyWriter) {
+	gone := make(chan struct{})
+	n.wg.Add(1)
+	go func() { // the connection only receives: notice when the client leaves
+		defer n.wg.Done()
+		io.Copy(io.Discard, nc)
+		close(gone)
+	}()
+	sent := ^uint64(0)
+	for {
+		n.mu.Lock()
+		changed := n.changed
+		var version uint64
+		if n.table != nil {
+			version = n.table.Version
+		}
+		if version != sent {
+			n.replyTableLocked(w)
+		}
+		n.mu.Unlock()
+		if version != sent {
+			if w.flush() != nil {
+				return
+			}
+			sent = version
+		}
+		select {
+		case <-changed:
+		case <-gone:
+			return
+		case <-n.closed:
+			return
+		}
+	}
+}
+
+// nnStatus is the JSON of CHKV.STATUS.
+type nnStatus struct {
+	Version  uint64           `json:"version"`
+	Stable   bool             `json:"stable"`
+	Members  []nnStatusMember `json:"members"`
+	Replicas int              `json:"replicas"`
+}
+
+type nnStatusMember struct {
+	ID        NodeID `json:"id"`
+	Addr      string `json:"addr"`
+	Rack      string `json:"rack"`
+	State     string `json:"state"`
+	Primaries int    `json:"primaries"`
+	Replicas  int    `json:"replicas"`
+}
+
+// statusLocked returns the JSON of CHKV.STATUS. The cluster is stable when
+// no member is joining or leaving and every slot has an owner.
+func (n *NameNode) statusLocked() []byte {
+	t := n.table
+	if t == nil {
+		t = new(Table)
+	}
+	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas}
+	for _, m := range t.Members {
+		p, r := t.Load(m.ID)
+		st.Members = append(st.Members, nnStatusMember{ID: m.ID, Addr: m.Addr, Rack: m.Rack, State: m.State.String(), Primaries: p, Replicas: r})
+		if m.State == NodeJoining || m.State == NodeLeaving {
+			st.Stable = false
+		}
+	}
+	for s := 0; s < NumSlots && st.Stable; s++ {
+		if len(t.Owners(s)) == 0 {
+			st.Stable = false
+		}
+	}
+	b, _ := json.Marshal(st)
+	return b
+}
+
+// nnPeer is the NameNode's side of one DataNode that is not down: its
+// failure detector and its table pusher, one goroutine each.
+type nnPeer struct {
+	n     *NameNode
+	id    NodeID
+	addr  string
+	beats chan struct{} // a heartbeat arrived (buffered 1)
+	push  chan struct{} // a newer table waits to be pushed (buffered 1)
+	ctx   context.Context
+	stop  context.CancelFunc
+}
+
+// startPeer starts the goroutines of a new peer. The caller holds n.mu.
+func (n *NameNode) startPeer(id NodeID, addr string) *nnPeer {
+	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1)}
+	p.ctx, p.stop = context.WithCancel(n.ctx)
+	n.wg.Add(2)
+	go p.detect()
+	go p.pushLoop()
+	return p
+}
+
+// beat records a heartbeat.
+func (p *nnPeer) beat() {
+	select {
+	case p.beats <- struct{}{}:
+	default:
+	}
+}
+
+// kick asks the pusher to push the current table.
+func (p *nnPeer) kick() {
+	select {
+	case p.push <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits d; it reports whether a heartbeat arrived (true) or the peer
+// stopped (ok false) first.
+func (p *nnPeer) wait(d time.Duration) (heard, ok bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return false, true
+	case <-p.beats:
+		return true, true
+	case <-p.ctx.Done():
+		return false, false
+	}
+}
+
+// detect is the failure detector: after HeartbeatTimeout without a
+// heartbeat it probes the node probeCount times, ProbeInterval apart; when
+// every probe fails it declares the node down. A heartbeat or a successful
+// probe starts the wait over.
+func (p *nnPeer) detect() {
+	defer p.n.wg.Done()
+	cfg := &p.n.cfg
+	for {
+		heard, ok := p.wait(cfg.HeartbeatTimeout)
+		if !ok {
+			return
+		}
+		if heard {
+			continue
+		}
+		alive := false
+		for i := 0; i < probeCount && !alive; i++ {
+			if i > 0 {
+				heard, ok := p.wait(cfg.ProbeInterval)
+				if !ok {
+					return
+				}
+				if heard {
+					alive = true
+					break
+				}
+			}
+			err := p.probe()
+			if err == nil {
+				alive = true
+				break
+			}
+			cfg.Logger.Info("namenode: probe failed", "id", p.id, "probe", i+1, "err", err)
+			if p.ctx.Err() != nil {
+				return
+			}
+		}
+		if !alive {
+			p.n.declareFailed(p)
+			return
+		}
+	}
+}
+
+// dial connects to the node, for ProbeTimeout at most.
+func (p *nnPeer) dial() (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.ProbeTimeout)
+	defer cancel()
+	return p.n.cfg.Transport.Dial(ctx, p.addr)
+}
+
+// call sends one command on nc and reads a one-line reply, within
+// ProbeTimeout; stopping the peer interrupts it.
+func (p *nnPeer) call(nc net.Conn, br *bufio.Reader, args ...[]byte) (string, error) {
+	stop := context.AfterFunc(p.ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	nc.SetDeadline(time.Now().Add(p.n.cfg.ProbeTimeout))
+	var w replyWriter
+	w.w = nc
+	w.array(len(args))
+	for _, a := range args {
+		w.bulk(a)
+	}
+	if err := w.flush(); err != nil {
+		return "", err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(line), "\r\n"), nil
+}
+
+// probe dials the node and expects +PONG to a PING.
+func (p *nnPeer) probe() error {
+	nc, err := p.dial()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	line, err := p.call(nc, bufio.NewReaderSize(nc, 512), []byte("PING"))
+	if err != nil {
+		return err
+	}
+	if line != "+PONG" {
+		return fmt.Errorf("chkv: probe of %s: got %q, want +PONG", p.addr, line)
+	}
+	return nil
+}
+
+// pushLoop pushes each newer table to the node over one cached connection.
+// A failed push is logged and not retried: the node's next heartbeat gets
+// the table in its reply.
+func (p *nnPeer) pushLoop() {
+	defer p.n.wg.Done()
+	var nc net.Conn
+	var br *bufio.Reader
+	defer func() {
+		if nc != nil {
+			nc.Close()
+		}
+	}()
+	var pushed uint64
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.push:
+		}
+		p.n.mu.Lock()
+		version, b := p.n.table.Version, p.n.tableBytes
+		p.n.mu.Unlock()
+		if version <= pushed {
+			continue
+		}
+		if nc == nil {
+			c, err := p.dial()
+			if err != nil {
+				p.n.cfg.Logger.Info("namenode: push failed", "id", p.id, "version", version, "err", err)
+				continue
+			}
+			nc, br = c, bufio.NewReaderSize(c, 512)
+		}
+		line, err := p.call(nc, br, []byte("CHKV.PUSHTABLE"), b)
+		if err != nil || line != "+OK" {
+			p.n.cfg.Logger.Info("namenode: push failed", "id", p.id, "version", version, "reply", line, "err", err)
+			nc.Close()
+			nc = nil
+			continue
+		}
+		pushed = version
+	}
+}
