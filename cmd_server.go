@@ -138,7 +138,7 @@ func cmdHello(c *conn, args [][]byte) {
 	c.w.bulkString("id")
 	c.w.int(c.id)
 	c.w.bulkString("mode")
-	c.w.bulkString("standalone")
+	c.w.bulkString(c.d.mode())
 	c.w.bulkString("role")
 	c.w.bulkString("master")
 	c.w.bulkString("modules")
@@ -314,7 +314,7 @@ func (d *DataNode) configParams() map[string]string {
 		"timeout":            strconv.Itoa(int(d.cfg.IdleTimeout / time.Second)),
 		"maxclients":         strconv.Itoa(d.cfg.MaxClients),
 		"proto-max-bulk-len": strconv.Itoa(d.cfg.Limits.MaxBulk),
-		"cluster-enabled":    "no",
+		"cluster-enabled":    map[bool]string{false: "no", true: "yes"}[d.cluster != nil],
 		"bind":               d.Addr(),
 	}
 }
@@ -345,7 +345,7 @@ func cmdInfo(c *conn, args [][]byte) {
 	section("Server",
 		"redis_version", redisVersion,
 		"chkv_version", Version,
-		"redis_mode", "standalone",
+		"redis_mode", d.mode(),
 		"os", runtime.GOOS+" "+runtime.GOARCH,
 		"arch_bits", strconv.IntSize,
 		"go_version", runtime.Version(),
@@ -379,6 +379,7 @@ func cmdInfo(c *conn, args [][]byte) {
 		"rejected_connections", d.stats.connsRejected.Load(),
 		"expired_keys", d.store.ExpiredKeys(),
 	)
+	section("Cluster", "cluster_enabled", map[bool]int{false: 0, true: 1}[d.cluster != nil])
 	if want("keyspace") {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
@@ -389,6 +390,14 @@ func cmdInfo(c *conn, args [][]byte) {
 		}
 	}
 	c.w.bulkString(b.String())
+}
+
+// mode is the server mode HELLO and INFO report: "cluster" or "standalone".
+func (d *DataNode) mode() string {
+	if d.cluster != nil {
+		return "cluster"
+	}
+	return "standalone"
 }
 
 func portOf(addr string) string {

@@ -29,6 +29,19 @@ type command struct {
 	run      func(c *conn, args [][]byte)
 }
 
+// keyBounds returns the positions of the first and last key in args; false
+// when the command names no key.
+func (cmd *command) keyBounds(args [][]byte) (first, last int, ok bool) {
+	if cmd.firstKey <= 0 || cmd.firstKey >= len(args) {
+		return 0, 0, false
+	}
+	last = cmd.lastKey
+	if last < 0 {
+		last += len(args)
+	}
+	return cmd.firstKey, min(last, len(args)-1), true
+}
+
 // Error texts shared by many commands, as redis-server 7.0 writes them.
 const (
 	msgSyntax       = "ERR syntax error"
@@ -124,16 +137,12 @@ func commandTable() map[string]*command {
 
 // keys returns the key arguments of a call of cmd (none for keyless commands).
 func (cmd *command) keys(args [][]byte) [][]byte {
-	if cmd.firstKey <= 0 || cmd.firstKey >= len(args) {
+	first, last, ok := cmd.keyBounds(args)
+	if !ok {
 		return nil
 	}
-	last := cmd.lastKey
-	if last < 0 {
-		last += len(args)
-	}
-	last = min(last, len(args)-1)
 	var keys [][]byte
-	for i := cmd.firstKey; i <= last; i += cmd.step {
+	for i := first; i <= last; i += cmd.step {
 		keys = append(keys, args[i])
 	}
 	return keys

@@ -36,6 +36,10 @@ type DataNodeConfig struct {
 	Now func() time.Time
 	// Logger receives the server's log lines. Default: discard.
 	Logger *slog.Logger
+	// Cluster, when set, makes the node a cluster member (cluster_node.go):
+	// it registers with the NameNode and serves only the slots it leads.
+	// Nil: standalone, owning every slot.
+	Cluster *ClusterNodeConfig
 }
 
 // DefaultDataNodeConfig returns the configuration of a standalone DataNode
@@ -68,6 +72,13 @@ func (c *DataNodeConfig) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Cluster != nil {
+		cc := *c.Cluster
+		if err := cc.validate(); err != nil {
+			return err
+		}
+		c.Cluster = &cc
 	}
 	if c.RequirePass == "" && !c.AllowRemote && !isLoopback(c.Addr) {
 		return fmt.Errorf("chkv: refusing to listen on %q without a password: set a password or allow remote access explicitly", c.Addr)
@@ -112,6 +123,8 @@ type DataNode struct {
 	// it writes a redirect or error reply (MOVED, ASK, CROSSSLOT,
 	// CLUSTERDOWN) and returns false when the command must not run here.
 	route func(c *conn, cmd *command, args [][]byte) bool
+	// cluster is the cluster state (cluster_node.go); nil when standalone.
+	cluster *clusterNode
 
 	stats serverStats
 }
@@ -148,6 +161,9 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 		conns:   make(map[*conn]struct{}),
 	}
 	d.cmds = commandTable()
+	if cfg.Cluster != nil {
+		d.startCluster()
+	}
 	d.wg.Add(1)
 	go d.acceptLoop()
 	cfg.Logger.Info("datanode listening", "addr", ln.Addr().String())

@@ -5,6 +5,7 @@ package chkv
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // RunT starts a standalone DataNode on a free loopback TCP port and closes it
@@ -22,4 +23,22 @@ func RunT(t testing.TB, opts ...func(*DataNodeConfig)) *DataNode {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// NewClusterT starts an in-process cluster (StartCluster) and closes it when
+// the test ends. Options adjust DefaultClusterConfig.
+func NewClusterT(t testing.TB, opts ...func(*ClusterConfig)) *Cluster {
+	t.Helper()
+	cfg := DefaultClusterConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := StartCluster(ctx, cfg)
+	if err != nil {
+		t.Fatalf("chkv.NewClusterT: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -1,8 +1,9 @@
-// Command chkv runs chkv servers: a standalone DataNode today, cluster roles as they land.
+// Command chkv runs chkv servers: a standalone DataNode, a NameNode, a cluster DataNode, a whole cluster in one process, and a status report.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/chkv/chkv"
 )
@@ -22,6 +25,15 @@ const usage = `chkv: a distributed in-memory key-value store that speaks RESP.
 Usage:
   chkv server [--addr HOST:PORT] [--requirepass P] [--maxclients N] [--max-bulk BYTES]
       run one standalone DataNode (owns every slot, needs no NameNode)
+  chkv namenode --addr HOST:PORT [--data-dir D] [--replicas R]
+      run the NameNode of a cluster
+  chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
+      run one DataNode that joins the cluster of the NameNode
+  chkv cluster [--port P] [--datanodes N] [--replicas R]
+      run a whole cluster in this process on TCP loopback: the NameNode on
+      port P (default 7000), DataNodes on P+1..P+N; redis-cli -c -p P+1 works
+  chkv status --namenode HOST:PORT [--json]
+      print the members, table version and slots per node
   chkv version
 `
 
@@ -40,6 +52,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "namenode":
+		return runNameNode(args[1:], stdout, stderr)
+	case "datanode":
+		return runDataNode(args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "chkv", chkv.Version)
 		return nil
@@ -99,4 +119,136 @@ func port(addr string) string {
 		}
 	}
 	return addr
+}
+
+// signalContext returns a context canceled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runNameNode(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("namenode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := chkv.DefaultNameNodeConfig()
+	cfg.Addr = "127.0.0.1:7000"
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory that keeps the table across restarts")
+	fs.IntVar(&cfg.Ring.Replicas, "replicas", cfg.Ring.Replicas, "replicas of each slot besides its primary")
+	fs.BoolVar(&cfg.Ring.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signalContext()
+	defer stop()
+	n, err := chkv.StartNameNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "chkv %s NameNode ready on %s: start DataNodes with chkv datanode --namenode %s\n", chkv.Version, n.Addr(), n.Addr())
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "chkv: shutting down")
+	return n.Close()
+}
+
+func runDataNode(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("datanode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := chkv.DefaultDataNodeConfig()
+	cfg.Addr = "127.0.0.1:7001"
+	cc := chkv.DefaultClusterNodeConfig("")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (and to give the cluster)")
+	fs.StringVar(&cc.NameNode, "namenode", "", "address of the NameNode")
+	id := fs.String("id", "", "node id (default: the address)")
+	fs.StringVar(&cc.Rack, "rack", "", "failure domain")
+	fs.IntVar(&cc.Weight, "weight", cc.Weight, "share of slots relative to other nodes")
+	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval")
+	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cc.NameNode == "" {
+		return errors.New("datanode needs --namenode HOST:PORT")
+	}
+	cc.ID = chkv.NodeID(*id)
+	cfg.Cluster = &cc
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signalContext()
+	defer stop()
+	d, err := chkv.StartDataNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "chkv %s DataNode %s listening on %s, joining the NameNode at %s: redis-cli -c -p %s\n", chkv.Version, d.ID(), d.Addr(), cc.NameNode, port(d.Addr()))
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "chkv: shutting down")
+	return d.Close()
+}
+
+func runCluster(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := chkv.DefaultClusterConfig()
+	cfg.Transport = chkv.ClusterTCP
+	cfg.Port = 7000
+	fs.IntVar(&cfg.Port, "port", cfg.Port, "NameNode port; DataNodes listen on the ports after it")
+	fs.IntVar(&cfg.DataNodes, "datanodes", cfg.DataNodes, "number of DataNodes")
+	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas of each slot besides its primary")
+	fs.BoolVar(&cfg.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
+	verbose := fs.Bool("v", false, "log every node's events to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.DataNodes < 1 {
+		return errors.New("cluster needs at least one DataNode")
+	}
+	if *verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	fmt.Fprintf(stdout, "chkv %s cluster: NameNode on 127.0.0.1:%d, %d DataNodes on ports %d-%d, %d replica(s)\n",
+		chkv.Version, cfg.Port, cfg.DataNodes, cfg.Port+1, cfg.Port+cfg.DataNodes, cfg.Replicas)
+	c, err := chkv.StartCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(stdout, "connect: redis-cli -c -p %d    status: chkv status --namenode %s\n", cfg.Port+1, c.NameNodeAddr())
+	fmt.Fprintf(stdout, "ready: all %d slots served (table version %d)\n", chkv.NumSlots, c.NameNode().Table().Version)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "chkv: shutting down")
+	return c.Close()
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode (or of any cluster DataNode)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, *addr)
+	if err != nil {
+		return err
+	}
+	st := chkv.StatusOf(t)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "table version %d, %d replica(s), stable: %v, lost slots: %d\n", st.Version, st.Replicas, st.Stable, st.Lost)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDR\tRACK\tSTATE\tPRIMARIES\tREPLICAS")
+	for _, m := range st.Members {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", m.ID, m.Addr, m.Rack, m.State, m.Primaries, m.Replicas)
+	}
+	return tw.Flush()
 }

@@ -1,0 +1,457 @@
+// Cluster runs a whole chkv cluster in one process: a NameNode and DataNodes over the memory network or TCP loopback, with controls to add, remove, kill, restart and partition nodes.
+
+package chkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Transports a Cluster can run over.
+const (
+	// ClusterMem runs the cluster on a MemNetwork (the default).
+	ClusterMem = "mem"
+	// ClusterTCP runs the cluster on TCP loopback sockets.
+	ClusterTCP = "tcp"
+)
+
+// NameNodeNode is the node name of a Cluster's NameNode on its memory
+// network, for Partition; DataNodes are named by their ids and clients
+// (Cluster.Transport) by ClientNode.
+const (
+	NameNodeNode = "namenode"
+	ClientNode   = "client"
+)
+
+// ClusterConfig configures an in-process cluster.
+type ClusterConfig struct {
+	// DataNodes is how many DataNodes start. Default 3.
+	DataNodes int
+	// Replicas is R, the replicas of each slot besides its primary.
+	Replicas int
+	// CacheMode reassigns lost slots empty instead of answering CLUSTERDOWN.
+	CacheMode bool
+	// Transport is ClusterMem (default) or ClusterTCP.
+	Transport string
+	// Port, on TCP, puts the NameNode on 127.0.0.1:Port and DataNode i on
+	// Port+i. 0: free ports.
+	Port int
+	// HeartbeatInterval is the DataNodes' heartbeat period; the NameNode's
+	// failure detection scales with it. Default 1 s.
+	HeartbeatInterval time.Duration
+	// DataDir, when set, is the NameNode's data directory.
+	DataDir string
+	// Logger receives every node's log lines. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultClusterConfig returns three DataNodes with one replica each on a
+// memory network.
+func DefaultClusterConfig() ClusterConfig {
+	return ClusterConfig{DataNodes: 3, Replicas: 1, Transport: ClusterMem, HeartbeatInterval: time.Second}
+}
+
+// validate fills zero fields and rejects impossible settings.
+func (c *ClusterConfig) validate() error {
+	d := DefaultClusterConfig()
+	if c.DataNodes == 0 {
+		c.DataNodes = d.DataNodes
+	}
+	if c.Transport == "" {
+		c.Transport = d.Transport
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = d.HeartbeatInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case c.DataNodes < 0:
+		return fmt.Errorf("chkv: %d DataNodes", c.DataNodes)
+	case c.Replicas < 0 || c.Replicas > MaxReplicas:
+		return fmt.Errorf("chkv: replicas %d outside 0..%d", c.Replicas, MaxReplicas)
+	case c.Transport != ClusterMem && c.Transport != ClusterTCP:
+		return fmt.Errorf("chkv: cluster transport %q is neither %q nor %q", c.Transport, ClusterMem, ClusterTCP)
+	case c.Port < 0 || c.Port+c.DataNodes > 65535:
+		return fmt.Errorf("chkv: port %d out of range", c.Port)
+	case c.HeartbeatInterval < 0:
+		return errors.New("chkv: negative heartbeat interval")
+	}
+	return nil
+}
+
+// Cluster is a NameNode and its DataNodes running in this process.
+type Cluster struct {
+	cfg ClusterConfig
+	net *MemNetwork // nil on TCP
+	nn  *NameNode
+
+	mu     sync.Mutex
+	nodes  map[NodeID]*DataNode // running DataNodes
+	addrs  map[NodeID]string    // address of every DataNode ever started
+	next   int                  // number of DataNodes ever started
+	closed bool
+	once   sync.Once
+}
+
+// StartCluster starts a NameNode and cfg.DataNodes DataNodes and waits
+// until the cluster is stable (WaitStable) or ctx ends.
+func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, nodes: map[NodeID]*DataNode{}, addrs: map[NodeID]string{}}
+	var tr Transport = &TCPTransport{}
+	addr := "127.0.0.1:0"
+	if cfg.Transport == ClusterMem {
+		c.net = &MemNetwork{}
+		tr = c.net.Transport(NameNodeNode)
+		addr = NameNodeNode + ":0"
+	} else if cfg.Port != 0 {
+		addr = "127.0.0.1:" + strconv.Itoa(cfg.Port)
+	}
+	ncfg := DefaultNameNodeConfig()
+	ncfg.Addr = addr
+	ncfg.Transport = tr
+	ncfg.DataDir = cfg.DataDir
+	ncfg.Ring.Replicas = cfg.Replicas
+	ncfg.Ring.CacheMode = cfg.CacheMode
+	ncfg.HeartbeatInterval = cfg.HeartbeatInterval
+	ncfg.HeartbeatTimeout = 3 * cfg.HeartbeatInterval
+	ncfg.ProbeInterval = cfg.HeartbeatInterval / 2
+	ncfg.ProbeTimeout = cfg.HeartbeatInterval
+	ncfg.Logger = cfg.Logger.With("role", "namenode")
+	nn, err := StartNameNode(ctx, ncfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.nn = nn
+	for range cfg.DataNodes {
+		if _, err := c.AddDataNode(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	if err := c.WaitStable(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// NameNode returns the cluster's NameNode. Closing it leaves the
+// DataNodes serving with the tables they hold.
+func (c *Cluster) NameNode() *NameNode { return c.nn }
+
+// NameNodeAddr returns the address of the NameNode.
+func (c *Cluster) NameNodeAddr() string { return c.nn.Addr() }
+
+// Network returns the memory network, nil on TCP.
+func (c *Cluster) Network() *MemNetwork { return c.net }
+
+// Transport returns a transport for clients of the cluster: the node
+// ClientNode of the memory network, or TCP.
+func (c *Cluster) Transport() Transport {
+	if c.net != nil {
+		return c.net.Transport(ClientNode)
+	}
+	return &TCPTransport{}
+}
+
+// DataNode returns the running DataNode with the given id, nil when none.
+func (c *Cluster) DataNode(id NodeID) *DataNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+// DataNodes returns the running DataNodes sorted by id.
+func (c *Cluster) DataNodes() []*DataNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds := make([]*DataNode, 0, len(c.nodes))
+	for _, d := range c.nodes {
+		ds = append(ds, d)
+	}
+	slices.SortFunc(ds, func(a, b *DataNode) int {
+		switch {
+		case a.ID() < b.ID():
+			return -1
+		case a.ID() > b.ID():
+			return 1
+		}
+		return 0
+	})
+	return ds
+}
+
+// Addrs returns the addresses of the running DataNodes, sorted by id.
+func (c *Cluster) Addrs() []string {
+	var as []string
+	for _, d := range c.DataNodes() {
+		as = append(as, d.Addr())
+	}
+	return as
+}
+
+// AddDataNode starts one more DataNode (id "dn<k>") that registers with the
+// NameNode. It does not wait for the cluster to take it in: see WaitStable.
+func (c *Cluster) AddDataNode(ctx context.Context) (*DataNode, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.next++
+	k := c.next
+	c.mu.Unlock()
+	id := NodeID("dn" + strconv.Itoa(k))
+	addr := "127.0.0.1:0"
+	switch {
+	case c.net != nil:
+		addr = string(id) + ":0"
+	case c.cfg.Port != 0:
+		addr = "127.0.0.1:" + strconv.Itoa(c.cfg.Port+k)
+	}
+	return c.startDataNode(ctx, id, addr)
+}
+
+// startDataNode starts the DataNode id listening on addr.
+func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*DataNode, error) {
+	cfg := DefaultDataNodeConfig()
+	cfg.Addr = addr
+	cfg.Transport = c.Transport()
+	if c.net != nil {
+		cfg.Transport = c.net.Transport(string(id))
+	}
+	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
+	cc := DefaultClusterNodeConfig(c.nn.Addr())
+	cc.ID = id
+	cc.HeartbeatInterval = c.cfg.HeartbeatInterval
+	cfg.Cluster = &cc
+	d, err := StartDataNode(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		d.Close()
+		return nil, ErrClosed
+	}
+	c.nodes[id] = d
+	c.addrs[id] = d.Addr()
+	return d, nil
+}
+
+// take removes the running DataNode id from the cluster's books.
+func (c *Cluster) take(id NodeID) (*DataNode, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.nodes[id]
+	if d == nil {
+		return nil, fmt.Errorf("chkv: no running DataNode %q", id)
+	}
+	delete(c.nodes, id)
+	return d, nil
+}
+
+// RemoveDataNode takes a DataNode out gracefully: it asks the NameNode to
+// let it leave (CHKV.LEAVE), waits until the NameNode's table gives it
+// nothing, then closes it.
+func (c *Cluster) RemoveDataNode(ctx context.Context, id NodeID) error {
+	d := c.DataNode(id)
+	if d == nil {
+		return fmt.Errorf("chkv: no running DataNode %q", id)
+	}
+	if err := d.Leave(ctx); err != nil {
+		return err
+	}
+	err := c.poll(ctx, func() bool {
+		t := c.nn.Table()
+		m, ok := t.Member(id)
+		p, r := t.Load(id)
+		return (!ok || !m.State.Live()) && p == 0 && r == 0
+	})
+	if err != nil {
+		return fmt.Errorf("chkv: remove %s: %w", id, err)
+	}
+	if _, err := c.take(id); err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// KillDataNode stops a DataNode at once, without telling the NameNode,
+// which notices from its missing heartbeats. Its data is gone.
+func (c *Cluster) KillDataNode(id NodeID) error {
+	d, err := c.take(id)
+	if err != nil {
+		return err
+	}
+	d.Close()
+	return nil
+}
+
+// RestartDataNode starts DataNode id again, empty, on its old address
+// (killing it first when it runs); it registers again under the same id.
+func (c *Cluster) RestartDataNode(ctx context.Context, id NodeID) (*DataNode, error) {
+	c.mu.Lock()
+	addr, ok := c.addrs[id]
+	running := c.nodes[id] != nil
+	c.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("chkv: no DataNode %q", id)
+	}
+	if running {
+		if err := c.KillDataNode(id); err != nil {
+			return nil, err
+		}
+	}
+	return c.startDataNode(ctx, id, addr)
+}
+
+// Partition splits the memory network (MemNetwork.Partition): nodes are
+// named by DataNode id, NameNodeNode and ClientNode. It fails on TCP.
+func (c *Cluster) Partition(groups ...[]string) error {
+	if c.net == nil {
+		return errors.New("chkv: partitions need the memory transport")
+	}
+	c.net.Partition(groups...)
+	return nil
+}
+
+// Heal removes every network fault (memory transport only).
+func (c *Cluster) Heal() {
+	if c.net != nil {
+		c.net.Heal()
+	}
+}
+
+// WaitStable waits until every slot of the NameNode's table has a primary
+// and every running DataNode is a live member that has adopted that table.
+func (c *Cluster) WaitStable(ctx context.Context) error {
+	err := c.poll(ctx, func() bool {
+		t := c.nn.Table()
+		if t == nil {
+			return false
+		}
+		for s := range NumSlots {
+			if _, ok := t.Primary(s); !ok {
+				return false
+			}
+		}
+		for _, d := range c.DataNodes() {
+			m, ok := t.Member(d.ID())
+			dt := d.Table()
+			if !ok || !m.State.Live() || dt == nil || dt.Version != t.Version {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("chkv: cluster not stable: %w", err)
+	}
+	return nil
+}
+
+// poll checks cond every few milliseconds until it holds, ctx ends or the
+// cluster closes.
+func (c *Cluster) poll(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// Close stops every DataNode, the NameNode and the memory network. It is
+// safe to call twice.
+func (c *Cluster) Close() error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		nodes := c.nodes
+		c.nodes = map[NodeID]*DataNode{}
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, d := range nodes {
+			wg.Go(func() { d.Close() })
+		}
+		wg.Wait()
+		if c.nn != nil {
+			c.nn.Close()
+		}
+		if c.net != nil {
+			c.net.Close()
+		}
+	})
+	return nil
+}
+
+// ClusterStatus summarises a table for operators (chkv status).
+type ClusterStatus struct {
+	Version  uint64                `json:"version"`
+	Stable   bool                  `json:"stable"` // every slot has its full owner list
+	Replicas int                   `json:"replicas"`
+	Lost     int                   `json:"lost"` // slots with no copy left
+	Members  []ClusterMemberStatus `json:"members"`
+}
+
+// ClusterMemberStatus is one member in a ClusterStatus.
+type ClusterMemberStatus struct {
+	ID        NodeID `json:"id"`
+	Addr      string `json:"addr"`
+	Rack      string `json:"rack"`
+	State     string `json:"state"`
+	Primaries int    `json:"primaries"`
+	Replicas  int    `json:"replicas"`
+}
+
+// StatusOf summarises t.
+func StatusOf(t *Table) ClusterStatus {
+	st := ClusterStatus{Version: tableVersion(t)}
+	if t == nil {
+		return st
+	}
+	st.Replicas = t.Replicas
+	live := 0
+	for _, m := range t.Members {
+		p, r := t.Load(m.ID)
+		st.Members = append(st.Members, ClusterMemberStatus{ID: m.ID, Addr: m.Addr, Rack: m.Rack, State: m.State.String(), Primaries: p, Replicas: r})
+		if m.State.Live() {
+			live++
+		}
+	}
+	want := min(t.Replicas+1, live)
+	st.Stable = want > 0
+	for s := range NumSlots {
+		if t.Lost(s) {
+			st.Lost++
+		}
+		if n := len(t.Owners(s)); n != want {
+			st.Stable = false
+		}
+	}
+	return st
+}

@@ -1,0 +1,428 @@
+// Cluster mode of a DataNode: registration and heartbeats to the NameNode, the adopted partition table, and key routing (MOVED, CROSSSLOT, CLUSTERDOWN).
+
+package chkv
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ClusterNodeConfig makes a DataNode a member of a cluster (DataNodeConfig.Cluster).
+type ClusterNodeConfig struct {
+	// NameNode is the address of the NameNode, dialled over the DataNode's Transport.
+	NameNode string
+	// ID names the node in the cluster. Default: the address it listens on.
+	ID NodeID
+	// Rack is the node's failure domain; "" shares none with other nodes.
+	Rack string
+	// Weight scales the node's share of slots. Default 1.
+	Weight int
+	// HeartbeatInterval is the time between heartbeats. Default 1 s.
+	HeartbeatInterval time.Duration
+	// RPCTimeout bounds one request to the NameNode. Default 5 s.
+	RPCTimeout time.Duration
+}
+
+// DefaultClusterNodeConfig returns the cluster settings of a node that
+// registers with the NameNode at nameNode.
+func DefaultClusterNodeConfig(nameNode string) ClusterNodeConfig {
+	return ClusterNodeConfig{NameNode: nameNode, Weight: 1, HeartbeatInterval: time.Second, RPCTimeout: 5 * time.Second}
+}
+
+// validate fills zero fields and rejects impossible settings.
+func (c *ClusterNodeConfig) validate() error {
+	d := DefaultClusterNodeConfig(c.NameNode)
+	if c.NameNode == "" {
+		return errors.New("chkv: cluster mode needs a NameNode address")
+	}
+	if c.Weight == 0 {
+		c.Weight = d.Weight
+	}
+	if c.Weight < 1 || c.Weight > MaxWeight {
+		return fmt.Errorf("chkv: weight %d outside 1..%d", c.Weight, MaxWeight)
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = d.HeartbeatInterval
+	}
+	if c.RPCTimeout == 0 {
+		c.RPCTimeout = d.RPCTimeout
+	}
+	if c.HeartbeatInterval < 0 || c.RPCTimeout < 0 {
+		return errors.New("chkv: negative heartbeat interval or RPC timeout")
+	}
+	if strings.ContainsAny(string(c.ID), " \r\n") || strings.ContainsAny(c.Rack, " \r\n") {
+		return fmt.Errorf("chkv: node id %q or rack %q holds spaces or line breaks", c.ID, c.Rack)
+	}
+	return nil
+}
+
+// Routing error texts, as Redis Cluster writes them.
+const (
+	msgCrossSlot   = "CROSSSLOT Keys in request don't hash to the same slot"
+	msgClusterDown = "CLUSTERDOWN Hash slot not served"
+)
+
+// clusterNode is the cluster state of a DataNode.
+type clusterNode struct {
+	d   *DataNode
+	cfg ClusterNodeConfig
+	id  NodeID
+
+	mu      sync.Mutex
+	table   *Table        // nil until the first table arrives
+	changed chan struct{} // closed and replaced when table changes
+}
+
+// startCluster turns d into a cluster member: it adds the cluster commands,
+// installs the router and starts the registration and heartbeat loop.
+func (d *DataNode) startCluster() {
+	cfg := *d.cfg.Cluster
+	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{})}
+	if cn.id == "" {
+		cn.id = NodeID(d.Addr())
+	}
+	d.cluster = cn
+	for _, cmd := range clusterCommands() {
+		d.cmds[cmd.name] = cmd
+	}
+	d.route = cn.route
+	d.wg.Add(1)
+	go cn.loop()
+}
+
+// ID returns the node's cluster id ("" for a standalone node).
+func (d *DataNode) ID() NodeID {
+	if d.cluster == nil {
+		return ""
+	}
+	return d.cluster.id
+}
+
+// Table returns the partition table the node routes by: nil for a
+// standalone node or before the first table arrives.
+func (d *DataNode) Table() *Table {
+	if d.cluster == nil {
+		return nil
+	}
+	t, _ := d.cluster.current()
+	return t
+}
+
+// current returns the table and a channel closed when it changes.
+func (cn *clusterNode) current() (*Table, <-chan struct{}) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.table, cn.changed
+}
+
+// adopt makes t the node's table when it is newer than the current one,
+// and reports whether it did.
+func (cn *clusterNode) adopt(t *Table) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if t == nil || (cn.table != nil && t.Version <= cn.table.Version) {
+		return false
+	}
+	old := cn.table
+	cn.table = t
+	close(cn.changed)
+	cn.changed = make(chan struct{})
+	oldVersion := uint64(0)
+	if old != nil {
+		oldVersion = old.Version
+	}
+	cn.d.cfg.Logger.Info("adopted table", "id", cn.id, "version", t.Version, "previous", oldVersion)
+	return true
+}
+
+// route applies the cluster routing rules before a command runs: commands
+// without keys always run; keys in different slots answer CROSSSLOT; a slot
+// with no owner answers CLUSTERDOWN; a slot led by another node answers MOVED.
+func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
+	first, last, ok := cmd.keyBounds(args)
+	if !ok {
+		return true
+	}
+	slot := SlotBytes(args[first])
+	for i := first + cmd.step; i <= last; i += cmd.step {
+		if SlotBytes(args[i]) != slot {
+			c.w.errorText(msgCrossSlot)
+			return false
+		}
+	}
+	t, _ := cn.current()
+	p, ok := t.Primary(slot)
+	if !ok {
+		c.w.errorText(msgClusterDown)
+		return false
+	}
+	if p.ID != cn.id {
+		c.w.errorText("MOVED " + strconv.Itoa(slot) + " " + p.Addr)
+		return false
+	}
+	return true
+}
+
+// loop registers with the NameNode, retrying with backoff, then heartbeats
+// every interval, adopting newer tables from the replies and registering
+// again when the NameNode no longer knows the node. It runs until the node
+// closes; while the NameNode is away the node keeps serving with its table.
+func (cn *clusterNode) loop() {
+	defer cn.d.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-cn.d.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	link := &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
+	defer link.close()
+	registered := false
+	var backoff time.Duration
+	for {
+		var err error
+		if !registered {
+			err = cn.register(ctx, link)
+			registered = err == nil
+		} else {
+			var known bool
+			known, err = cn.heartbeat(ctx, link)
+			registered = known
+		}
+		wait := cn.cfg.HeartbeatInterval
+		if err != nil {
+			cn.d.cfg.Logger.Warn("namenode", "id", cn.id, "err", err)
+			backoff = min(max(2*backoff, 20*time.Millisecond), cn.cfg.HeartbeatInterval)
+			wait = backoff
+		} else {
+			backoff = 0
+			if !registered {
+				wait = 0 // unknown node: register again at once
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// register sends CHKV.REGISTER and adopts the table it returns.
+func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
+	r, err := link.do(ctx, "CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight))
+	if err != nil {
+		return fmt.Errorf("chkv: register: %w", err)
+	}
+	t, err := replyTable(r)
+	if err != nil {
+		return fmt.Errorf("chkv: register: %w", err)
+	}
+	cn.adopt(t)
+	return nil
+}
+
+// heartbeat sends CHKV.HEARTBEAT; known is false when the NameNode answered
+// that it does not know the node.
+func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known bool, err error) {
+	t, _ := cn.current()
+	var v uint64
+	if t != nil {
+		v = t.Version
+	}
+	r, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10))
+	if err != nil {
+		var re *RESPError
+		if errors.As(err, &re) && strings.Contains(re.Msg, "unknown node") {
+			return false, nil
+		}
+		return true, fmt.Errorf("chkv: heartbeat: %w", err)
+	}
+	if _, ok := r.([]byte); ok {
+		t, err := replyTable(r)
+		if err != nil {
+			return true, fmt.Errorf("chkv: heartbeat: %w", err)
+		}
+		cn.adopt(t)
+	}
+	return true, nil
+}
+
+// Leave asks the NameNode to take the node out of the cluster gracefully
+// (CHKV.LEAVE): its slots go to the other nodes in the next table. The node
+// keeps serving until it is closed.
+func (d *DataNode) Leave(ctx context.Context) error {
+	if d.cluster == nil {
+		return errors.New("chkv: leave: not in cluster mode")
+	}
+	link := &peerLink{tr: d.cfg.Transport, addr: d.cluster.cfg.NameNode, timeout: d.cluster.cfg.RPCTimeout}
+	defer link.close()
+	if _, err := link.do(ctx, "CHKV.LEAVE", string(d.cluster.id)); err != nil {
+		return fmt.Errorf("chkv: leave: %w", err)
+	}
+	return nil
+}
+
+// replyTable decodes a bulk reply holding a table.
+func replyTable(r any) (*Table, error) {
+	b, ok := r.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("%w: expected a table, got %T", ErrProtocol, r)
+	}
+	t := new(Table)
+	if err := t.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// FetchTable asks the server at addr (the NameNode or any cluster DataNode)
+// for its partition table with CHKV.TABLE.
+func FetchTable(ctx context.Context, tr Transport, addr string) (*Table, error) {
+	link := &peerLink{tr: tr, addr: addr, timeout: 5 * time.Second}
+	defer link.close()
+	r, err := link.do(ctx, "CHKV.TABLE")
+	if err != nil {
+		return nil, fmt.Errorf("chkv: table from %s: %w", addr, err)
+	}
+	return replyTable(r)
+}
+
+// peerLink is a lazily dialled RESP connection to one server for
+// request-reply calls between nodes. It is not safe for concurrent use.
+type peerLink struct {
+	tr      Transport
+	addr    string
+	timeout time.Duration
+	nc      net.Conn
+	br      *bufio.Reader
+}
+
+// do sends one command and reads its reply: string (simple), int64, []byte
+// (bulk, nil when null), []any (array) or a *RESPError as the error. A
+// broken connection is closed and dialled again by the next call.
+func (l *peerLink) do(ctx context.Context, args ...string) (any, error) {
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
+	if l.nc == nil {
+		nc, err := l.tr.Dial(ctx, l.addr)
+		if err != nil {
+			return nil, err
+		}
+		l.nc, l.br = nc, bufio.NewReader(nc)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		l.nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { l.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var w replyWriter
+	w.array(len(args))
+	for _, a := range args {
+		w.bulkString(a)
+	}
+	_, err := l.nc.Write(w.buf)
+	var r any
+	if err == nil {
+		r, err = readPeerReply(l.br, 0)
+	}
+	var re *RESPError
+	if err != nil && !errors.As(err, &re) {
+		l.close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return nil, err
+	}
+	return r, err
+}
+
+// close drops the connection.
+func (l *peerLink) close() {
+	if l.nc != nil {
+		l.nc.Close()
+		l.nc, l.br = nil, nil
+	}
+}
+
+// Bounds on replies read from peers.
+const (
+	maxPeerBulk  = 64 << 20
+	maxPeerArray = 1 << 20
+	maxPeerDepth = 8
+)
+
+// readPeerReply reads one RESP2 reply.
+func readPeerReply(br *bufio.Reader, depth int) (any, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("%w: bad reply line %q", ErrProtocol, line)
+	}
+	body := string(line[1 : len(line)-2])
+	switch line[0] {
+	case '+':
+		return body, nil
+	case '-':
+		return nil, &RESPError{Msg: body}
+	case ':':
+		n, err := strconv.ParseInt(body, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad integer %q", ErrProtocol, body)
+		}
+		return n, nil
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 || n > maxPeerBulk {
+			return nil, fmt.Errorf("%w: bad bulk length %q", ErrProtocol, body)
+		}
+		if n == -1 {
+			return []byte(nil), nil
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	case '*':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 || n > maxPeerArray || depth >= maxPeerDepth {
+			return nil, fmt.Errorf("%w: bad array length %q", ErrProtocol, body)
+		}
+		if n == -1 {
+			return []any(nil), nil
+		}
+		a := make([]any, 0, min(n, 1024))
+		for range n {
+			e, err := readPeerReply(br, depth+1)
+			var re *RESPError
+			if errors.As(err, &re) {
+				e, err = re, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, e)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("%w: bad reply type %q", ErrProtocol, line[0])
+}
