@@ -277,7 +277,10 @@ func lastUint(s string) uint64 {
 	for start > 0 && s[start-1] >= '0' && s[start-1] <= '9' {
 		start--
 	}
-	n, _ := strconv.ParseUint(s[start:end], 10, 64)
+	n, err := strconv.ParseUint(s[start:end], 10, 64)
+	if err != nil {
+		return 0
+	}
 	return n
 }
 
