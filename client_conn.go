@@ -82,10 +82,10 @@ func newClientPool(addr string, cfg *ClientConfig, closed <-chan struct{}) *clie
 	}
 }
 
-// get hands out a conn: an idle one, or a new one when none is idle. It
-// waits for a free slot while PoolSize conns are out, until ctx is done or
-// the client closes.
-func (p *clientPool) get(ctx context.Context) (*clientConn, error) {
+// get hands out a conn: an idle one, or a new one when none is idle or
+// fresh is set. It waits for a free slot while PoolSize conns are out,
+// until ctx is done or the client closes.
+func (p *clientPool) get(ctx context.Context, fresh bool) (*clientConn, error) {
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -103,7 +103,7 @@ func (p *clientPool) get(ctx context.Context) (*clientConn, error) {
 		<-p.slots
 		return nil, ErrClosed
 	}
-	if n := len(p.idle); n > 0 {
+	if n := len(p.idle); n > 0 && !fresh {
 		cn := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
@@ -204,13 +204,14 @@ func (p *clientPool) dial(ctx context.Context) (*clientConn, error) {
 //
 // A failure after the request was sent wraps ErrUnknownOutcome. A conn that
 // came from the idle list and turns out closed by the server before any
-// reply byte arrived is replaced and the request retried, MaxRetries times.
+// reply byte arrived is replaced and the request retried on a new conn,
+// MaxRetries times.
 func (p *clientPool) exec(ctx context.Context, cmds [][]any, block time.Duration, out []any) ([]any, error) {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		cn, err := p.get(ctx)
+		cn, err := p.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +250,7 @@ func (p *clientPool) failure(ctx context.Context, ce *clientConnError) error {
 		cause = ErrClosed
 	default:
 		switch {
-		case ctx.Err() == context.Canceled:
+		case errors.Is(ctx.Err(), context.Canceled):
 			cause = context.Canceled
 		case ctx.Err() != nil || hasDeadline && !time.Now().Before(deadline) && errors.Is(cause, os.ErrDeadlineExceeded):
 			cause = fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)

@@ -55,10 +55,10 @@ func (c *Client) Type(ctx context.Context, key string) (string, error) {
 	return replyString(c.do(ctx, key, "TYPE", key))
 }
 
-// Expire makes key expire after d (millisecond precision; zero or negative
-// deletes it) and reports whether the key exists.
+// Expire makes key expire after d (millisecond precision, rounded up; zero
+// or negative deletes it) and reports whether the key exists.
 func (c *Client) Expire(ctx context.Context, key string, d time.Duration) (bool, error) {
-	return replyBool(c.do(ctx, key, "PEXPIRE", key, d.Milliseconds()))
+	return replyBool(c.do(ctx, key, "PEXPIRE", key, ceilMillis(max(d, 0))))
 }
 
 // ExpireAt makes key expire at t (millisecond precision) and reports

@@ -626,14 +626,10 @@ func testClient(t *testing.T, newClient func(t *testing.T, edit func(*ClientConf
 			_, _, err := c.BLPop(hold, 0, key(t, "never"))
 			held <- err
 		}()
-		node, err := c.nodeFor("")
-		require.NoError(t, err)
-		for deadline := time.Now().Add(5 * time.Second); len(node.slots) == 0; time.Sleep(time.Millisecond) {
-			require.False(t, time.Now().After(deadline), "BLPOP did not take the conn")
-		}
+		waitConnTaken(t, c)
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		err = c.Ping(wctx)
+		err := c.Ping(wctx)
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "waiting for a conn ends with ctx")
 		assert.NotErrorIs(t, err, ErrUnknownOutcome, "nothing was sent")
 		release()
@@ -648,15 +644,11 @@ func testClient(t *testing.T, newClient func(t *testing.T, edit func(*ClientConf
 			_, _, err := c.BLPop(ctx, 0, key(t, "never"))
 			inFlight <- err
 		}()
-		node, err := c.nodeFor("")
-		require.NoError(t, err)
-		for deadline := time.Now().Add(5 * time.Second); len(node.slots) == 0; time.Sleep(time.Millisecond) {
-			require.False(t, time.Now().After(deadline), "BLPOP did not take the conn")
-		}
+		waitConnTaken(t, c)
 		require.NoError(t, c.Close())
 		require.NoError(t, c.Close(), "Close twice")
 		assert.ErrorIs(t, <-inFlight, ErrClosed, "Close ends a call in flight")
-		_, err = c.Get(ctx, key(t, "a"))
+		_, err := c.Get(ctx, key(t, "a"))
 		assert.ErrorIs(t, err, ErrClosed)
 		assert.ErrorIs(t, c.Set(ctx, key(t, "a"), "v"), ErrClosed)
 		_, err = c.Pipeline().Exec(ctx)
@@ -666,6 +658,16 @@ func testClient(t *testing.T, newClient func(t *testing.T, edit func(*ClientConf
 		_, err = p.Exec(ctx)
 		assert.ErrorIs(t, err, ErrClosed)
 	})
+}
+
+// waitConnTaken waits until a conn of c's node is handed out.
+func waitConnTaken(t *testing.T, c *Client) {
+	t.Helper()
+	node, err := c.nodeFor("")
+	require.NoError(t, err)
+	for deadline := time.Now().Add(5 * time.Second); len(node.slots) == 0; time.Sleep(time.Millisecond) {
+		require.False(t, time.Now().After(deadline), "no conn was taken")
+	}
 }
 
 // contains reports whether s holds v.
@@ -811,27 +813,36 @@ func TestClientFakeServer(t *testing.T) {
 		for _, tc := range []struct {
 			name       string
 			maxRetries int
+			deadIdle   int // more dead conns left idle before the call
 			wantErr    bool
 		}{
-			{"default", 0, false},
-			{"disabled", -1, true},
+			{"default", 0, 0, false},
+			{"many dead idle conns", 0, 3, false},
+			{"disabled", -1, 0, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				// The server answers the first command on each conn and
-				// then closes it, as one that restarted would.
-				var mu sync.Mutex
-				served := 0
+				// The server answers one command on each conn and then
+				// closes it, as one that restarted would.
 				addr := fakeClientServer(t, func(args []string) string {
-					mu.Lock()
-					defer mu.Unlock()
-					served++
-					if served%2 == 0 {
-						return fakeClientHangUp
-					}
-					return "+PONG\r\n"
+					return "+PONG\r\n" + fakeClientHangUp
 				})
 				c := newTestClient(t, ClientConfig{Addr: addr, MaxRetries: tc.maxRetries})
-				err := c.Ping(ctx) // the idle conn from NewClient is dead
+				node := c.pools[addr]
+				var used []*clientConn
+				for range tc.deadIdle {
+					cn, err := node.get(ctx, true)
+					require.NoError(t, err)
+					_, err = node.roundTrip(ctx, cn, [][]any{{"PING"}}, 0, nil)
+					require.NoError(t, err)
+					used = append(used, cn)
+				}
+				for _, cn := range used {
+					node.put(cn, false)
+				}
+				_, idle := node.stats()
+				require.Equal(t, 1+tc.deadIdle, idle)
+
+				err := c.Ping(ctx) // every idle conn is dead
 				if tc.wantErr {
 					assert.ErrorIs(t, err, ErrUnknownOutcome)
 					assert.ErrorIs(t, err, io.EOF)
@@ -1030,6 +1041,7 @@ func benchClientGetSet(b *testing.B, c *Client) {
 	ctx := context.Background()
 	value := strings.Repeat("v", 64)
 	b.ReportAllocs()
+	b.SetParallelism(8) // 8 callers per core: the pool, not the caller count, is the limit
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
