@@ -1,0 +1,207 @@
+// conn is one client connection of a DataNode: it reads requests, runs commands and flushes replies per batch.
+
+package chkv
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is the server side of one client connection.
+type conn struct {
+	d       *DataNode
+	nc      net.Conn
+	in      *watchConn
+	rr      *requestReader
+	w       replyWriter
+	id      int64
+	created time.Time
+	authed  bool
+	quit    bool // close after flushing the current replies
+
+	mu      sync.Mutex // guards the fields CLIENT LIST reads from other goroutines
+	name    string
+	lastCmd string
+	libName string
+	libVer  string
+}
+
+func (d *DataNode) newConn(nc net.Conn) *conn {
+	c := &conn{d: d, nc: nc, id: d.nextID.Add(1), created: d.cfg.Now()}
+	c.in = &watchConn{Conn: nc, idle: d.cfg.IdleTimeout, in: &d.stats.netIn}
+	c.rr = newRequestReader(c.in, d.cfg.Limits)
+	c.w.w = &countingWriter{w: nc, n: &d.stats.netOut}
+	c.authed = d.cfg.RequirePass == ""
+	return c
+}
+
+// serve runs the request loop until the client leaves, breaks the protocol
+// or the node closes.
+func (c *conn) serve() {
+	defer func() {
+		c.nc.Close()
+		c.d.mu.Lock()
+		delete(c.d.conns, c)
+		c.d.mu.Unlock()
+		c.d.wg.Done()
+	}()
+	for {
+		args, err := c.rr.next()
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				c.w.errorText("ERR " + pe.Error())
+				c.w.flush()
+			}
+			return
+		}
+		c.d.stats.commands.Add(1)
+		c.exec(args)
+		if c.quit {
+			c.w.flush()
+			return
+		}
+		if c.rr.buffered() == 0 || len(c.w.buf) > 64<<10 {
+			if c.w.flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// exec runs one command and appends its reply.
+func (c *conn) exec(args [][]byte) {
+	cmd := c.d.lookupCommand(args[0])
+	if cmd == nil {
+		c.w.errorText(unknownCommandError(args))
+		return
+	}
+	if !c.authed && cmd.flags&flagNoAuth == 0 {
+		c.w.errorText("NOAUTH Authentication required.")
+		return
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
+		c.w.errorText("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if cmd.flags&flagTrackName != 0 {
+		c.mu.Lock()
+		c.lastCmd = cmd.name
+		c.mu.Unlock()
+	}
+	cmd.run(c, args)
+}
+
+// lookupCommand finds a command by name, ignoring case, without allocating.
+func (d *DataNode) lookupCommand(name []byte) *command {
+	if len(name) > 32 {
+		return nil
+	}
+	var buf [32]byte
+	lower := buf[:len(name)]
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		lower[i] = ch
+	}
+	return d.cmds[string(lower)]
+}
+
+// unknownCommandError formats Redis's reply to an unknown command.
+func unknownCommandError(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.Write(truncate(args[0], 128))
+	b.WriteString("', with args beginning with: ")
+	var list []byte // Redis caps the quoted arguments at 128 bytes in all
+	for _, a := range args[1:] {
+		if len(list) >= 128 {
+			break
+		}
+		list = append(list, '\'')
+		list = append(list, truncate(a, 128-len(list)+1)...)
+		list = append(list, "' "...)
+	}
+	b.Write(list)
+	return b.String()
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// watchConn is the read side of a client connection. While a command blocks
+// (BLPOP), a watcher goroutine reads ahead into pending to notice the client
+// leaving; the request reader later consumes what it read.
+type watchConn struct {
+	net.Conn
+	idle    time.Duration
+	pending []byte
+	in      *atomic.Int64 // bytes received, for INFO
+}
+
+func (w *watchConn) Read(p []byte) (int, error) {
+	if len(w.pending) > 0 {
+		n := copy(p, w.pending)
+		w.pending = w.pending[n:]
+		if len(w.pending) == 0 {
+			w.pending = nil
+		}
+		return n, nil
+	}
+	if w.idle > 0 {
+		w.Conn.SetReadDeadline(time.Now().Add(w.idle))
+	}
+	n, err := w.Conn.Read(p)
+	w.in.Add(int64(n))
+	return n, err
+}
+
+// watch reads ahead from the connection until stop is closed, and closes
+// gone when the client disconnects. It returns when done is closed; the
+// caller then waits for it with the returned function.
+func (w *watchConn) watch(gone chan<- struct{}) (stop func()) {
+	finished := make(chan struct{})
+	var stopping atomic.Bool
+	go func() {
+		defer close(finished)
+		var buf [512]byte
+		for len(w.pending) < 64<<10 {
+			n, err := w.Conn.Read(buf[:])
+			w.in.Add(int64(n))
+			w.pending = append(w.pending, buf[:n]...)
+			if err != nil {
+				if !stopping.Load() {
+					close(gone)
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		stopping.Store(true)
+		w.Conn.SetReadDeadline(time.Unix(1, 0)) // interrupt the watcher's Read
+		<-finished
+		w.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// countingWriter counts bytes written for INFO.
+type countingWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n *atomic.Int64
+}
+
+func (cw *countingWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.n.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,238 @@
+// DataNode is a chkv storage server: it holds keys in a Store and serves them over RESP.
+
+package chkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DataNodeConfig configures a DataNode.
+type DataNodeConfig struct {
+	// Addr is the address to listen on. Default "127.0.0.1:0" (a free port).
+	Addr string
+	// Transport listens for clients. Default: plain TCP.
+	Transport Transport
+	// RequirePass, when set, makes clients AUTH before any other command.
+	RequirePass string
+	// AllowRemote lets a server without a password listen on a non-loopback
+	// address. Without it, such a configuration is refused.
+	AllowRemote bool
+	// MaxClients is the most connections served at once. Default 10000.
+	MaxClients int
+	// Limits bound what one request may make the server hold.
+	Limits RequestLimits
+	// IdleTimeout closes a connection that sends nothing for this long. 0: never.
+	IdleTimeout time.Duration
+	// Now is the clock for TTLs; tests inject a fake one. Default time.Now.
+	Now func() time.Time
+	// Logger receives the server's log lines. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultDataNodeConfig returns the configuration of a standalone DataNode
+// listening on a free loopback port.
+func DefaultDataNodeConfig() DataNodeConfig {
+	return DataNodeConfig{Addr: "127.0.0.1:0", MaxClients: 10000, Limits: DefaultRequestLimits()}
+}
+
+// validate fills zero fields and rejects impossible settings.
+func (c *DataNodeConfig) validate() error {
+	d := DefaultDataNodeConfig()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Transport == nil {
+		c.Transport = &TCPTransport{}
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = d.MaxClients
+	}
+	if c.MaxClients < 0 {
+		return fmt.Errorf("chkv: MaxClients %d is negative", c.MaxClients)
+	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("chkv: IdleTimeout %v is negative", c.IdleTimeout)
+	}
+	c.Limits = c.Limits.withDefaults()
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RequirePass == "" && !c.AllowRemote && !isLoopback(c.Addr) {
+		return fmt.Errorf("chkv: refusing to listen on %q without a password: set a password or allow remote access explicitly", c.Addr)
+	}
+	return nil
+}
+
+// isLoopback reports whether addr's host is a loopback address (or not an IP
+// network address at all, as on the memory transport).
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host != "" && !strings.Contains(host, ".") // a memory-network name
+	}
+	return ip.IsLoopback()
+}
+
+// DataNode serves a Store over RESP. Standalone, it owns every slot.
+type DataNode struct {
+	cfg      DataNodeConfig
+	store    *Store
+	ln       net.Listener
+	cmds     map[string]*command
+	started  time.Time
+	nextID   atomic.Int64
+	closed   chan struct{}
+	closeErr error
+	once     sync.Once
+	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+
+	stats serverStats
+}
+
+// serverStats are the counters INFO reports.
+type serverStats struct {
+	connsReceived atomic.Int64
+	connsRejected atomic.Int64
+	commands      atomic.Int64
+	keyHits       atomic.Int64
+	keyMisses     atomic.Int64
+	netIn         atomic.Int64
+	netOut        atomic.Int64
+}
+
+// StartDataNode starts a standalone DataNode listening on cfg.Addr. Close stops it.
+func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ln, err := cfg.Transport.Listen(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("chkv: listen %s: %w", cfg.Addr, err)
+	}
+	d := &DataNode{
+		cfg:     cfg,
+		store:   NewStore(StoreConfig{Now: cfg.Now}),
+		ln:      ln,
+		started: cfg.Now(),
+		closed:  make(chan struct{}),
+		conns:   make(map[*conn]struct{}),
+	}
+	d.cmds = commandTable()
+	d.wg.Add(1)
+	go d.acceptLoop()
+	cfg.Logger.Info("datanode listening", "addr", ln.Addr().String())
+	return d, nil
+}
+
+// Addr returns the address clients dial.
+func (d *DataNode) Addr() string { return d.ln.Addr().String() }
+
+// Store returns the node's storage engine.
+func (d *DataNode) Store() *Store { return d.store }
+
+// Done is closed when the node has been closed.
+func (d *DataNode) Done() <-chan struct{} { return d.closed }
+
+// Close stops the node: it closes the listener, then every connection, then
+// waits for their goroutines. It is safe to call twice.
+func (d *DataNode) Close() error {
+	d.once.Do(func() {
+		close(d.closed)
+		d.closeErr = d.ln.Close()
+		d.mu.Lock()
+		for c := range d.conns {
+			c.nc.Close()
+		}
+		d.mu.Unlock()
+		d.wg.Wait()
+		d.store.Close()
+	})
+	return d.closeErr
+}
+
+// acceptLoop accepts connections until the listener closes.
+func (d *DataNode) acceptLoop() {
+	defer d.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := d.ln.Accept()
+		if err != nil {
+			select {
+			case <-d.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// A transient error (e.g. too many open files): back off and retry.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			d.cfg.Logger.Warn("accept", "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-d.closed:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		d.stats.connsReceived.Add(1)
+		c := d.newConn(nc)
+		d.mu.Lock()
+		if len(d.conns) >= d.cfg.MaxClients {
+			d.mu.Unlock()
+			d.stats.connsRejected.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(nc, "-ERR max number of clients reached\r\n")
+			nc.Close()
+			continue
+		}
+		select {
+		case <-d.closed:
+			d.mu.Unlock()
+			nc.Close()
+			return
+		default:
+		}
+		d.conns[c] = struct{}{}
+		d.wg.Add(1)
+		d.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// clients returns a snapshot of the open connections.
+func (d *DataNode) clients() []*conn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cs := make([]*conn, 0, len(d.conns))
+	for c := range d.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}

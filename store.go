@@ -1,0 +1,383 @@
+// Store is the in-memory storage engine: keys grouped by hash slot, each with a value, a version and an expiry.
+
+package chkv
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// valueKind is what a key holds.
+type valueKind uint8
+
+const (
+	kindString valueKind = iota + 1
+	kindList
+)
+
+// entry is one key's value. Exactly one of str (kindString) and list
+// (kindList) is in use.
+type entry struct {
+	str      []byte
+	list     *list
+	version  uint64
+	expireAt int64 // unix milliseconds; 0 means no expiry
+	kind     valueKind
+}
+
+// entryOverhead approximates the bytes a key costs beyond its key and value
+// bytes (map slot, entry struct, allocation rounding); it feeds INFO memory.
+const entryOverhead = 96
+
+// listElemOverhead approximates the bytes one list element costs beyond its data.
+const listElemOverhead = 24
+
+// size returns the accounted bytes of a key holding e.
+func (e *entry) size(key string) int64 {
+	n := int64(len(key) + entryOverhead)
+	if e.kind == kindList {
+		n += e.list.bytes + int64(e.list.len()*listElemOverhead)
+	} else {
+		n += int64(cap(e.str))
+	}
+	return n
+}
+
+// WriteOp says what a write did to a key.
+type WriteOp uint8
+
+const (
+	// WriteSet means the key now holds the entry's value.
+	WriteSet WriteOp = iota + 1
+	// WriteDel means the key was deleted (or expired).
+	WriteDel
+)
+
+// WriteObserver sees every write to a slot, in the order the writes are
+// applied, while the slot is locked. Replication, migration and persistence
+// hook in here. It must not block and must not call back into the store.
+type WriteObserver func(slot int, op WriteOp, key string, e *entry)
+
+// slotData holds the keys of one hash slot under one lock.
+type slotData struct {
+	mu      sync.Mutex
+	keys    map[string]*entry
+	seq     uint64 // the last version handed out in this slot
+	bytes   int64  // accounted memory of the slot's keys
+	ttlKeys int    // keys with an expiry
+	waiters map[string]*waitQueue
+}
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Now returns the current time; tests inject a fake clock. Default time.Now.
+	Now func() time.Time
+	// ExpireInterval is how often the background expiry cycle runs. Default 100ms.
+	ExpireInterval time.Duration
+	// ExpireBudget is how many keys one expiry cycle may examine. Default 20000.
+	ExpireBudget int
+}
+
+// withDefaults fills zero fields.
+func (c StoreConfig) withDefaults() StoreConfig {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.ExpireInterval <= 0 {
+		c.ExpireInterval = 100 * time.Millisecond
+	}
+	if c.ExpireBudget <= 0 {
+		c.ExpireBudget = 20000
+	}
+	return c
+}
+
+// Store is an in-memory keyspace organised by hash slot, so a whole slot can
+// be counted, copied, digested and dropped without touching others. It is
+// safe for concurrent use.
+type Store struct {
+	cfg      StoreConfig
+	slots    [NumSlots]slotData
+	nkeys    atomic.Int64
+	used     atomic.Int64
+	expired  atomic.Int64
+	blocked  atomic.Int64
+	observer WriteObserver
+
+	expireCursor int // next slot the expiry cycle looks at; owned by that goroutine
+	stop         chan struct{}
+	stopOnce     sync.Once
+	wg           sync.WaitGroup
+}
+
+// NewStore returns an empty store and starts its background expiry cycle,
+// which Close stops.
+func NewStore(cfg StoreConfig) *Store {
+	s := &Store{cfg: cfg.withDefaults(), stop: make(chan struct{})}
+	s.wg.Add(1)
+	go s.expireLoop()
+	return s
+}
+
+// Close stops the background expiry cycle. It is safe to call twice.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	return nil
+}
+
+// nowMs returns the store's clock in unix milliseconds.
+func (s *Store) nowMs() int64 { return s.cfg.Now().UnixMilli() }
+
+// Keys returns the number of keys (expired keys not yet reclaimed included, as Redis's DBSIZE).
+func (s *Store) Keys() int64 { return s.nkeys.Load() }
+
+// UsedMemory returns the accounted bytes of all keys and values.
+func (s *Store) UsedMemory() int64 { return s.used.Load() }
+
+// ExpiredKeys returns how many keys have been removed because their TTL passed.
+func (s *Store) ExpiredKeys() int64 { return s.expired.Load() }
+
+// slot returns the data of slot i.
+func (s *Store) slot(i int) *slotData { return &s.slots[i] }
+
+// lockKeys locks the slots of keys in ascending slot order (so concurrent
+// multi-key commands never deadlock) and returns the unlock function.
+func (s *Store) lockKeys(keys [][]byte) func() {
+	if len(keys) == 1 {
+		sd := &s.slots[SlotBytes(keys[0])]
+		sd.mu.Lock()
+		return sd.mu.Unlock
+	}
+	ids := make([]int, 0, len(keys))
+	for _, k := range keys {
+		ids = append(ids, SlotBytes(k))
+	}
+	sort.Ints(ids)
+	locked := ids[:0]
+	for i, id := range ids {
+		if i > 0 && id == ids[i-1] {
+			continue
+		}
+		s.slots[id].mu.Lock()
+		locked = append(locked, id)
+	}
+	return func() {
+		for _, id := range locked {
+			s.slots[id].mu.Unlock()
+		}
+	}
+}
+
+// lookup returns the live entry of key in slot sd, reclaiming it when it has
+// expired. The caller holds sd.mu.
+func (s *Store) lookup(slot int, key []byte, now int64) *entry {
+	sd := &s.slots[slot]
+	e := sd.keys[string(key)]
+	if e == nil {
+		return nil
+	}
+	if e.expireAt != 0 && e.expireAt <= now {
+		s.remove(slot, string(key), e)
+		s.expired.Add(1)
+		return nil
+	}
+	return e
+}
+
+// nextVersion hands out the next version of slot: versions grow with every
+// write and are never reused within a slot, even after FLUSHALL.
+func (sd *slotData) nextVersion() uint64 {
+	sd.seq++
+	return sd.seq
+}
+
+// insert adds a new key to slot. The caller holds the slot lock and has
+// checked that the key is absent.
+func (s *Store) insert(slot int, key string, e *entry) {
+	sd := &s.slots[slot]
+	if sd.keys == nil {
+		sd.keys = make(map[string]*entry)
+	}
+	e.version = sd.nextVersion()
+	sd.keys[key] = e
+	if e.expireAt != 0 {
+		sd.ttlKeys++
+	}
+	sz := e.size(key)
+	sd.bytes += sz
+	s.used.Add(sz)
+	s.nkeys.Add(1)
+	s.notify(slot, WriteSet, key, e)
+}
+
+// update records that e (already in slot under key) changed. before is the
+// accounted size before the change and hadTTL whether it had an expiry then.
+// It bumps the version and tells the observer.
+func (s *Store) update(slot int, key string, e *entry, before int64, hadTTL bool) {
+	sd := &s.slots[slot]
+	e.version = sd.nextVersion()
+	if hadTTL != (e.expireAt != 0) {
+		if hadTTL {
+			sd.ttlKeys--
+		} else {
+			sd.ttlKeys++
+		}
+	}
+	d := e.size(key) - before
+	sd.bytes += d
+	s.used.Add(d)
+	s.notify(slot, WriteSet, key, e)
+}
+
+// remove deletes key (holding e) from slot. The caller holds the slot lock.
+func (s *Store) remove(slot int, key string, e *entry) {
+	s.removeSized(slot, key, e, e.size(key))
+}
+
+// removeSized is remove for an entry changed since it was last accounted at sz bytes.
+func (s *Store) removeSized(slot int, key string, e *entry, sz int64) {
+	sd := &s.slots[slot]
+	delete(sd.keys, key)
+	if e.expireAt != 0 {
+		sd.ttlKeys--
+	}
+	sd.bytes -= sz
+	s.used.Add(-sz)
+	s.nkeys.Add(-1)
+	sd.nextVersion()
+	s.notify(slot, WriteDel, key, e)
+}
+
+// notify passes a write to the observer, if any.
+func (s *Store) notify(slot int, op WriteOp, key string, e *entry) {
+	if s.observer != nil {
+		s.observer(slot, op, key, e)
+	}
+}
+
+// SetObserver installs the function that sees every write; nil removes it.
+// It must be called before the store is shared between goroutines.
+func (s *Store) SetObserver(o WriteObserver) { s.observer = o }
+
+// setString makes key hold val (copied), keeping or replacing its expiry as
+// told. The caller holds the slot lock; e is the key's live entry or nil.
+func (s *Store) setString(slot int, key []byte, e *entry, val []byte, expireAt int64, keepTTL bool) *entry {
+	if e == nil {
+		e = &entry{kind: kindString, str: cloneBytes(val), expireAt: expireAt}
+		s.insert(slot, string(key), e)
+		return e
+	}
+	before, hadTTL := e.size(string(key)), e.expireAt != 0
+	if e.kind == kindString && cap(e.str) >= len(val) && cap(e.str) <= 2*len(val)+16 {
+		e.str = append(e.str[:0], val...)
+	} else {
+		e.str = cloneBytes(val)
+	}
+	e.kind, e.list = kindString, nil
+	if !keepTTL {
+		e.expireAt = expireAt
+	}
+	s.update(slot, string(key), e, before, hadTTL)
+	return e
+}
+
+// setExpire changes the expiry of e (live, in slot under key).
+func (s *Store) setExpire(slot int, key []byte, e *entry, expireAt int64) {
+	before, hadTTL := e.size(string(key)), e.expireAt != 0
+	e.expireAt = expireAt
+	s.update(slot, string(key), e, before, hadTTL)
+}
+
+// Flush removes every key. Versions keep growing afterwards.
+func (s *Store) Flush() {
+	for i := range s.slots {
+		sd := &s.slots[i]
+		sd.mu.Lock()
+		for k, e := range sd.keys {
+			s.remove(i, k, e)
+		}
+		sd.keys = nil
+		sd.mu.Unlock()
+	}
+}
+
+// CountKeysInSlot returns the number of keys in slot (expired keys not yet reclaimed included).
+func (s *Store) CountKeysInSlot(slot int) int {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return len(sd.keys)
+}
+
+// scanSlot appends to dst the live keys of slot that match filter, sorted.
+func (s *Store) scanSlot(dst []string, slot int, filter func(key string, e *entry) bool) []string {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if len(sd.keys) == 0 {
+		return dst
+	}
+	now := s.nowMs()
+	start := len(dst)
+	for k, e := range sd.keys {
+		if e.expireAt != 0 && e.expireAt <= now {
+			continue
+		}
+		if filter == nil || filter(k, e) {
+			dst = append(dst, k)
+		}
+	}
+	sort.Strings(dst[start:])
+	return dst
+}
+
+// expireLoop runs the active expiry cycle until Close.
+func (s *Store) expireLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.expireCycle()
+		}
+	}
+}
+
+// expireCycle examines up to ExpireBudget keys in slots that hold keys with
+// a TTL, starting where the last cycle stopped, and reclaims expired ones, so
+// memory of keys nobody reads again comes back.
+func (s *Store) expireCycle() int {
+	budget, reclaimed := s.cfg.ExpireBudget, 0
+	now := s.nowMs()
+	for n := 0; n < NumSlots && budget > 0; n++ {
+		i := s.expireCursor
+		s.expireCursor = (s.expireCursor + 1) % NumSlots
+		sd := &s.slots[i]
+		sd.mu.Lock()
+		if sd.ttlKeys > 0 {
+			for k, e := range sd.keys {
+				budget--
+				if e.expireAt != 0 && e.expireAt <= now {
+					s.remove(i, k, e)
+					s.expired.Add(1)
+					reclaimed++
+				}
+			}
+		}
+		sd.mu.Unlock()
+	}
+	return reclaimed
+}
+
+// cloneBytes returns a copy of b that does not alias it (never nil).
+func cloneBytes(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
+}
