@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
 	"strconv"
 	"sync"
@@ -81,7 +80,7 @@ func (cfg *ClientConfig) validate() error {
 		return fmt.Errorf("chkv: client config: PoolSize %d is negative", cfg.PoolSize)
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = clientTCP{} // becomes &TCPTransport{} once it lands
+		cfg.Transport = &TCPTransport{}
 	}
 	if cfg.PoolSize == 0 {
 		cfg.PoolSize = def.PoolSize
@@ -99,16 +98,6 @@ func (cfg *ClientConfig) validate() error {
 		cfg.MaxRetries = def.MaxRetries
 	}
 	return nil
-}
-
-// clientTCP dials plain TCP for a Client given no Transport.
-type clientTCP struct{}
-
-func (clientTCP) Listen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
-
-func (clientTCP) Dial(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", addr)
 }
 
 // Client talks to a chkv node (or any Redis server) over a pool of

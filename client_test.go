@@ -91,7 +91,7 @@ func newTestClient(t testing.TB, cfg ClientConfig) *Client {
 
 func TestClientRedis(t *testing.T) {
 	sock := startRedisForClient(t)
-	testClient(t, func(t *testing.T, edit func(*ClientConfig)) *Client {
+	testClient(t, true, func(t *testing.T, edit func(*ClientConfig)) *Client {
 		cfg := redisClientConfig(sock)
 		if edit != nil {
 			edit(&cfg)
@@ -100,11 +100,44 @@ func TestClientRedis(t *testing.T) {
 	})
 }
 
+func TestClientChkv(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) ClientConfig
+	}{
+		{"TCP", func(t *testing.T) ClientConfig {
+			cfg := DefaultClientConfig()
+			cfg.Addr = RunT(t).Addr()
+			return cfg
+		}},
+		{"Mem", func(t *testing.T) ClientConfig {
+			network := &MemNetwork{}
+			t.Cleanup(func() { network.Close() })
+			d := RunT(t, func(c *DataNodeConfig) { c.Transport = network.Transport("server") })
+			cfg := DefaultClientConfig()
+			cfg.Addr = d.Addr()
+			cfg.Transport = network.Transport("client")
+			return cfg
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := tc.start(t)
+			testClient(t, false, func(t *testing.T, edit func(*ClientConfig)) *Client {
+				cfg := base
+				if edit != nil {
+					edit(&cfg)
+				}
+				return newTestClient(t, cfg)
+			})
+		})
+	}
+}
+
 // testClient is the client suite, run against every kind of server.
 // newClient returns a client to the server, its config first changed by
-// edit when edit is not nil. Keys are prefixed with the subtest's name, so
-// the subtests share one server.
-func testClient(t *testing.T, newClient func(t *testing.T, edit func(*ClientConfig)) *Client) {
+// edit when edit is not nil; hasMulti says the server runs MULTI/EXEC. Keys
+// are prefixed with the subtest's name, so the subtests share one server.
+func testClient(t *testing.T, hasMulti bool, newClient func(t *testing.T, edit func(*ClientConfig)) *Client) {
 	ctx := context.Background()
 	key := func(t *testing.T, name string) string { return t.Name() + "/" + name }
 
@@ -563,6 +596,9 @@ func testClient(t *testing.T, newClient func(t *testing.T, edit func(*ClientConf
 		assert.Nil(t, res[2])
 		assert.ErrorIs(t, res[3].(error), ErrWrongType)
 
+		if !hasMulti {
+			return
+		}
 		p.Do("MULTI")
 		p.Do("SET", key(t, "tx"), "1")
 		p.Do("INCR", key(t, "tx"))
@@ -926,6 +962,53 @@ func TestClientFakeServer(t *testing.T) {
 	})
 }
 
+func TestClientChkvVersions(t *testing.T) {
+	ctx := context.Background()
+	c := newTestClient(t, ClientConfig{Addr: RunT(t).Addr()})
+
+	_, _, err := c.GetVersion(ctx, "k")
+	assert.ErrorIs(t, err, ErrNil)
+	v, err := c.Version(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), v)
+
+	v1, err := c.SetVersion(ctx, "k", "a", 0)
+	require.NoError(t, err)
+	assert.NotZero(t, v1)
+	val, ver, err := c.GetVersion(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "a", val)
+	assert.Equal(t, v1, ver)
+
+	v2, err := c.SetVersion(ctx, "k", "b", v1)
+	require.NoError(t, err)
+	assert.Greater(t, v2, v1)
+
+	_, err = c.SetVersion(ctx, "k", "stale", v1)
+	assert.ErrorIs(t, err, ErrVersion)
+	var ve *VersionError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, v2, ve.Current, "the refusal carries the current version")
+	val, _, _ = c.GetVersion(ctx, "k")
+	assert.Equal(t, "b", val, "a refused write changes nothing")
+
+	require.NoError(t, c.Set(ctx, "k", "plain"))
+	v3, err := c.Version(ctx, "k")
+	require.NoError(t, err)
+	assert.Greater(t, v3, v2, "every write bumps the version")
+
+	_, err = c.SetVersion(ctx, "k", "ttl", v3, WithTTL(time.Minute))
+	require.NoError(t, err)
+	ttl, err := c.TTL(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, ttl > 50*time.Second && ttl <= time.Minute, "ttl %v", ttl)
+
+	_, err = c.RPush(ctx, "l", "x")
+	require.NoError(t, err)
+	_, _, err = c.GetVersion(ctx, "l")
+	assert.ErrorIs(t, err, ErrWrongType)
+}
+
 func TestClientVersionErrorText(t *testing.T) {
 	for _, tc := range []struct {
 		msg  string
@@ -1032,8 +1115,13 @@ func TestClientAppendCommand(t *testing.T) {
 }
 
 func BenchmarkClientGetSet(b *testing.B) {
-	sock := startRedisForClient(b)
-	benchClientGetSet(b, newTestClient(b, redisClientConfig(sock)))
+	b.Run("chkv", func(b *testing.B) {
+		benchClientGetSet(b, newTestClient(b, ClientConfig{Addr: RunT(b).Addr()}))
+	})
+	b.Run("redis", func(b *testing.B) {
+		sock := startRedisForClient(b)
+		benchClientGetSet(b, newTestClient(b, redisClientConfig(sock)))
+	})
 }
 
 // benchClientGetSet runs SET and GET pairs from parallel goroutines.
