@@ -200,6 +200,11 @@ func (c *Client) doBlocking(ctx context.Context, key string, block time.Duration
 // Arguments may be strings, byte slices, integers, floats or bools (sent as
 // 1 or 0). The command is routed by its second argument, the first key of
 // most commands.
+//
+// Each call may run on a different pooled connection, so a command that
+// changes connection state (SELECT, CLIENT SETNAME, MULTI) affects one
+// connection only: send such sequences in a Pipeline, which uses one. The
+// connections speak RESP2; switching one with HELLO 3 breaks it.
 func (c *Client) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, errors.New("chkv: Do: no command")
@@ -212,11 +217,14 @@ func (c *Client) Do(ctx context.Context, args ...any) (any, error) {
 }
 
 // routeKey returns the argument a command is routed by: its second, when
-// that is a string.
+// that is a string or bytes.
 func routeKey(args []any) string {
 	if len(args) > 1 {
-		if k, ok := args[1].(string); ok {
+		switch k := args[1].(type) {
+		case string:
 			return k
+		case []byte:
+			return string(k)
 		}
 	}
 	return ""

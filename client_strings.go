@@ -21,20 +21,28 @@ type setOptions struct {
 }
 
 // WithTTL makes the key expire after d (millisecond precision, at least
-// 1ms). Zero means no expiry; a negative d is refused.
-func WithTTL(d time.Duration) SetOption { return func(o *setOptions) { o.ttl = d } }
+// 1ms). Zero means no expiry; a negative d is refused. Of WithTTL,
+// WithExpireAt and WithKeepTTL the last one given applies.
+func WithTTL(d time.Duration) SetOption {
+	return func(o *setOptions) { *o = setOptions{ttl: d, nx: o.nx, xx: o.xx} }
+}
 
 // WithExpireAt makes the key expire at t (millisecond precision).
-func WithExpireAt(t time.Time) SetOption { return func(o *setOptions) { o.at = t } }
-
-// WithNX writes only when the key does not exist.
-func WithNX() SetOption { return func(o *setOptions) { o.nx = true } }
-
-// WithXX writes only when the key exists.
-func WithXX() SetOption { return func(o *setOptions) { o.xx = true } }
+func WithExpireAt(t time.Time) SetOption {
+	return func(o *setOptions) { *o = setOptions{at: t, nx: o.nx, xx: o.xx} }
+}
 
 // WithKeepTTL keeps the key's current expiry instead of clearing it.
-func WithKeepTTL() SetOption { return func(o *setOptions) { o.keepTTL = true } }
+func WithKeepTTL() SetOption {
+	return func(o *setOptions) { *o = setOptions{keepTTL: true, nx: o.nx, xx: o.xx} }
+}
+
+// WithNX writes only when the key does not exist. Of WithNX and WithXX the
+// last one given applies.
+func WithNX() SetOption { return func(o *setOptions) { o.nx, o.xx = true, false } }
+
+// WithXX writes only when the key exists.
+func WithXX() SetOption { return func(o *setOptions) { o.nx, o.xx = false, true } }
 
 // collectSetOptions applies opts and checks the TTL.
 func collectSetOptions(opts []SetOption) (setOptions, error) {

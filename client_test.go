@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,6 +161,7 @@ func testClient(t *testing.T, hasMulti bool, newClient func(t *testing.T, edit f
 		assert.ErrorIs(t, c.Set(ctx, b, "x", WithXX()), ErrNil)
 		require.NoError(t, c.Set(ctx, a, "2", WithXX()))
 		assert.Error(t, c.Set(ctx, a, "x", WithTTL(-time.Second)))
+		require.NoError(t, c.Set(ctx, a, "2", WithNX(), WithXX()), "the last condition applies")
 
 		ok, err := c.SetNX(ctx, b, "first", WithTTL(time.Minute))
 		require.NoError(t, err)
@@ -268,7 +270,7 @@ func testClient(t *testing.T, hasMulti bool, newClient func(t *testing.T, edit f
 		ttl, _ = c.TTL(ctx, key(t, "missing"))
 		assert.Equal(t, TTLNoKey, ttl)
 
-		require.NoError(t, c.Set(ctx, a, "x", WithExpireAt(time.Now().Add(time.Hour))))
+		require.NoError(t, c.Set(ctx, a, "x", WithTTL(time.Second), WithExpireAt(time.Now().Add(time.Hour))))
 		ttl, _ = c.TTL(ctx, a)
 		assert.True(t, ttl > 59*time.Minute && ttl <= time.Hour, "ttl %v", ttl)
 
@@ -1088,6 +1090,24 @@ func TestClientReadReply(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestClientReadReplyAllocatesAsBytesArrive(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"bulk", fmt.Sprintf("$%d\r\n0123456789", clientMaxBulk)},
+		{"array", fmt.Sprintf("*%d\r\n:1\r\n", clientMaxElems)},
+		{"nested arrays", strings.Repeat(fmt.Sprintf("*%d\r\n", clientMaxElems), clientMaxDepth)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := readClientReply(bufio.NewReaderSize(strings.NewReader(tc.in), clientReadBuf), 0)
+			runtime.ReadMemStats(&after)
+			assert.True(t, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "the reply is cut short: %v", err)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20),
+				"a declared length alone must not make the reader allocate")
 		})
 	}
 }
