@@ -40,9 +40,9 @@ type ClientConfig struct {
 	// DialTimeout caps connecting and authenticating. Default 5s; negative
 	// means only ctx bounds it.
 	DialTimeout time.Duration
-	// ReadTimeout caps the wait for a reply once the request is written (a
-	// blocking command adds its own timeout). Default 3s; negative means
-	// only ctx bounds it.
+	// ReadTimeout caps the wait for a reply, from the time the request is
+	// sent: for a pipeline, for all its replies; a blocking command adds its
+	// own timeout. Default 3s; negative means only ctx bounds it.
 	ReadTimeout time.Duration
 	// WriteTimeout caps writing a request. Default 3s; negative means only
 	// ctx bounds it.

@@ -316,14 +316,9 @@ func (p *clientPool) roundTripRaw(ctx context.Context, cn *clientConn, cmds [][]
 	if n, err := cn.nc.Write(buf); err != nil {
 		return nil, &clientConnError{err: err, sent: n > 0, peerClosed: n == 0 && isPeerClosed(err)}
 	}
-	rd := time.Time{}
-	switch {
-	case block < 0:
-		rd = within(now, 0)
-	case p.cfg.ReadTimeout > 0:
+	rd := within(now, 0)
+	if block >= 0 && p.cfg.ReadTimeout > 0 {
 		rd = within(now, p.cfg.ReadTimeout+block)
-	default:
-		rd = within(now, 0)
 	}
 	if err := cn.nc.SetReadDeadline(rd); err != nil {
 		return nil, &clientConnError{err: err, sent: true}
