@@ -189,6 +189,7 @@ func (c *conn) blockPop(w *waiter, timeout time.Duration) (popped, bool) {
 	case <-c.d.closed:
 	}
 	stopWatch()
+	c.nowMs = 0 // time has passed while blocked
 	if got {
 		return p, true
 	}

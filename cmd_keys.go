@@ -21,7 +21,7 @@ func cmdDel(c *conn, args [][]byte) {
 	keys := args[1:]
 	unlock := st.lockKeys(keys)
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	var n int64
 	for _, k := range keys {
 		slot := SlotBytes(k)
@@ -38,7 +38,7 @@ func cmdExists(c *conn, args [][]byte) {
 	keys := args[1:]
 	unlock := st.lockKeys(keys)
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	var n int64
 	for _, k := range keys {
 		if st.lookup(SlotBytes(k), k, now) != nil {
@@ -52,7 +52,7 @@ func cmdType(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	switch e := st.lookup(slot, args[1], st.nowMs()); {
+	switch e := st.lookup(slot, args[1], c.now()); {
 	case e == nil:
 		c.w.simple("none")
 	case e.kind == kindList:
@@ -110,7 +110,7 @@ func cmdExpire(c *conn, args [][]byte) {
 		return
 	}
 	st := c.d.store
-	now := st.nowMs()
+	now := c.now()
 	if name == "expire" || name == "expireat" {
 		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
 			c.w.errorText("ERR invalid expire time in '" + name + "' command")
@@ -155,7 +155,7 @@ func cmdTTL(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	now := st.nowMs()
+	now := c.now()
 	e := st.lookup(slot, args[1], now)
 	switch {
 	case e == nil:
@@ -175,7 +175,7 @@ func cmdPersist(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e := st.lookup(slot, args[1], st.nowMs())
+	e := st.lookup(slot, args[1], c.now())
 	if e == nil || e.expireAt == 0 {
 		c.w.int(0)
 		return
@@ -303,7 +303,7 @@ func cmdRename(c *conn, args [][]byte) {
 	st := c.d.store
 	unlock := st.lockKeys(args[1:3])
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	ss, ds := SlotBytes(src), SlotBytes(dst)
 	e := st.lookup(ss, src, now)
 	if e == nil {

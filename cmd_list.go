@@ -59,7 +59,7 @@ func cmdPush(c *conn, args [][]byte) {
 	key := args[1]
 	slot, sd := st.lockKey(key)
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, key, st.nowMs())
+	e, ok := c.getList(slot, key, c.now())
 	if !ok {
 		return
 	}
@@ -104,7 +104,7 @@ func cmdPop(c *conn, args [][]byte) {
 	key := args[1]
 	slot, sd := st.lockKey(key)
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, key, st.nowMs())
+	e, ok := c.getList(slot, key, c.now())
 	if !ok {
 		return
 	}
@@ -164,7 +164,7 @@ func cmdLRange(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, args[1], st.nowMs())
+	e, ok := c.getList(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -187,7 +187,7 @@ func cmdLLen(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	if e, ok := c.getList(slot, args[1], st.nowMs()); ok {
+	if e, ok := c.getList(slot, args[1], c.now()); ok {
 		if e == nil {
 			c.w.int(0)
 		} else {
@@ -211,7 +211,7 @@ func cmdLIndex(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, args[1], st.nowMs())
+	e, ok := c.getList(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -235,7 +235,7 @@ func cmdLSet(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, args[1], st.nowMs())
+	e, ok := c.getList(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -281,7 +281,7 @@ func cmdLRem(c *conn, args [][]byte) {
 	key := args[1]
 	slot, sd := st.lockKey(key)
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, key, st.nowMs())
+	e, ok := c.getList(slot, key, c.now())
 	if !ok {
 		return
 	}
@@ -333,7 +333,7 @@ func cmdLTrim(c *conn, args [][]byte) {
 	key := args[1]
 	slot, sd := st.lockKey(key)
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, key, st.nowMs())
+	e, ok := c.getList(slot, key, c.now())
 	if !ok {
 		return
 	}
@@ -363,7 +363,7 @@ func cmdLInsert(c *conn, args [][]byte) {
 	key := args[1]
 	slot, sd := st.lockKey(key)
 	defer sd.mu.Unlock()
-	e, ok := c.getList(slot, key, st.nowMs())
+	e, ok := c.getList(slot, key, c.now())
 	if !ok {
 		return
 	}
@@ -433,7 +433,7 @@ func cmdLPos(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e := st.lookup(slot, args[1], st.nowMs())
+	e := st.lookup(slot, args[1], c.now())
 	if e == nil {
 		if count != -1 {
 			c.w.array(0)
@@ -512,7 +512,7 @@ func (c *conn) lmove(src, dst []byte, from, to bool) bool {
 	st := c.d.store
 	unlock := st.lockKeys([][]byte{src, dst})
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	ss, ds := SlotBytes(src), SlotBytes(dst)
 	e, ok := c.getList(ss, src, now)
 	if !ok {
@@ -547,7 +547,7 @@ func cmdBPop(c *conn, args [][]byte) {
 	keys := args[1 : len(args)-1]
 	st := c.d.store
 	unlock := st.lockKeys(keys)
-	now := st.nowMs()
+	now := c.now()
 	for _, k := range keys {
 		slot := SlotBytes(k)
 		e := st.lookup(slot, k, now)
@@ -603,7 +603,7 @@ func cmdBLMove(c *conn, args [][]byte) {
 	src, dst := args[1], args[2]
 	st := c.d.store
 	unlock := st.lockKeys([][]byte{src, dst})
-	e := st.lookup(SlotBytes(src), src, st.nowMs())
+	e := st.lookup(SlotBytes(src), src, c.now())
 	if e != nil && e.kind != kindList {
 		unlock()
 		c.w.errorText(msgWrongType)
@@ -639,7 +639,7 @@ func (c *conn) pushMoved(w *waiter, v []byte) bool {
 	st := c.d.store
 	unlock := st.lockKeys([][]byte{w.keys[0], w.dest})
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	ds := SlotBytes(w.dest)
 	if d := st.lookup(ds, w.dest, now); d == nil || d.kind == kindList {
 		st.pushList(ds, w.dest, d, w.destLeft, v)

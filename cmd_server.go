@@ -373,7 +373,7 @@ func cmdInfo(c *conn, args [][]byte) {
 	)
 	section("Stats",
 		"total_connections_received", d.stats.connsReceived.Load(),
-		"total_commands_processed", d.stats.commands.Load(),
+		"total_commands_processed", d.commandsProcessed(),
 		"total_net_input_bytes", d.stats.netIn.Load(),
 		"total_net_output_bytes", d.stats.netOut.Load(),
 		"rejected_connections", d.stats.connsRejected.Load(),
@@ -499,4 +499,15 @@ func writeCommandInfo(w *replyWriter, cmd *command) {
 	w.array(0) // tips
 	w.array(0) // key specs
 	w.array(0) // subcommands
+}
+
+// commandsProcessed sums the commands of closed and open connections.
+func (d *DataNode) commandsProcessed() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.stats.commands.Load()
+	for c := range d.conns {
+		n += c.cmds.Load()
+	}
+	return n
 }

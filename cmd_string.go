@@ -23,7 +23,7 @@ func (c *conn) getString(slot int, key []byte, now int64) (*entry, bool) {
 func cmdGet(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if ok {
 		if e == nil {
 			c.w.null()
@@ -129,7 +129,7 @@ func (c *conn) setGeneric(key, val []byte, flags int, expire []byte, name string
 		return false
 	}
 	st := c.d.store
-	now := st.nowMs()
+	now := c.now()
 	var expireAt int64
 	if expire != nil {
 		var msg string
@@ -175,7 +175,7 @@ func cmdSetNX(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	if st.lookup(slot, args[1], st.nowMs()) != nil {
+	if st.lookup(slot, args[1], c.now()) != nil {
 		c.w.int(0)
 		return
 	}
@@ -204,7 +204,7 @@ func cmdGetDel(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -223,7 +223,7 @@ func cmdGetEx(c *conn, args [][]byte) {
 		return
 	}
 	st := c.d.store
-	now := st.nowMs()
+	now := c.now()
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
 	e, ok := c.getString(slot, args[1], now)
@@ -257,7 +257,7 @@ func cmdMGet(c *conn, args [][]byte) {
 	keys := args[1:]
 	unlock := st.lockKeys(keys)
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	c.w.array(len(keys))
 	for _, k := range keys {
 		e := st.lookup(SlotBytes(k), k, now)
@@ -289,7 +289,7 @@ func cmdMSet(c *conn, args [][]byte) {
 	}
 	unlock := st.lockKeys(keys)
 	defer unlock()
-	now := st.nowMs()
+	now := c.now()
 	nx := name == "msetnx"
 	if nx {
 		for _, k := range keys {
@@ -314,7 +314,7 @@ func cmdAppend(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -341,7 +341,7 @@ func cmdStrlen(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	if e, ok := c.getString(slot, args[1], st.nowMs()); ok {
+	if e, ok := c.getString(slot, args[1], c.now()); ok {
 		if e == nil {
 			c.w.int(0)
 		} else {
@@ -360,7 +360,7 @@ func cmdGetRange(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -404,7 +404,7 @@ func cmdSetRange(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -462,7 +462,7 @@ func cmdIncr(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -487,7 +487,7 @@ func cmdIncrByFloat(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}

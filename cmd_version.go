@@ -9,7 +9,7 @@ func cmdGetV(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	e, ok := c.getString(slot, args[1], st.nowMs())
+	e, ok := c.getString(slot, args[1], c.now())
 	if !ok {
 		return
 	}
@@ -48,7 +48,7 @@ func cmdSetV(c *conn, args [][]byte) {
 		return
 	}
 	st := c.d.store
-	now := st.nowMs()
+	now := c.now()
 	var expireAt int64
 	if expire != nil {
 		var msg string
@@ -77,7 +77,7 @@ func cmdVersion(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	if e := st.lookup(slot, args[1], st.nowMs()); e != nil {
+	if e := st.lookup(slot, args[1], c.now()); e != nil {
 		c.w.int(int64(e.version))
 		return
 	}

@@ -21,7 +21,9 @@ type conn struct {
 	id      int64
 	created time.Time
 	authed  bool
-	quit    bool // close after flushing the current replies
+	quit    bool  // close after flushing the current replies
+	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
+	cmds    atomic.Int64
 
 	mu      sync.Mutex // guards the fields CLIENT LIST reads from other goroutines
 	name    string
@@ -45,6 +47,7 @@ func (c *conn) serve() {
 	defer func() {
 		c.nc.Close()
 		c.d.mu.Lock()
+		c.d.stats.commands.Add(c.cmds.Load())
 		delete(c.d.conns, c)
 		c.d.mu.Unlock()
 		c.d.wg.Done()
@@ -59,18 +62,28 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		c.d.stats.commands.Add(1)
+		c.cmds.Add(1) // per connection: a shared counter would bounce between cores
 		c.exec(args)
 		if c.quit {
 			c.w.flush()
 			return
 		}
 		if c.rr.buffered() == 0 || len(c.w.buf) > 64<<10 {
+			c.nowMs = 0
 			if c.w.flush() != nil {
 				return
 			}
 		}
 	}
+}
+
+// now returns the store's clock in unix milliseconds, read once per
+// pipelined batch as Redis reads it once per command.
+func (c *conn) now() int64 {
+	if c.nowMs == 0 {
+		c.nowMs = c.d.store.nowMs()
+	}
+	return c.nowMs
 }
 
 // exec runs one command and appends its reply.

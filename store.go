@@ -71,6 +71,7 @@ type slotData struct {
 	bytes   int64  // accounted memory of the slot's keys
 	ttlKeys int    // keys with an expiry
 	waiters map[string]*waitQueue
+	_       [16]byte // one slot per 64-byte cache line: no false sharing between cores
 }
 
 // StoreConfig configures a Store.
@@ -231,9 +232,10 @@ func (s *Store) update(slot int, key string, e *entry, before int64, hadTTL bool
 			sd.ttlKeys++
 		}
 	}
-	d := e.size(key) - before
-	sd.bytes += d
-	s.used.Add(d)
+	if d := e.size(key) - before; d != 0 { // overwrites of equal size skip the shared counter
+		sd.bytes += d
+		s.used.Add(d)
+	}
 	s.notify(slot, WriteSet, key, e)
 }
 
