@@ -19,12 +19,14 @@ import (
 // clusterTransports are the transports the cluster suite runs over.
 var clusterTransports = []string{ClusterMem, ClusterTCP}
 
-// newTestCluster starts a cluster with a fast heartbeat over transport.
+// newTestCluster starts a cluster over transport with a heartbeat fast
+// enough to see failures within seconds, slow enough that a loaded machine
+// running -race does not miss beats (a missed beat moves slots).
 func newTestCluster(t *testing.T, transport string, opts ...func(*ClusterConfig)) *Cluster {
 	t.Helper()
 	return NewClusterT(t, append([]func(*ClusterConfig){func(c *ClusterConfig) {
 		c.Transport = transport
-		c.HeartbeatInterval = 50 * time.Millisecond
+		c.HeartbeatInterval = 200 * time.Millisecond
 	}}, opts...)...)
 }
 
@@ -72,7 +74,8 @@ func forEachTransport(t *testing.T, f func(t *testing.T, transport string)) {
 
 func TestClusterGoRedis(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, transport string) {
-		c := newTestCluster(t, transport)
+		// The default heartbeat: this test loads the machine and needs no failure detection.
+		c := newTestCluster(t, transport, func(c *ClusterConfig) { c.HeartbeatInterval = time.Second })
 		tr := c.Transport()
 		rc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:  c.Addrs(),
@@ -297,8 +300,8 @@ func TestClusterServesWithoutNameNode(t *testing.T) {
 		tr := c.Transport()
 		c.NameNode().Close()
 		table := c.DataNodes()[0].Table()
-		time.Sleep(200 * time.Millisecond) // some failed heartbeats
-		for i := range 200 {
+		time.Sleep(500 * time.Millisecond) // some failed heartbeats
+		for i := range 50 {
 			k := "nn-down:" + strconv.Itoa(i)
 			p, _ := table.Primary(Slot(k))
 			if r, err := call(t, tr, p.Addr, "SET", k, strconv.Itoa(i)); err != nil || r != "OK" {

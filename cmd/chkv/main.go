@@ -107,9 +107,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "chkv %s DataNode ready on %s (standalone, all slots): redis-cli -p %s\n", chkv.Version, d.Addr(), port(d.Addr()))
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "chkv: shutting down")
-	return d.Close()
+	return closeOnSignal(ctx, stdout, d)
 }
 
 func port(addr string) string {
@@ -147,9 +145,7 @@ func runNameNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "chkv %s NameNode ready on %s: start DataNodes with chkv datanode --namenode %s\n", chkv.Version, n.Addr(), n.Addr())
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "chkv: shutting down")
-	return n.Close()
+	return closeOnSignal(ctx, stdout, n)
 }
 
 func runDataNode(args []string, stdout, stderr io.Writer) error {
@@ -182,9 +178,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "chkv %s DataNode %s listening on %s, joining the NameNode at %s: redis-cli -c -p %s\n", chkv.Version, d.ID(), d.Addr(), cc.NameNode, port(d.Addr()))
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "chkv: shutting down")
-	return d.Close()
+	return closeOnSignal(ctx, stdout, d)
 }
 
 func runCluster(args []string, stdout, stderr io.Writer) error {
@@ -219,9 +213,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	defer c.Close()
 	fmt.Fprintf(stdout, "connect: redis-cli -c -p %d    status: chkv status --namenode %s\n", cfg.Port+1, c.NameNodeAddr())
 	fmt.Fprintf(stdout, "ready: all %d slots served (table version %d)\n", chkv.NumSlots, c.NameNode().Table().Version)
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "chkv: shutting down")
-	return c.Close()
+	return closeOnSignal(ctx, stdout, c)
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
@@ -251,4 +243,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", m.ID, m.Addr, m.Rack, m.State, m.Primaries, m.Replicas)
 	}
 	return tw.Flush()
+}
+
+// closeOnSignal waits for ctx (SIGINT or SIGTERM), then closes what runs.
+func closeOnSignal(ctx context.Context, stdout io.Writer, running io.Closer) error {
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "chkv: shutting down")
+	return running.Close()
 }
