@@ -742,11 +742,12 @@ func waterFill(weights []int64, total, limit int64) (capped []bool, rem, remW in
 	return capped, rem, remW
 }
 
-// ringPoint is one virtual point of a node.
-type ringPoint struct {
-	pos  uint64
-	node int32
-}
+// A ring point packs a virtual point's position (high bits) with its node
+// index (low pointNodeBits), so the ring sorts as plain integers; points
+// that collide in the high bits are ordered by node index.
+const pointNodeBits = 12 // MaxMembers = 1<<12
+
+func ringPoint(pos uint64, node int) uint64 { return pos&^(1<<pointNodeBits-1) | uint64(node) }
 
 // slotPos is slot s's position on the ring: slots are spread evenly, so a
 // node's arc is a run of consecutive slots.
@@ -776,7 +777,7 @@ type planner struct {
 	under, over int    // nodes below lo, above hi
 
 	points [][]uint64 // per node sorted ring points, built lazily
-	ring   []ringPoint
+	ring   []uint64   // every live node's ring points (see ringPoint), sorted, built lazily
 }
 
 func newPlanner(cfg RingConfig, ms []Member) *planner {
@@ -961,6 +962,21 @@ func (p *planner) canPlace(s, r, j int) bool {
 	return true
 }
 
+// movable reports whether j's copy of slot s may move to another node. In
+// a slot whose primary died, the last surviving copy stays: it must lead.
+func (p *planner) movable(s, j int) bool {
+	if !p.promote[s] || p.pinned(s, slices.Index(p.owners(s), int32(j))) {
+		return true
+	}
+	survivors := 0
+	for c := range p.cnt[s] {
+		if !p.pinned(s, c) {
+			survivors++
+		}
+	}
+	return survivors > 1
+}
+
 func (p *planner) dropAt(s, c int) {
 	p.adjust(int(p.own[s][c]), -1)
 	n := p.cnt[s]
@@ -989,6 +1005,9 @@ func (p *planner) add(s, r int, pinned bool) {
 func (p *planner) replace(s, j, r int) {
 	c := slices.Index(p.owners(s), int32(j))
 	p.own[s][c] = int32(r)
+	if p.promote[s] {
+		p.flags[s][c] |= copyPinned // not a survivor: it may not lead
+	}
 	p.adjust(j, -1)
 	p.adjust(r, 1)
 }
@@ -1061,22 +1080,14 @@ func (p *planner) nodePoints(i int) []uint64 {
 }
 
 // globalRing returns every live node's points, sorted.
-func (p *planner) globalRing() []ringPoint {
+func (p *planner) globalRing() []uint64 {
 	if p.ring == nil {
 		for _, i := range p.live {
 			for _, pos := range p.nodePoints(i) {
-				p.ring = append(p.ring, ringPoint{pos, int32(i)})
+				p.ring = append(p.ring, ringPoint(pos, i))
 			}
 		}
-		slices.SortFunc(p.ring, func(a, b ringPoint) int {
-			if a.pos != b.pos {
-				if a.pos < b.pos {
-					return -1
-				}
-				return 1
-			}
-			return int(a.node - b.node)
-		})
+		slices.Sort(p.ring)
 	}
 	return p.ring
 }
@@ -1086,19 +1097,10 @@ func (p *planner) globalRing() []ringPoint {
 // with the most room instead. -1 when there is none.
 func (p *planner) walk(s int, ok func(i int) bool) int {
 	ring := p.globalRing()
-	pos := slotPos(s)
-	start, _ := slices.BinarySearchFunc(ring, pos, func(rp ringPoint, pos uint64) int {
-		if rp.pos < pos {
-			return -1
-		}
-		if rp.pos > pos {
-			return 1
-		}
-		return 0
-	})
+	start, _ := slices.BinarySearch(ring, slotPos(s))
 	steps := min(len(ring), walkLimit)
 	for x := range steps {
-		i := int(ring[(start+x)%len(ring)].node)
+		i := int(ring[(start+x)%len(ring)] & (1<<pointNodeBits - 1))
 		if ok(i) && p.canPlace(s, i, -1) {
 			return i
 		}
@@ -1224,19 +1226,26 @@ func (p *planner) fillPath(u int, take bool, seen []bool, via, from []int32) boo
 // as they are by then; a step that became invalid (two steps in one slot)
 // undoes the chain.
 func (p *planner) applyPath(u, end int, via, from []int32, take bool) bool {
-	type step struct{ s, giver, taker int }
+	type step struct {
+		s, giver, taker int
+		flags           uint8 // of the copy before the step
+	}
 	var done []step
 	for x := end; x != u; x = int(from[x]) {
-		st := step{int(via[x]), x, int(from[x])} // take: from[x] takes from x
+		st := step{s: int(via[x]), giver: x, taker: int(from[x])} // take: from[x] takes from x
 		if !take {
 			st.giver, st.taker = st.taker, st.giver
 		}
-		if !p.canPlace(st.s, st.taker, st.giver) || !slices.Contains(p.owners(st.s), int32(st.giver)) {
+		c := slices.Index(p.owners(st.s), int32(st.giver))
+		if c < 0 || !p.movable(st.s, st.giver) || !p.canPlace(st.s, st.taker, st.giver) {
 			for i := len(done) - 1; i >= 0; i-- {
-				p.replace(done[i].s, done[i].taker, done[i].giver)
+				d := done[i]
+				p.replace(d.s, d.taker, d.giver)
+				p.flags[d.s][slices.Index(p.owners(d.s), int32(d.giver))] = d.flags
 			}
 			return false
 		}
+		st.flags = p.flags[st.s][c]
 		p.replace(st.s, st.giver, st.taker)
 		done = append(done, st)
 	}
@@ -1290,7 +1299,7 @@ func (p *planner) take(r int, donor func(j int) bool, more func() bool) int {
 				best = -1
 				break
 			}
-			if donor(j) && p.canPlace(s, r, j) && (best < 0 || p.roomCmp(j, best) < 0) {
+			if donor(j) && p.movable(s, j) && p.canPlace(s, r, j) && (best < 0 || p.roomCmp(j, best) < 0) {
 				best = j
 			}
 		}
@@ -1405,7 +1414,7 @@ func (p *planner) chain(u int, take bool) bool {
 			if !take {
 				giver, taker, src = a, b, slotsOf[a]
 			}
-			s := slices.IndexFunc(src, func(s int32) bool { return p.canPlace(int(s), taker, giver) })
+			s := slices.IndexFunc(src, func(s int32) bool { return p.movable(int(s), giver) && p.canPlace(int(s), taker, giver) })
 			if s < 0 {
 				continue
 			}

@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"math/big"
+	"math/bits"
 	"slices"
 	"testing"
 
@@ -26,6 +29,15 @@ type modelNode struct {
 	rack   string
 	weight int
 	state  NodeState
+	domain string // see rackOf
+}
+
+func newModelNode(id NodeID, rack string, weight int) modelNode {
+	d := "node:" + string(id)
+	if rack != "" {
+		d = "rack:" + rack
+	}
+	return modelNode{rack: rack, weight: weight, state: NodeUp, domain: d}
 }
 
 func newRingModel(cfg RingConfig) *ringModel {
@@ -96,12 +108,7 @@ func (m *ringModel) isLive(id NodeID) bool {
 }
 
 // rackOf is a node's failure domain: its rack, or itself when it has none.
-func (m *ringModel) rackOf(id NodeID) string {
-	if r := m.nodes[id].rack; r != "" {
-		return "rack:" + r
-	}
-	return "node:" + string(id)
-}
+func (m *ringModel) rackOf(id NodeID) string { return m.nodes[id].domain }
 
 // apply records an accepted change. prev is the table before it: a slot
 // whose owners all failed is lost in database mode.
@@ -114,7 +121,7 @@ func (m *ringModel) apply(ch Change, prev *slotView) {
 		if w == 0 {
 			w = 1
 		}
-		m.nodes[id] = modelNode{rack: ch.Member.Rack, weight: w, state: NodeUp}
+		m.nodes[id] = newModelNode(id, ch.Member.Rack, w)
 	case ChangeLeave:
 		n.state = NodeLeaving
 		m.nodes[id] = n
@@ -413,8 +420,125 @@ func minMoves(prev *slotView, after *ringModel) (min, forced int) {
 	forced = unreachable(func(id NodeID) string { return string(id) })
 	if active {
 		forced = max(forced, unreachable(after.rackOf))
+		// Holes may also have too few racks with room: what a max flow of
+		// holes into racks' room cannot place overflows a rack, and leaves
+		// it by transfers.
+		forced = max(forced, holes-rackFlow(prev, after, holeSlots, sh))
 	}
 	return max(short, holes+max(excess-surplus, forced)), forced
+}
+
+// rackFlow is the most holes that can be filled without any rack going
+// over the sum of its nodes' ceilings, each hole on a rack its slot's
+// surviving copies leave free: a max flow from slot kinds (the set of racks
+// present) to racks.
+func rackFlow(prev *slotView, after *ringModel, holeSlots []int, sh map[NodeID]shares) int {
+	var racks []string
+	room := map[string]int{}
+	for _, id := range after.live() {
+		g := after.rackOf(id)
+		if _, ok := room[g]; !ok {
+			racks = append(racks, g)
+		}
+		room[g] += ratCeil(sh[id].copies)
+	}
+	if len(racks) > 16 {
+		return holes(holeSlots, prev, after) // racks are nodes: per-node reach covers it
+	}
+	for s := range NumSlots {
+		for _, o := range prev.owners[s] {
+			if after.isLive(o) && !after.lost[s] {
+				room[after.rackOf(o)]--
+			}
+		}
+	}
+	slices.Sort(racks)
+	// kinds[mask] counts holes whose surviving copies sit on the racks in
+	// mask; a hole needs k minus present copies, one per free rack.
+	kinds := map[int]int{}
+	for _, s := range holeSlots {
+		mask := 0
+		for _, o := range prev.owners[s] {
+			if after.isLive(o) {
+				mask |= 1 << slices.Index(racks, after.rackOf(o))
+			}
+		}
+		kinds[mask]++
+	}
+	_, k, _ := after.shares(NumSlots - len(after.lost))
+	// Augmenting paths on: source -> kind (cap count*(k-present)) -> rack
+	// (cap count per kind, racks not in mask) -> sink (cap room).
+	type edge struct{ to, cap, rev int }
+	var g [][]edge
+	node := func() int { g = append(g, nil); return len(g) - 1 }
+	add := func(a, b, c int) {
+		g[a] = append(g[a], edge{b, c, len(g[b])})
+		g[b] = append(g[b], edge{a, 0, len(g[a]) - 1})
+	}
+	src, sink := node(), node()
+	rackNode := make([]int, len(racks))
+	for i, r := range racks {
+		rackNode[i] = node()
+		add(rackNode[i], sink, max(0, room[r]))
+	}
+	masks := slices.Sorted(maps.Keys(kinds))
+	for _, mask := range masks {
+		n := node()
+		add(src, n, kinds[mask]*(k-bits.OnesCount(uint(mask))))
+		for i := range racks {
+			if mask&(1<<i) == 0 {
+				add(n, rackNode[i], kinds[mask])
+			}
+		}
+	}
+	flow := 0
+	for {
+		prevNode, prevEdge := make([]int, len(g)), make([]int, len(g))
+		for i := range prevNode {
+			prevNode[i] = -1
+		}
+		prevNode[src] = src
+		queue := []int{src}
+		for len(queue) > 0 && prevNode[sink] < 0 {
+			a := queue[0]
+			queue = queue[1:]
+			for ei, e := range g[a] {
+				if e.cap > 0 && prevNode[e.to] < 0 {
+					prevNode[e.to], prevEdge[e.to] = a, ei
+					queue = append(queue, e.to)
+				}
+			}
+		}
+		if prevNode[sink] < 0 {
+			return flow
+		}
+		push := math.MaxInt
+		for v := sink; v != src; v = prevNode[v] {
+			push = min(push, g[prevNode[v]][prevEdge[v]].cap)
+		}
+		for v := sink; v != src; v = prevNode[v] {
+			e := &g[prevNode[v]][prevEdge[v]]
+			e.cap -= push
+			g[v][e.rev].cap += push
+		}
+		flow += push
+	}
+}
+
+// holes counts the copies missing from holeSlots.
+func holes(holeSlots []int, prev *slotView, after *ringModel) int {
+	_, k, _ := after.shares(NumSlots - len(after.lost))
+	n := 0
+	for _, s := range holeSlots {
+		present := 0
+		for _, o := range prev.owners[s] {
+			if after.isLive(o) {
+				present++
+			}
+		}
+		n += k - present
+	}
+	return n
 }
 
 // racksCrossed reports whether the live nodes' rack count crossed the copy
@@ -439,11 +563,13 @@ func checkStep(prev, next *Table, ch Change, before, after *ringModel) (ringStat
 	st.moves = sum.Moves
 	st.minMoves, forced = minMoves(pv, after)
 	st.racksCrossed = racksCrossed(before, after)
-	// The minimum is tight when weights are equal and racks, if they
-	// matter, are even; otherwise rack rules can force a copy through a
-	// third node, which the bound does not count, so a looser ratio holds.
+	// The minimum is tight when weights are equal, racks (if they matter)
+	// even, and nodes have several ring points; otherwise rack rules can
+	// force a copy through a third node (with one point per node, a node's
+	// copies all share slots with its ring neighbours' racks), which the
+	// bound does not count, so a looser ratio holds.
 	uniform := before.uniformWeights() && after.uniformWeights()
-	strict := uniform && before.racksEven() && after.racksEven()
+	strict := uniform && before.racksEven() && after.racksEven() && after.cfg.VirtualPoints >= 8
 	ratio := 105
 	if !strict {
 		ratio = looseMoveRatio
@@ -519,11 +645,12 @@ func (r *ringMachine) step(t *rapid.T, ch Change) {
 		t.Fatalf("NextTable is not deterministic")
 	}
 	after := r.model.clone()
-	after.apply(ch, viewOf(r.table))
+	pv := viewOf(r.table)
+	after.apply(ch, pv)
 	if _, err := checkStep(r.table, next, ch, r.model, after); err != nil {
 		t.Fatal(err)
 	}
-	r.forced = forcedLeaders(viewOf(r.table), ch, after)
+	r.forced = forcedLeaders(pv, ch, after)
 	r.model, r.table = after, next
 }
 
@@ -581,7 +708,7 @@ func TestRingRapid(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			r.model.nodes[m.ID] = modelNode{rack: m.Rack, weight: m.Weight, state: NodeUp}
+			r.model.nodes[m.ID] = newModelNode(m.ID, m.Rack, m.Weight)
 		}
 		t.Repeat(map[string]func(*rapid.T){
 			"join": func(t *rapid.T) {

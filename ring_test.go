@@ -496,3 +496,103 @@ func TestRingStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestRingReport drives 1,000 random changes (joins, graceful leaves,
+// failures, rejoins, removals) through a cluster of about 100 equal nodes
+// with R = 2, checks every property after each step, and reports the
+// balance (most slots led by a node over the mean) and the movement
+// (copies moved over the theoretical minimum). Run it with
+// go test -run TestRingReport -v.
+func TestRingReport(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		racks int
+	}{{"no racks", 0}, {"4 racks", 4}} {
+		t.Run(c.name, func(t *testing.T) {
+			steps := 1000
+			if testing.Short() {
+				steps = 100
+			}
+			cfg := RingConfig{Replicas: 2}
+			m := newRingModel(cfg)
+			rng := rand.New(rand.NewPCG(42, uint64(c.racks)))
+			next := 0
+			newMember := func() Member {
+				mem := Member{ID: NodeID(fmt.Sprintf("n%04d", next)), Weight: 1}
+				next++
+				if c.racks > 0 { // the smallest rack, so racks stay even
+					size := make([]int, c.racks)
+					for _, id := range m.live() {
+						size[int(m.nodes[id].rack[1]-'0')]++
+					}
+					mem.Rack = fmt.Sprintf("r%d", slices.Index(size, slices.Min(size)))
+				}
+				return mem
+			}
+			var ms []Member
+			for range 100 {
+				mem := newMember()
+				ms = append(ms, mem)
+				m.nodes[mem.ID] = newModelNode(mem.ID, mem.Rack, 1)
+			}
+			tb, err := NewTable(ms, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worstLed, sumLed, worstMove, sumMove float64
+			var moveSteps, strictSteps int
+			kinds := map[ChangeKind]int{}
+			for step := range steps {
+				live, down := m.live(), m.ids(NodeDown, NodeLeaving)
+				var ch Change
+				switch x := rng.IntN(100); {
+				case len(live) < 60 || x < 35:
+					ch = Change{Kind: ChangeJoin, Member: newMember()}
+				case len(down) > 0 && x < 45:
+					id := down[rng.IntN(len(down))]
+					ch = Change{Kind: ChangeJoin, Member: Member{ID: id, Rack: m.nodes[id].rack}}
+				case len(down) > 0 && x < 55:
+					ch = Change{Kind: ChangeRemove, Member: Member{ID: down[rng.IntN(len(down))]}}
+				case x < 80:
+					ch = Change{Kind: ChangeLeave, Member: Member{ID: live[rng.IntN(len(live))]}}
+				default:
+					ch = Change{Kind: ChangeFail, Member: Member{ID: live[rng.IntN(len(live))]}}
+				}
+				nt, err := NextTable(tb, ch, cfg)
+				if err != nil {
+					t.Fatalf("step %d %s %s: %v", step, ch.Kind, ch.Member.ID, err)
+				}
+				after := m.clone()
+				pv := viewOf(tb)
+				after.apply(ch, pv)
+				st, err := checkStep(tb, nt, ch, m, after)
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				bal, err := checkTable(nt, after, forcedLeaders(pv, ch, after))
+				if err != nil {
+					t.Fatalf("step %d %s %s: %v", step, ch.Kind, ch.Member.ID, err)
+				}
+				kinds[ch.Kind]++
+				led := bal.maxLed / bal.meanLed
+				worstLed, sumLed = max(worstLed, led), sumLed+led
+				if (ch.Kind == ChangeJoin || ch.Kind == ChangeLeave) && st.minMoves > 0 {
+					r := float64(st.moves) / float64(st.minMoves)
+					worstMove, sumMove, moveSteps = max(worstMove, r), sumMove+r, moveSteps+1
+					if after.racksEven() && m.racksEven() {
+						strictSteps++
+					}
+				}
+				tb, m = nt, after
+			}
+			t.Logf("%d changes (%d joins, %d leaves, %d failures, %d removals), %d live nodes at the end",
+				steps, kinds[ChangeJoin], kinds[ChangeLeave], kinds[ChangeFail], kinds[ChangeRemove], len(m.live()))
+			t.Logf("balance: slots led, max/mean: worst %.4f, average %.4f (bound: ceil(S/N)/(S/N))", worstLed, sumLed/float64(steps))
+			t.Logf("movement: moved copies/minimum over %d joins and leaves (%d with even racks): worst %.4f, average %.4f (bound 1.05)",
+				moveSteps, strictSteps, worstMove, sumMove/float64(max(moveSteps, 1)))
+			if worstMove > 1.05 {
+				t.Errorf("a join or leave moved %.4fx the minimum", worstMove)
+			}
+		})
+	}
+}
