@@ -132,6 +132,14 @@ func (cfg *ClientConfig) validate() error {
 // error ErrNil; an error reply is a *RESPError (or *VersionError) that
 // errors.Is matches against chkv's sentinels, such as ErrWrongType; a call
 // that failed after its request was sent wraps ErrUnknownOutcome.
+//
+// In cluster mode (ClientConfig.NameNode or Seeds set) the Client routes
+// each call by its key's slot to the slot's primary, follows redirects, and
+// splits MGet, MSet, Del, Exists and Unlink per slot across the nodes (see
+// client_cluster.go). Commands without a key (Ping, Keys, Scan, DBSize,
+// FlushDB) go to one node, the primary of slot 0. A Pipeline is sent to the
+// node of its first command's key and follows no redirects: queue commands
+// of one slot ({hash tags}) in it.
 type Client struct {
 	cfg       ClientConfig
 	closed    chan struct{}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -472,68 +473,102 @@ func splitBySlot(cmd string, keys, vals []string) []slotCmd {
 }
 
 // fanOut runs cmds in cluster mode: grouped by the node leading their slot,
-// pipelined on one connection per node, the nodes in parallel. A command
-// answered by a redirect, CLUSTERDOWN or TRYAGAIN, or whose node refused the
-// connection, runs again on its own through clusterDo. It returns one reply
-// per command; an error reply is the error.
+// pipelined on one connection per node, the nodes in parallel. It returns
+// one reply per command; an error reply is the error.
+//
+// Commands answered by a redirect, CLUSTERDOWN or TRYAGAIN, or whose node
+// refused the connection, run again: the first of them alone through
+// clusterDo, which follows the redirect and refreshes the table, then the
+// rest fanned out again by the new table, at most MaxRedirects rounds; after
+// that each runs alone through clusterDo.
 func (c *Client) fanOut(ctx context.Context, cmds []slotCmd) ([]any, error) {
-	t := c.cluster.table.Load()
-	byNode := map[string][]int{}
-	for i, sc := range cmds {
-		m, _ := t.Primary(sc.slot) // no owner: "" runs each through clusterDo
-		byNode[m.Addr] = append(byNode[m.Addr], i)
-	}
 	out := make([]any, len(cmds))
-	g, gctx := errgroup.WithContext(ctx)
-	for addr, idx := range byNode {
-		g.Go(func() error { return c.runOnNode(gctx, addr, idx, cmds, out) })
+	idx := make([]int, len(cmds))
+	for i := range idx {
+		idx[i] = i
 	}
-	if err := g.Wait(); err != nil {
+	if err := c.fanOutRound(ctx, cmds, idx, out, 0); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// runOnNode is fanOut's work for one node: cmds[idx...] pipelined to addr,
-// replies stored in out at the same indexes.
-func (c *Client) runOnNode(ctx context.Context, addr string, idx []int, cmds []slotCmd, out []any) error {
-	redo := idx
-	if addr != "" {
-		redo = nil
-		p, err := c.poolFor(addr)
-		var res []any
-		if err == nil {
-			batch := make([][]any, len(idx))
-			for j, i := range idx {
-				batch[j] = cmds[i].args
-			}
-			res, err = p.exec(ctx, batch, 0, make([]any, 0, len(idx)))
-		}
-		if err != nil {
-			if kind, _ := c.classify(err); kind == redirectNone {
-				return err
-			}
-			redo = idx
-		}
-		for j, r := range res {
-			if e, ok := r.(error); ok {
-				if kind, _ := c.classify(e); kind != redirectNone {
-					redo = append(redo, idx[j])
-					continue
-				}
-				return e
-			}
-			out[idx[j]] = r
-		}
+// fanOutRound is round number round of fanOut, for cmds[idx...].
+func (c *Client) fanOutRound(ctx context.Context, cmds []slotCmd, idx []int, out []any, round int) error {
+	t := c.cluster.table.Load()
+	byNode := map[string][]int{}
+	for _, i := range idx {
+		m, _ := t.Primary(cmds[i].slot) // no owner: "", to run again
+		byNode[m.Addr] = append(byNode[m.Addr], i)
 	}
-	for _, i := range redo {
+	var mu sync.Mutex
+	var redo []int
+	g, gctx := errgroup.WithContext(ctx)
+	for addr, idx := range byNode {
+		g.Go(func() error {
+			r, err := c.runOnNode(gctx, addr, idx, cmds, out)
+			mu.Lock()
+			redo = append(redo, r...)
+			mu.Unlock()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(redo) == 0 {
+		return nil
+	}
+	rest := redo
+	if round < c.cfg.MaxRedirects {
+		rest = redo[:1]
+	}
+	for _, i := range rest {
 		v, err := c.clusterDo(ctx, cmds[i].args[1].(string), 0, cmds[i].args)
 		if err != nil {
 			return err
 		}
 		out[i] = v
 	}
-	return nil
+	if len(rest) == len(redo) {
+		return nil
+	}
+	return c.fanOutRound(ctx, cmds, redo[1:], out, round+1)
+}
+
+// runOnNode pipelines cmds[idx...] to the node at addr ("" for none) and
+// stores their replies in out at the same indexes. It returns the indexes
+// of the commands to run again (see fanOut).
+func (c *Client) runOnNode(ctx context.Context, addr string, idx []int, cmds []slotCmd, out []any) (redo []int, err error) {
+	if addr == "" {
+		return idx, nil
+	}
+	p, err := c.poolFor(addr)
+	var res []any
+	if err == nil {
+		batch := make([][]any, len(idx))
+		for j, i := range idx {
+			batch[j] = cmds[i].args
+		}
+		res, err = p.exec(ctx, batch, 0, make([]any, 0, len(idx)))
+	}
+	if err != nil {
+		if kind, _ := c.classify(err); kind == redirectNone {
+			return nil, err
+		}
+		return idx, nil
+	}
+	for j, r := range res {
+		if e, ok := r.(error); ok {
+			if kind, _ := c.classify(e); kind != redirectNone {
+				redo = append(redo, idx[j])
+				continue
+			}
+			return nil, e
+		}
+		out[idx[j]] = r
+	}
+	return redo, nil
 }
 
 // clusterMGet is MGet in cluster mode: one MGET per slot.

@@ -70,6 +70,7 @@ func TestClientCluster(t *testing.T) {
 			t.Run("ManyKeys", func(t *testing.T) { testClientClusterManyKeys(t, tr) })
 			t.Run("MultiKeyOrder", func(t *testing.T) { testClientClusterMultiKey(t, tr) })
 			t.Run("StaleTableFollowsMoved", func(t *testing.T) { testClientClusterStale(t, tr) })
+			t.Run("StaleTableMultiKey", func(t *testing.T) { testClientClusterStaleMulti(t, tr) })
 			t.Run("OneRefreshInFlight", func(t *testing.T) { testClientClusterOneRefresh(t, tr) })
 			t.Run("NameNodeClosed", func(t *testing.T) { testClientClusterNameNodeClosed(t, tr) })
 			t.Run("DeadNode", func(t *testing.T) { testClientClusterDeadNode(t, tr) })
@@ -180,6 +181,29 @@ func testClientClusterStale(t *testing.T, tr string) {
 		require.NoError(t, err)
 		assert.Equal(t, "x"+k, v)
 	}
+}
+
+// testClientClusterStaleMulti: multi-key calls by a stale table run the
+// commands that meet MOVED again, with one table fetch.
+func testClientClusterStaleMulti(t *testing.T, tr string) {
+	ctx := testCtx(t)
+	_, c, keys := staleClient(t, tr)
+	fetches := c.cluster.fetches.Load()
+	kv := map[string]string{}
+	for i, k := range append(keys, "other:1", "other:2", "other:3") {
+		kv[k] = strconv.Itoa(i)
+	}
+	require.NoError(t, c.MSet(ctx, kv))
+	assert.Equal(t, int64(1), c.cluster.fetches.Load()-fetches, "table fetches")
+	got, err := c.MGet(ctx, append([]string{"other:3"}, keys...)...)
+	require.NoError(t, err)
+	assert.Len(t, got, len(keys)+1)
+	for k, v := range got {
+		assert.Equal(t, kv[k], v, k)
+	}
+	n, err := c.Del(ctx, keys...)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(keys)), n)
 }
 
 // testClientClusterOneRefresh: 50 callers hitting MOVED at once share one
@@ -534,4 +558,36 @@ func TestClientClusterRapid(t *testing.T) {
 func hasKey[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
+}
+
+// ExampleClient_cluster routes calls across an in-process three-node
+// cluster: the Client fetches the table from the NameNode and sends each key
+// to the node leading its slot.
+func ExampleClient_cluster() {
+	ctx := context.Background()
+	cl, err := StartCluster(ctx, DefaultClusterConfig())
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	c, err := NewClient(ctx, ClientConfig{NameNode: cl.NameNodeAddr(), Transport: cl.Transport()})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	// MSet splits the keys per slot: atomic per slot, not across slots.
+	if err := c.MSet(ctx, map[string]string{"a": "1", "b": "2", "c": "3"}); err != nil {
+		panic(err)
+	}
+	vals, err := c.MGet(ctx, "a", "b", "c", "missing")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(vals)
+	n, err := c.Incr(ctx, "a")
+	fmt.Println(n, err)
+	// Output:
+	// map[a:1 b:2 c:3]
+	// 2 <nil>
 }
