@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,8 +28,22 @@ var (
 // ClientConfig configures a Client. Start from DefaultClientConfig; zero
 // fields take their defaults when the Client is made.
 type ClientConfig struct {
-	// Addr is the node's address, "host:port" for TCP.
+	// Addr is the node's address, "host:port" for TCP. It is used when
+	// neither NameNode nor Seeds is set (single-node mode, no routing) and
+	// ignored otherwise.
 	Addr string
+	// NameNode, when set, is the address of a chkv cluster's NameNode: the
+	// Client fetches the partition table from it, watches it for changes,
+	// and routes each key to the node leading its slot (see client_cluster.go).
+	NameNode string
+	// Seeds are addresses of cluster DataNodes. The Client fetches the table
+	// from one of them when the NameNode is unset or unreachable. Setting
+	// NameNode or Seeds puts the Client in cluster mode.
+	Seeds []string
+	// MaxRedirects bounds how often a call in cluster mode is retried after
+	// a redirect (MOVED, ASK), a CLUSTERDOWN or TRYAGAIN reply, or a node
+	// that refused the connection. Default 5; negative means no retries.
+	MaxRedirects int
 	// Transport dials Addr; nil dials plain TCP.
 	Transport Transport
 	// Username and Password are sent with AUTH on every new connection when
@@ -67,14 +82,15 @@ func DefaultClientConfig() ClientConfig {
 		ReadTimeout:  3 * time.Second,
 		WriteTimeout: 3 * time.Second,
 		MaxRetries:   1,
+		MaxRedirects: 5,
 	}
 }
 
 // validate fills zero fields with their defaults and rejects impossible ones.
 func (cfg *ClientConfig) validate() error {
 	def := DefaultClientConfig()
-	if cfg.Addr == "" {
-		return errors.New("chkv: client config: Addr is empty")
+	if cfg.Addr == "" && !cfg.clusterMode() {
+		return errors.New("chkv: client config: Addr is empty (and neither NameNode nor Seeds is set)")
 	}
 	if cfg.PoolSize < 0 {
 		return fmt.Errorf("chkv: client config: PoolSize %d is negative", cfg.PoolSize)
@@ -97,6 +113,13 @@ func (cfg *ClientConfig) validate() error {
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = def.MaxRetries
 	}
+	switch {
+	case cfg.MaxRedirects == 0:
+		cfg.MaxRedirects = def.MaxRedirects
+	case cfg.MaxRedirects < 0:
+		cfg.MaxRedirects = 0
+	}
+	cfg.Seeds = slices.Clone(cfg.Seeds)
 	return nil
 }
 
@@ -109,10 +132,22 @@ func (cfg *ClientConfig) validate() error {
 // error ErrNil; an error reply is a *RESPError (or *VersionError) that
 // errors.Is matches against chkv's sentinels, such as ErrWrongType; a call
 // that failed after its request was sent wraps ErrUnknownOutcome.
+//
+// In cluster mode (ClientConfig.NameNode or Seeds set) the Client routes
+// each call by its key's slot to the slot's primary, follows redirects, and
+// splits MGet, MSet, Del, Exists and Unlink per slot across the nodes (see
+// client_cluster.go). Commands without a key (Ping, Keys, Scan, DBSize,
+// FlushDB) go to one node, the primary of slot 0. A Pipeline is sent to the
+// node of its first command's key and follows no redirects: queue commands
+// of one slot ({hash tags}) in it.
 type Client struct {
 	cfg       ClientConfig
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// cluster is the routing state in cluster mode, nil for a single node.
+	cluster *clusterState
+	wg      sync.WaitGroup // the table watcher
 
 	mu    sync.Mutex
 	pools map[string]*clientPool // by node address
@@ -120,11 +155,20 @@ type Client struct {
 
 // NewClient returns a Client for cfg.Addr. It connects once (and
 // authenticates) to check that the node is there, and keeps that connection.
+// In cluster mode (cfg.NameNode or cfg.Seeds set) it fetches the partition
+// table instead, and starts watching the NameNode when one is configured.
 func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, closed: make(chan struct{}), pools: map[string]*clientPool{}}
+	if cfg.clusterMode() {
+		if err := c.startCluster(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 	if err := c.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -137,6 +181,10 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		if c.cluster != nil {
+			c.cluster.stop()
+		}
+		c.wg.Wait()
 		c.mu.Lock()
 		pools := c.pools
 		c.pools = nil
@@ -163,11 +211,18 @@ func (c *Client) poolFor(addr string) (*clientPool, error) {
 	return p, nil
 }
 
-// nodeFor returns the pool of the node that serves key. Today that is the
-// one configured node; the cluster client picks it by Slot(key) from its
-// table. An empty key means any node.
+// nodeFor returns the pool of the node that serves key: the configured
+// node, or in cluster mode the primary of Slot(key) in the table (an empty
+// key routes as slot 0).
 func (c *Client) nodeFor(key string) (*clientPool, error) {
-	return c.poolFor(c.cfg.Addr)
+	if c.cluster == nil {
+		return c.poolFor(c.cfg.Addr)
+	}
+	m, err := c.cluster.primary(key)
+	if err != nil {
+		return nil, err
+	}
+	return c.poolFor(m.Addr)
 }
 
 // do runs one command on the node serving key and returns its reply; an
@@ -180,6 +235,9 @@ func (c *Client) do(ctx context.Context, key string, args ...any) (any, error) {
 // doBlocking is do for a command that may block on the server for up to
 // block (negative: without limit), which the read deadline allows for.
 func (c *Client) doBlocking(ctx context.Context, key string, block time.Duration, args ...any) (any, error) {
+	if c.cluster != nil {
+		return c.clusterDo(ctx, key, block, args)
+	}
 	p, err := c.nodeFor(key)
 	if err != nil {
 		return nil, err

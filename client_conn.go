@@ -147,6 +147,31 @@ func (p *clientPool) put(cn *clientConn, broken bool) {
 	<-p.slots
 }
 
+// retire closes the pool gently, for a node gone from the table: idle conns
+// close now, conns in use when they come back, and get fails with ErrClosed.
+func (p *clientPool) retire() {
+	p.mu.Lock()
+	p.isClosed = true
+	idle := p.idle
+	p.idle = nil
+	for _, cn := range idle {
+		delete(p.all, cn)
+	}
+	p.mu.Unlock()
+	for _, cn := range idle {
+		cn.nc.Close()
+	}
+}
+
+// clientDialError is a failure to connect to a node: nothing was sent.
+type clientDialError struct {
+	addr string
+	err  error
+}
+
+func (e *clientDialError) Error() string { return "chkv: dial " + e.addr + ": " + e.err.Error() }
+func (e *clientDialError) Unwrap() error { return e.err }
+
 // close closes every conn, idle or in use; a call in flight fails at once.
 func (p *clientPool) close() {
 	p.mu.Lock()
@@ -176,7 +201,7 @@ func (p *clientPool) dial(ctx context.Context) (*clientConn, error) {
 	}
 	nc, err := p.cfg.Transport.Dial(ctx, p.addr)
 	if err != nil {
-		return nil, fmt.Errorf("chkv: dial %s: %w", p.addr, err)
+		return nil, &clientDialError{addr: p.addr, err: err}
 	}
 	cn := newClientConn(nc)
 	if p.cfg.Password == "" {

@@ -34,18 +34,28 @@ func firstKey(keys []string) string {
 	return keys[0]
 }
 
-// Del deletes keys and returns how many existed.
+// Del deletes keys and returns how many existed. In cluster mode the keys
+// are deleted per slot on their nodes in parallel (atomic per slot only).
 func (c *Client) Del(ctx context.Context, keys ...string) (int64, error) {
+	if c.cluster != nil && len(keys) > 0 {
+		return c.clusterCount(ctx, "DEL", keys)
+	}
 	return replyInt(c.do(ctx, firstKey(keys), keysArgs("DEL", keys)...))
 }
 
 // Unlink is Del with the memory reclaimed in the background.
 func (c *Client) Unlink(ctx context.Context, keys ...string) (int64, error) {
+	if c.cluster != nil && len(keys) > 0 {
+		return c.clusterCount(ctx, "UNLINK", keys)
+	}
 	return replyInt(c.do(ctx, firstKey(keys), keysArgs("UNLINK", keys)...))
 }
 
 // Exists returns how many of keys exist (a key named twice counts twice).
 func (c *Client) Exists(ctx context.Context, keys ...string) (int64, error) {
+	if c.cluster != nil && len(keys) > 0 {
+		return c.clusterCount(ctx, "EXISTS", keys)
+	}
 	return replyInt(c.do(ctx, firstKey(keys), keysArgs("EXISTS", keys)...))
 }
 

@@ -13,7 +13,9 @@ import (
 //
 // The commands run one after the other on one connection, so a MULTI ...
 // EXEC block inside a pipeline is a transaction. A blocking command in a
-// pipeline gets no extra read time beyond ReadTimeout.
+// pipeline gets no extra read time beyond ReadTimeout. In cluster mode the
+// pipeline goes to the node of its first command's key, without following
+// redirects: its keys should share a slot.
 type Pipeline struct {
 	c    *Client
 	cmds [][]any

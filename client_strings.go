@@ -135,10 +135,14 @@ func (c *Client) GetEx(ctx context.Context, key string, ttl time.Duration) (stri
 }
 
 // MGet returns the values of keys; a key that does not exist (or does not
-// hold a string) is left out of the map.
+// hold a string) is left out of the map. In cluster mode the keys are read
+// per slot from their nodes in parallel.
 func (c *Client) MGet(ctx context.Context, keys ...string) (map[string]string, error) {
 	if len(keys) == 0 {
 		return map[string]string{}, nil
+	}
+	if c.cluster != nil {
+		return c.clusterMGet(ctx, keys)
 	}
 	args := make([]any, 0, 1+len(keys))
 	args = append(args, "MGET")
@@ -178,9 +182,17 @@ func pairArgs(cmd string, kv map[string]string) (args []any, key string) {
 }
 
 // MSet sets every key of kv to its value. An empty kv does nothing.
+//
+// In cluster mode the keys are split per slot, one MSET each, sent to the
+// slots' nodes in parallel: MSet is then atomic per slot only, not across
+// slots, and on an error some slots may have been written and others not.
+// Keys sharing a {hash tag} share a slot.
 func (c *Client) MSet(ctx context.Context, kv map[string]string) error {
 	if len(kv) == 0 {
 		return nil
+	}
+	if c.cluster != nil {
+		return c.clusterMSet(ctx, kv)
 	}
 	args, key := pairArgs("MSET", kv)
 	_, err := c.do(ctx, key, args...)
