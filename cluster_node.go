@@ -330,7 +330,8 @@ func (l *peerLink) do(ctx context.Context, args ...string) (any, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		l.nc.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { l.nc.SetDeadline(time.Unix(1, 0)) })
+	nc := l.nc // the interrupt may run after close has cleared l.nc
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var w replyWriter
 	w.array(len(args))
