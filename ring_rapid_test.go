@@ -302,38 +302,46 @@ func checkTable(t *Table, m *ringModel, forced map[NodeID]int) (ringStats, error
 			return st, fmt.Errorf("member %d %+v, model %+v", i, mem, n)
 		}
 	}
-	v := viewOf(t)
 	seff := NumSlots - len(m.lost)
 	sh, k, active := m.shares(seff)
-	copies, led := map[NodeID]int{}, map[NodeID]int{}
-	for s := range NumSlots {
-		own := v.owners[s]
-		if v.lost[s] != m.lost[s] {
-			return st, fmt.Errorf("slot %d: lost %v, model says %v", s, v.lost[s], m.lost[s])
+	for s := range m.lost {
+		if !t.Lost(s) {
+			return st, fmt.Errorf("slot %d: not lost, model says lost", s)
 		}
-		if m.lost[s] {
+	}
+	copies, led := map[NodeID]int{}, map[NodeID]int{}
+	assigned := 0
+	for _, r := range t.Ranges() { // a range's slots share one owner list: check it once
+		n := r.End - r.Start + 1
+		if r.Lost {
+			if !m.lost[r.Start] || !m.lost[r.End] {
+				return st, fmt.Errorf("slots %d-%d: lost, model says not", r.Start, r.End)
+			}
 			continue
 		}
+		own := r.Owners
+		assigned += n
 		if len(own) != k {
-			return st, fmt.Errorf("slot %d: %d owners %v, want %d", s, len(own), own, k)
+			return st, fmt.Errorf("slot %d: %d owners %v, want %d", r.Start, len(own), own, k)
 		}
-		racks := map[string]bool{}
 		for i, o := range own {
 			if !m.isLive(o) {
-				return st, fmt.Errorf("slot %d: owner %s is not live", s, o)
+				return st, fmt.Errorf("slot %d: owner %s is not live", r.Start, o)
 			}
 			if slices.Contains(own[:i], o) {
-				return st, fmt.Errorf("slot %d: owner %s twice in %v", s, o, own)
+				return st, fmt.Errorf("slot %d: owner %s twice in %v", r.Start, o, own)
 			}
-			if active && racks[m.rackOf(o)] {
-				return st, fmt.Errorf("slot %d: owners %v share a rack with %d racks and %d copies", s, own, len(racks), k)
+			for _, p := range own[:i] {
+				if active && m.rackOf(p) == m.rackOf(o) {
+					return st, fmt.Errorf("slot %d: owners %v share a rack with %d copies", r.Start, own, k)
+				}
 			}
-			racks[m.rackOf(o)] = true
-			copies[o]++
+			copies[o] += n
 		}
-		if k > 0 {
-			led[own[0]]++
-		}
+		led[own[0]] += n
+	}
+	if k > 0 && assigned != seff {
+		return st, fmt.Errorf("%d slots assigned, want %d", assigned, seff)
 	}
 	live := m.live()
 	// Right after a failure, slots the failed node led must be led by a
@@ -567,12 +575,12 @@ func racksCrossed(before, after *ringModel) bool {
 
 // checkStep checks the move from prev to next under ch: version, movement
 // (bound and who moves), failure promotion, and leaving.
-func checkStep(prev, next *Table, ch Change, before, after *ringModel) (ringStats, error) {
+// pv is prev's view.
+func checkStep(prev, next *Table, pv *slotView, ch Change, before, after *ringModel) (ringStats, error) {
 	var st ringStats
 	if next.Version != prev.Version+1 {
 		return st, fmt.Errorf("version %d after %d", next.Version, prev.Version)
 	}
-	pv, nv := viewOf(prev), viewOf(next)
 	moves, sum := Diff(prev, next)
 	var forced int
 	st.moves = sum.Moves
@@ -610,6 +618,7 @@ func checkStep(prev, next *Table, ch Change, before, after *ringModel) (ringStat
 	}
 	switch ch.Kind {
 	case ChangeFail:
+		nv := viewOf(next)
 		for s := range NumSlots {
 			if len(pv.owners[s]) == 0 || pv.owners[s][0] != subject || nv.lost[s] || len(nv.owners[s]) == 0 {
 				continue
@@ -670,7 +679,7 @@ func (r *ringMachine) step(t *rapid.T, ch Change) {
 	after := r.model.clone()
 	pv := viewOf(r.table)
 	after.apply(ch, pv)
-	if _, err := checkStep(r.table, next, ch, r.model, after); err != nil {
+	if _, err := checkStep(r.table, next, pv, ch, r.model, after); err != nil {
 		t.Fatal(err)
 	}
 	r.forced = forcedLeaders(pv, ch, after)

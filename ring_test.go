@@ -576,7 +576,7 @@ func TestRingReport(t *testing.T) {
 				after := m.clone()
 				pv := viewOf(tb)
 				after.apply(ch, pv)
-				st, err := checkStep(tb, nt, ch, m, after)
+				st, err := checkStep(tb, nt, pv, ch, m, after)
 				if err != nil {
 					t.Fatalf("step %d: %v", step, err)
 				}
