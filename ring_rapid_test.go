@@ -644,6 +644,7 @@ type ringMachine struct {
 	nextID int
 	steps  int
 	forced map[NodeID]int // see checkTable
+	total  *int           // changes applied over all cases
 }
 
 func (r *ringMachine) newMember(t *rapid.T, weighted bool) Member {
@@ -664,6 +665,7 @@ func (r *ringMachine) newMember(t *rapid.T, weighted bool) Member {
 func (r *ringMachine) step(t *rapid.T, ch Change) {
 	t.Logf("step %d: %s %s %q w%d", r.steps, ch.Kind, ch.Member.ID, ch.Member.Rack, ch.Member.Weight)
 	r.steps++
+	*r.total++
 	next, err := NextTable(r.table, ch, r.model.cfg)
 	if err != nil {
 		t.Fatalf("NextTable: %v", err)
@@ -720,13 +722,17 @@ func (r *ringMachine) pick(t *rapid.T, states ...NodeState) (NodeID, bool) {
 }
 
 func TestRingRapid(t *testing.T) {
+	steps, cases := 0, 0
+	defer func() { t.Logf("%d changes checked in %d cases", steps, cases) }()
 	rapid.Check(t, func(t *rapid.T) {
+		cases++
 		cfg := DefaultRingConfig()
 		cfg.Replicas = rapid.IntRange(0, 3).Draw(t, "replicas")
 		cfg.CacheMode = rapid.Bool().Draw(t, "cache")
 		cfg.VirtualPoints = rapid.SampledFrom([]int{1, 8, 64}).Draw(t, "points")
 		weighted := rapid.Bool().Draw(t, "weighted")
 		r := &ringMachine{
+			total: &steps,
 			model: newRingModel(cfg),
 			racks: rapid.IntRange(0, 4).Draw(t, "racks"),
 			maxN:  rapid.IntRange(1, 200).Draw(t, "maxNodes"),

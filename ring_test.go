@@ -348,7 +348,7 @@ func TestTableEncoding(t *testing.T) {
 			if !reflect.DeepEqual(&got, tb) && !(len(tb.Members) == 0 && len(got.Members) == 0) {
 				t.Fatal("round trip changed the table")
 			}
-			for n := range len(b) {
+			for n := 0; n < len(b); n += 1 + n/64 { // every prefix near the head, then sparser
 				if err := new(Table).UnmarshalBinary(b[:n]); !errors.Is(err, ErrBadTable) {
 					t.Fatalf("prefix of %d/%d bytes: err %v", n, len(b), err)
 				}
