@@ -336,8 +336,9 @@ func (c *Cluster) Heal() {
 	}
 }
 
-// WaitStable waits until every slot of the NameNode's table has a primary
-// and every running DataNode is a live member that has adopted that table.
+// WaitStable waits until every slot of the NameNode's table has a primary,
+// every running DataNode is a live member that has adopted that table, and
+// every killed DataNode has been noticed (is no longer a live member).
 func (c *Cluster) WaitStable(ctx context.Context) error {
 	err := c.poll(ctx, func() bool {
 		t := c.nn.Table()
@@ -346,6 +347,15 @@ func (c *Cluster) WaitStable(ctx context.Context) error {
 		}
 		for s := range NumSlots {
 			if _, ok := t.Primary(s); !ok {
+				return false
+			}
+		}
+		running := map[NodeID]bool{}
+		for _, d := range c.DataNodes() {
+			running[d.ID()] = true
+		}
+		for _, m := range t.Members { // a killed node must have been noticed
+			if m.State.Live() && !running[m.ID] {
 				return false
 			}
 		}
