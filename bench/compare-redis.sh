@@ -4,6 +4,7 @@
 # loading 1,000,000 keys with 100-byte values.
 #
 # Usage: bench/compare-redis.sh [rounds] [requests]
+# CHKV_FLAGS adds flags to `chkv server` (e.g. CHKV_FLAGS="--procs 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -23,7 +24,7 @@ start_servers() {
   RPORT=$(freeport); CPORT=$(freeport)
   redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
   RPID=$!
-  "$TMP/chkv" server --addr 127.0.0.1:$CPORT >"$TMP/chkv.log" 2>&1 &
+  "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &
   CPID=$!
   for p in $RPORT $CPORT; do
     for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -31,7 +32,7 @@ start_servers() {
 }
 stop_servers() { kill $RPID $CPID; wait $RPID $CPID 2>/dev/null || true; }
 
-echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version)  cpus: $(nproc)  rounds: $ROUNDS  requests: $N"
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
 start_servers
 declare -A R
 for round in $(seq $ROUNDS); do

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -84,6 +85,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	procs := fs.Int("procs", 0, "CPU cores to run on (GOMAXPROCS); 0: all")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,6 +101,9 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	debug.SetGCPercent(*gcPercent)
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
