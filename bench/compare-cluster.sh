@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Compares a 3-node chkv cluster (`chkv cluster`) with a 3-node Redis Cluster
+# (redis-server --cluster-enabled yes, no replicas) in the same run:
+# redis-benchmark --cluster, interleaved rounds, medians and ratios.
+#
+# Usage: bench/compare-cluster.sh [rounds] [requests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+N=${2:-200000}
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+for tool in redis-server redis-benchmark redis-cli python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
+done
+# Four consecutive free ports for chkv (NameNode P, DataNodes P+1..P+3), three for Redis.
+freeports() {
+  python3 - "$1" <<'PY'
+import socket, sys, random
+n = int(sys.argv[1])
+while True:
+    base = random.randint(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+go build -o "$TMP/chkv" ./cmd/chkv
+
+CBASE=$(freeports 4)
+"$TMP/chkv" cluster --port $CBASE --datanodes 3 --replicas 0 >"$TMP/chkv.log" 2>&1 &
+RBASE=$(freeports 3)
+for i in 0 1 2; do
+  p=$((RBASE + i)); mkdir -p "$TMP/r$p"
+  (cd "$TMP/r$p" && redis-server --port $p --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+    --save "" --appendonly no >"$TMP/redis$p.log" 2>&1) &
+done
+for i in 0 1 2; do for _ in $(seq 100); do redis-cli -p $((RBASE + i)) ping >/dev/null 2>&1 && break; sleep 0.05; done; done
+redis-cli --cluster create 127.0.0.1:$RBASE 127.0.0.1:$((RBASE + 1)) 127.0.0.1:$((RBASE + 2)) --cluster-yes >"$TMP/create.log" 2>&1
+for _ in $(seq 200); do redis-cli -p $RBASE cluster info | grep -q cluster_state:ok && break; sleep 0.05; done
+for _ in $(seq 200); do grep -q ready "$TMP/chkv.log" && break; sleep 0.05; done
+grep -q ready "$TMP/chkv.log" || { echo "chkv cluster did not become ready"; cat "$TMP/chkv.log"; exit 1; }
+
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version)  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
+declare -A R
+for round in $(seq $ROUNDS); do
+  for P in 1 16; do
+    for srv in redis chkv; do
+      port=$RBASE; [ $srv = chkv ] && port=$((CBASE + 1))
+      while IFS=, read -r test rps _; do
+        test=${test//\"/}; rps=${rps//\"/}
+        R["$srv|$test|$P"]+="$rps "
+      done < <(redis-benchmark --cluster -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $N -q --csv 2>/dev/null | grep -E '^"(SET|GET)"')
+    done
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+printf "| %-6s | %-9s | %18s | %14s | %11s |\n" test pipeline "Redis Cluster req/s" "chkv req/s" "chkv/redis"
+printf "|--------|-----------|---------------------|----------------|-------------|\n"
+for test in SET GET; do
+  for P in 1 16; do
+    r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
+    printf "| %-6s | -P %-6s | %19.0f | %14.0f | %10.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
+  done
+done
