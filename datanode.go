@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,14 +79,15 @@ func (c *DataNodeConfig) validate() error {
 		}
 		c.Cluster = &cc
 	}
-	if c.RequirePass == "" && !c.AllowRemote && !isLoopback(c.Addr) {
+	_, inMemory := c.Transport.(*MemTransport)
+	if c.RequirePass == "" && !c.AllowRemote && !inMemory && !isLoopback(c.Addr) {
 		return fmt.Errorf("chkv: refusing to listen on %q without a password: set a password or allow remote access explicitly", c.Addr)
 	}
 	return nil
 }
 
-// isLoopback reports whether addr's host is a loopback address (or not an IP
-// network address at all, as on the memory transport).
+// isLoopback reports whether addr's host is "localhost" or a loopback IP.
+// Any other name may resolve to a public address, so it does not count.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -97,10 +97,7 @@ func isLoopback(addr string) bool {
 		return true
 	}
 	ip := net.ParseIP(host)
-	if ip == nil {
-		return host != "" && !strings.Contains(host, ".") // a memory-network name
-	}
-	return ip.IsLoopback()
+	return ip != nil && ip.IsLoopback()
 }
 
 // DataNode serves a Store over RESP. Standalone, it owns every slot.

@@ -331,8 +331,10 @@ func TestAuthAndRemoteBind(t *testing.T) {
 	good := newGoRedis(t, d, func(o *redis.Options) { o.Password = "s3cret" })
 	require.NoError(t, good.Set(ctx, "k", "v", 0).Err())
 
-	_, err := StartDataNode(ctx, DataNodeConfig{Addr: "0.0.0.0:0"})
-	require.ErrorContains(t, err, "without a password")
+	for _, addr := range []string{"0.0.0.0:0", "example.com:0", "myhost:0"} {
+		_, err := StartDataNode(ctx, DataNodeConfig{Addr: addr})
+		require.ErrorContains(t, err, "without a password", addr)
+	}
 }
 
 // rawConn is a connection speaking raw bytes, for protocol-level tests.
@@ -455,6 +457,7 @@ func TestPipelineOneFlushPerBatch(t *testing.T) {
 	d := RunT(t, func(c *DataNodeConfig) {
 		c.Transport = countingTransport{net.Transport("server"), writes}
 		c.Addr = "server:0"
+		c.AllowRemote = true // a wrapped memory transport: not a network address
 	})
 	nc, err := net.Transport("client").Dial(context.Background(), d.Addr())
 	require.NoError(t, err)
