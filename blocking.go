@@ -95,13 +95,13 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 		return
 	}
 	now := s.nowMs()
-	for i := 0; i < len(q.ws); i = 0 {
+	for len(q.ws) > 0 {
 		e := s.lookup(slot, key, now)
 		if e == nil || e.kind != kindList {
 			break
 		}
-		w := q.ws[i]
-		q.ws = append(q.ws[:i], q.ws[i+1:]...)
+		w := q.ws[0]
+		q.ws = q.ws[1:]
 		if !w.claimed.CompareAndSwap(false, true) {
 			continue // timed out or served through another key
 		}
