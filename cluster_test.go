@@ -84,11 +84,8 @@ func TestClusterGoRedis(t *testing.T) {
 		defer rc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		// 100,000 keys over TCP; fewer on the memory network, slower under -race.
+		// 100,000 keys over both transports.
 		n, batch := 100_000, 5_000
-		if transport == ClusterMem {
-			n = 20_000
-		}
 		for i := 0; i < n; i += batch {
 			_, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for j := i; j < i+batch; j++ {
