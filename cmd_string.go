@@ -67,20 +67,10 @@ func parseSetOptions(opts [][]byte, isSet bool) (int, []byte, string) {
 			flags |= setKeepTTL
 		case eqFold(o, "persist") && !isSet && flags&(setAnyExpire|setKeepTTL) == 0:
 			flags |= setPersist
-		case eqFold(o, "ex") && flags&(setKeepTTL|setPersist|setEXAT|setPX|setPXAT) == 0 && hasNext:
-			flags |= setEX
-			expire = opts[j+1]
-			j++
-		case eqFold(o, "px") && flags&(setKeepTTL|setPersist|setEX|setEXAT|setPXAT) == 0 && hasNext:
-			flags |= setPX
-			expire = opts[j+1]
-			j++
-		case eqFold(o, "exat") && flags&(setKeepTTL|setPersist|setEX|setPX|setPXAT) == 0 && hasNext:
-			flags |= setEXAT
-			expire = opts[j+1]
-			j++
-		case eqFold(o, "pxat") && flags&(setKeepTTL|setPersist|setEX|setEXAT|setPX) == 0 && hasNext:
-			flags |= setPXAT
+		case expireOption(o) != 0 && hasNext &&
+			flags&(setKeepTTL|setPersist|setAnyExpire&^expireOption(o)) == 0:
+			// One expiry option at most; repeating the same one is allowed, as in Redis.
+			flags |= expireOption(o)
 			expire = opts[j+1]
 			j++
 		default:
@@ -88,6 +78,21 @@ func parseSetOptions(opts [][]byte, isSet bool) (int, []byte, string) {
 		}
 	}
 	return flags, expire, ""
+}
+
+// expireOption returns the flag of an EX, PX, EXAT or PXAT option, or 0.
+func expireOption(o []byte) int {
+	switch {
+	case eqFold(o, "ex"):
+		return setEX
+	case eqFold(o, "px"):
+		return setPX
+	case eqFold(o, "exat"):
+		return setEXAT
+	case eqFold(o, "pxat"):
+		return setPXAT
+	}
+	return 0
 }
 
 // expireMillis turns an EX/PX/EXAT/PXAT argument into an absolute unix time
