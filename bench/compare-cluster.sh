@@ -6,6 +6,7 @@
 # Usage: bench/compare-cluster.sh [rounds] [requests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${1:-5}
 N=${2:-200000}
 TMP=$(mktemp -d)
@@ -49,25 +50,6 @@ for _ in $(seq 200); do grep -q ready "$TMP/chkv.log" && break; sleep 0.05; done
 grep -q ready "$TMP/chkv.log" || { echo "chkv cluster did not become ready"; cat "$TMP/chkv.log"; exit 1; }
 
 echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version)  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
-declare -A R
-for round in $(seq $ROUNDS); do
-  for P in 1 16; do
-    for srv in redis chkv; do
-      port=$RBASE; [ $srv = chkv ] && port=$((CBASE + 1))
-      while IFS=, read -r test rps _; do
-        test=${test//\"/}; rps=${rps//\"/}
-        R["$srv|$test|$P"]+="$rps "
-      done < <(redis-benchmark --cluster -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $N -q --csv 2>/dev/null | grep -E '^"(SET|GET)"')
-    done
-  done
-done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bench_rounds $ROUNDS $N $RBASE $((CBASE + 1)) --cluster
 echo
-printf "| %-6s | %-9s | %18s | %14s | %11s |\n" test pipeline "Redis Cluster req/s" "chkv req/s" "chkv/redis"
-printf "|--------|-----------|---------------------|----------------|-------------|\n"
-for test in SET GET; do
-  for P in 1 16; do
-    r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
-    printf "| %-6s | -P %-6s | %19.0f | %14.0f | %10.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
-  done
-done
+print_ratios "Redis Cluster"

@@ -7,6 +7,7 @@
 # CHKV_FLAGS adds flags to `chkv server` (e.g. CHKV_FLAGS="--procs 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${1:-5}
 N=${2:-200000}
 KEYS=${KEYS:-1000000}
@@ -34,29 +35,9 @@ stop_servers() { kill $RPID $CPID; wait $RPID $CPID 2>/dev/null || true; }
 
 echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
 start_servers
-declare -A R
-for round in $(seq $ROUNDS); do
-  for P in 1 16; do
-    for srv in redis chkv; do
-      port=$RPORT; [ $srv = chkv ] && port=$CPORT
-      while IFS=, read -r test rps _; do
-        test=${test//\"/}; rps=${rps//\"/}
-        R["$srv|$test|$P"]+="$rps "
-      done < <(redis-benchmark -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $N -q --csv | tail -n +2)
-    done
-  done
-done
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bench_rounds $ROUNDS $N $RPORT $CPORT
 echo
-printf "| %-6s | %-9s | %14s | %14s | %11s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis"
-printf "|--------|-----------|----------------|----------------|-------------|\n"
-for test in SET GET; do
-  for P in 1 16; do
-    r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
-    printf "| %-6s | -P %-6s | %14.0f | %14.0f | %10.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
-  done
-done
+print_ratios redis
 
 echo
 echo "== memory: $KEYS keys, 100-byte values"

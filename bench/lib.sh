@@ -1,0 +1,37 @@
+# Shared by the comparison scripts: interleaved redis-benchmark rounds, medians and the ratio table.
+
+# median prints the median of the whitespace-separated numbers on stdin.
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A R # R["server|TEST|pipeline"] holds one req/s figure per round
+
+# bench_rounds ROUNDS REQUESTS REDIS_PORT CHKV_PORT [redis-benchmark flags...]
+# runs SET and GET at -P 1 and -P 16 against both servers, interleaved.
+bench_rounds() {
+  local rounds=$1 n=$2 rport=$3 cport=$4; shift 4
+  local round P srv port test rps
+  for round in $(seq $rounds); do
+    for P in 1 16; do
+      for srv in redis chkv; do
+        port=$rport; [ $srv = chkv ] && port=$cport
+        while IFS=, read -r test rps _; do
+          test=${test//\"/}; rps=${rps//\"/}
+          R["$srv|$test|$P"]+="$rps "
+        done < <(redis-benchmark "$@" -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $n -q --csv 2>/dev/null | grep -E '^"(SET|GET)"')
+      done
+    done
+  done
+}
+
+# print_ratios LABEL prints the medians of R and chkv's ratio to the server named LABEL.
+print_ratios() {
+  local label=$1 test P r c
+  printf "| %-6s | %-9s | %20s | %14s | %11s |\n" test pipeline "$label req/s" "chkv req/s" "chkv/redis"
+  printf "|--------|-----------|----------------------|----------------|-------------|\n"
+  for test in SET GET; do
+    for P in 1 16; do
+      r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
+      printf "| %-6s | -P %-6s | %20.0f | %14.0f | %10.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
+    done
+  done
+}
