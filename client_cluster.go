@@ -108,7 +108,7 @@ func (c *Client) adopt(t *Table) bool {
 	}
 	live := map[string]bool{}
 	for _, m := range t.Members {
-		if m.State.Live() {
+		if m.State != NodeDown { // a leaving node serves until its slots have moved
 			live[m.Addr] = true
 		}
 	}

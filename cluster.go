@@ -173,12 +173,19 @@ func (c *Cluster) DataNode(id NodeID) *DataNode {
 	return c.nodes[id]
 }
 
-// DataNodes returns the running DataNodes sorted by id.
+// DataNodes returns the running DataNodes sorted by id. A node that left
+// the cluster and closed itself is not running.
 func (c *Cluster) DataNodes() []*DataNode {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ds := make([]*DataNode, 0, len(c.nodes))
-	for _, d := range c.nodes {
+	for id, d := range c.nodes {
+		select {
+		case <-d.Done():
+			delete(c.nodes, id)
+			continue
+		default:
+		}
 		ds = append(ds, d)
 	}
 	slices.SortFunc(ds, func(a, b *DataNode) int {
@@ -265,8 +272,8 @@ func (c *Cluster) take(id NodeID) (*DataNode, error) {
 }
 
 // RemoveDataNode takes a DataNode out gracefully: it asks the NameNode to
-// let it leave (CHKV.LEAVE), waits until the NameNode's table gives it
-// nothing, then closes it.
+// let it leave (CHKV.LEAVE), then waits while every slot moves off it,
+// until the node closes itself.
 func (c *Cluster) RemoveDataNode(ctx context.Context, id NodeID) error {
 	d := c.DataNode(id)
 	if d == nil {
@@ -275,19 +282,16 @@ func (c *Cluster) RemoveDataNode(ctx context.Context, id NodeID) error {
 	if err := d.Leave(ctx); err != nil {
 		return err
 	}
-	err := c.poll(ctx, func() bool {
-		t := c.nn.Table()
-		m, ok := t.Member(id)
-		p, r := t.Load(id)
-		return (!ok || !m.State.Live()) && p == 0 && r == 0
-	})
-	if err != nil {
-		return fmt.Errorf("chkv: remove %s: %w", id, err)
+	select {
+	case <-d.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("chkv: remove %s: %w", id, ctx.Err())
 	}
-	if _, err := c.take(id); err != nil {
-		return err
+	c.take(id) // DataNodes may have dropped it already
+	if !d.Left() {
+		return fmt.Errorf("chkv: remove %s: the node closed before its slots moved away", id)
 	}
-	return d.Close()
+	return nil
 }
 
 // KillDataNode stops a DataNode at once, without telling the NameNode,
@@ -337,7 +341,7 @@ func (c *Cluster) Heal() {
 }
 
 // WaitStable waits until every slot of the NameNode's table has a primary,
-// every running DataNode is a live member that has adopted that table, and
+// no data is moving (NameNode.Converged), every running DataNode is a live member that has adopted that table, and
 // every killed DataNode has been noticed (is no longer a live member).
 func (c *Cluster) WaitStable(ctx context.Context) error {
 	err := c.poll(ctx, func() bool {
@@ -349,6 +353,9 @@ func (c *Cluster) WaitStable(ctx context.Context) error {
 			if _, ok := t.Primary(s); !ok {
 				return false
 			}
+		}
+		if !c.nn.Converged() {
+			return false
 		}
 		running := map[NodeID]bool{}
 		for _, d := range c.DataNodes() {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,6 +80,12 @@ type clusterNode struct {
 	mu      sync.Mutex
 	table   *Table        // nil until the first table arrives
 	changed chan struct{} // closed and replaced when table changes
+
+	moves    [NumSlots]atomic.Pointer[slotMove] // slots moving in or out
+	inflight [NumSlots]atomic.Int32             // commands running per slot
+	stats    migrationStats
+	member   atomic.Bool // the node has been a live member of a table
+	left     atomic.Bool // the node has left the cluster and closes
 }
 
 // startCluster turns d into a cluster member: it adds the cluster commands,
@@ -90,9 +97,10 @@ func (d *DataNode) startCluster() {
 		cn.id = NodeID(d.Addr())
 	}
 	d.cluster = cn
-	for _, cmd := range clusterCommands() {
+	for _, cmd := range append(clusterCommands(), migrateCommands()...) {
 		d.cmds[cmd.name] = cmd
 	}
+	d.store.SetObserver(cn.observe)
 	d.route = cn.route
 	d.wg.Add(1)
 	go cn.loop()
@@ -126,6 +134,15 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 // adopt makes t the node's table when it is newer than the current one,
 // and reports whether it did.
 func (cn *clusterNode) adopt(t *Table) bool {
+	if !cn.swapTable(t) {
+		return false
+	}
+	cn.afterAdopt(t)
+	return true
+}
+
+// swapTable makes t the current table when it is newer.
+func (cn *clusterNode) swapTable(t *Table) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if t == nil || (cn.table != nil && t.Version <= cn.table.Version) {
@@ -140,34 +157,6 @@ func (cn *clusterNode) adopt(t *Table) bool {
 		oldVersion = old.Version
 	}
 	cn.d.cfg.Logger.Info("adopted table", "id", cn.id, "version", t.Version, "previous", oldVersion)
-	return true
-}
-
-// route applies the cluster routing rules before a command runs: commands
-// without keys always run; keys in different slots answer CROSSSLOT; a slot
-// with no owner answers CLUSTERDOWN; a slot led by another node answers MOVED.
-func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
-	first, last, ok := cmd.keyBounds(args)
-	if !ok {
-		return true
-	}
-	slot := SlotBytes(args[first])
-	for i := first + cmd.step; i <= last; i += cmd.step {
-		if SlotBytes(args[i]) != slot {
-			c.w.errorText(msgCrossSlot)
-			return false
-		}
-	}
-	t, _ := cn.current()
-	p, ok := t.Primary(slot)
-	if !ok {
-		c.w.errorText(msgClusterDown)
-		return false
-	}
-	if p.ID != cn.id {
-		c.w.errorText("MOVED " + strconv.Itoa(slot) + " " + p.Addr)
-		return false
-	}
 	return true
 }
 

@@ -16,7 +16,7 @@ func clusterCommands() []*command {
 		{"cluster", -2, flagStale, 0, 0, 0, cmdCluster},
 		{"readonly", 1, flagFast | flagStale, 0, 0, 0, cmdOK},
 		{"readwrite", 1, flagFast | flagStale, 0, 0, 0, cmdOK},
-		{"asking", 1, flagFast, 0, 0, 0, cmdOK},
+		{"asking", 1, flagFast, 0, 0, 0, cmdAsking},
 		{"chkv.pushtable", 2, flagAdmin | flagStale, 0, 0, 0, cmdPushTable},
 		{"chkv.table", 1, flagStale, 0, 0, 0, cmdTable},
 	}
@@ -45,9 +45,15 @@ func splitAddr(addr string) (host string, port int) {
 	return h, port
 }
 
-// cmdOK answers +OK: READONLY, READWRITE and ASKING need no state on a node
-// that never serves a slot it does not lead and never migrates with ASK.
+// cmdOK answers +OK: READONLY and READWRITE need no state on a node that
+// never serves a slot it does not lead.
 func cmdOK(c *conn, args [][]byte) { c.w.ok() }
+
+// cmdAsking lets the next command run on a slot this node is importing.
+func cmdAsking(c *conn, args [][]byte) {
+	c.asking = true
+	c.w.ok()
+}
 
 // cmdPushTable adopts a table pushed by the NameNode when it is newer.
 func cmdPushTable(c *conn, args [][]byte) {
@@ -219,7 +225,7 @@ func clusterShards(c *conn, t *Table, args [][]byte) {
 			if i > 0 {
 				role = "replica"
 			}
-			if !m.State.Live() {
+			if m.State == NodeDown {
 				health = "fail"
 			}
 			c.w.array(14)

@@ -572,8 +572,12 @@ func cmdBPop(c *conn, args [][]byte) {
 	st.addWaiter(w)
 	unlock()
 	p, ok := c.blockPop(w, time.Duration(timeout)*time.Millisecond)
-	if !ok {
+	switch {
+	case !ok:
 		c.w.nullArray()
+		return
+	case p.err != "": // the slot moved away while we waited
+		c.w.errorText(p.err)
 		return
 	}
 	c.w.array(2)

@@ -23,6 +23,8 @@ type conn struct {
 	authed  bool
 	quit    bool  // close after flushing the current replies
 	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
+	asking  bool  // ASKING came just before this command (cluster mode)
+	gate    int   // slot+1 of the running command, counted in flight (cluster mode)
 	cmds    atomic.Int64
 
 	mu      sync.Mutex // guards the fields CLIENT LIST reads from other goroutines
@@ -110,6 +112,7 @@ func (c *conn) exec(args [][]byte) {
 		c.mu.Unlock()
 	}
 	cmd.run(c, args)
+	c.release()
 }
 
 // lookupCommand finds a command by name, ignoring case, without allocating.

@@ -39,6 +39,19 @@ type NameNodeConfig struct {
 	// ProbeTimeout bounds one probe (dial, PING, +PONG), and one table push.
 	// Default one heartbeat interval.
 	ProbeTimeout time.Duration
+	// MigrateParallel is how many batches of slots one DataNode sends at
+	// once. Default DefaultMigrateParallel.
+	MigrateParallel int
+	// MigrateBatch is the most slots one batch moves. Default DefaultMigrateBatch.
+	MigrateBatch int
+	// NoDataMovement flips every table change at once, without copying
+	// data: moved slots come up empty on their new owners. For tests of
+	// membership alone, and caches that would rather lose moved keys than
+	// wait for them.
+	NoDataMovement bool
+	// MigrateRate caps the keys per second each DataNode sends while slots
+	// move; 0 means no cap.
+	MigrateRate float64
 	// Logger receives the server's log lines. Default: discard.
 	Logger *slog.Logger
 }
@@ -108,6 +121,15 @@ func (c *NameNodeConfig) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.MigrateParallel == 0 {
+		c.MigrateParallel = DefaultMigrateParallel
+	}
+	if c.MigrateBatch == 0 {
+		c.MigrateBatch = DefaultMigrateBatch
+	}
+	if c.MigrateParallel < 0 || c.MigrateBatch < 0 || c.MigrateRate < 0 {
+		return errors.New("chkv: negative MigrateParallel, MigrateBatch or MigrateRate")
+	}
 	return nil
 }
 
@@ -126,8 +148,10 @@ type NameNode struct {
 	wg     sync.WaitGroup
 
 	mu         sync.Mutex
-	table      *Table // version 0 until the first node registers
+	table      *Table // served: version 0 until the first node registers
 	tableBytes []byte // table's MarshalBinary
+	plan       *Table // where membership wants the data (namenode_migrate.go)
+	mig        migrationState
 	changed    chan struct{}
 	peers      map[NodeID]*nnPeer
 	conns      map[net.Conn]struct{}
@@ -142,14 +166,21 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	table := new(Table) // version 0: no members yet
+	table, plan := new(Table), new(Table) // version 0: no members yet
 	if cfg.DataDir != "" {
-		t, err := loadTable(cfg.DataDir)
+		t, err := loadTable(cfg.DataDir, tableFile)
 		if err != nil {
 			return nil, err
 		}
 		if t != nil {
-			table = t
+			table, plan = t, t
+		}
+		p, err := loadTable(cfg.DataDir, planFile)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			plan = p
 		}
 	}
 	b, err := table.MarshalBinary()
@@ -167,12 +198,23 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		changed: make(chan struct{}),
 		peers:   make(map[NodeID]*nnPeer),
 		conns:   make(map[net.Conn]struct{}),
+		plan:    plan,
+		mig: migrationState{
+			jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},
+			retryAt: map[int]time.Time{}, nodes: map[NodeID]*nodeProgress{},
+		},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.mu.Lock()
 	n.table, n.tableBytes = table, b
 	n.syncPeersLocked() // a resumed member gets HeartbeatTimeout of grace
+	n.beginProgressLocked()
+	err = n.reconcileLocked() // resume data movement
 	n.mu.Unlock()
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	if table.Version > 0 {
 		cfg.Logger.Info("namenode resumed table", "version", table.Version, "members", len(table.Members))
 	}
@@ -211,6 +253,9 @@ func (n *NameNode) Close() error {
 		for id, p := range n.peers {
 			p.stop()
 			delete(n.peers, id)
+		}
+		if n.mig.timer != nil {
+			n.mig.timer.Stop()
 		}
 		n.mu.Unlock()
 		n.wg.Wait()
@@ -400,7 +445,7 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, o := range n.table.Members {
+	for _, o := range n.plan.Members {
 		if o.State == NodeDown {
 			continue
 		}
@@ -413,7 +458,7 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 			return
 		}
 	}
-	if o, ok := n.table.Member(m.ID); ok && o.State.Live() {
+	if o, ok := n.plan.Member(m.ID); ok && o.State.Live() {
 		// A restart of a live node: nothing changes.
 		n.peers[m.ID].beat()
 		n.replyTableLocked(w)
@@ -460,7 +505,7 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 		return
 	}
 	n.peers[id].beat()
-	if m, _ := n.table.Member(id); m.State == NodeLeaving {
+	if m, _ := n.plan.Member(id); m.State == NodeLeaving {
 		w.ok()
 		return
 	}
@@ -472,23 +517,54 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 	w.ok()
 }
 
-// applyLocked computes, saves and adopts the table after ch, then starts
-// its pushes. On any error nothing changes.
+// applyLocked computes the plan after ch and starts moving the served
+// table towards it. On an error in the change nothing changes.
 func (n *NameNode) applyLocked(ch Change) error {
-	next, err := NextTable(n.table, ch, n.cfg.Ring)
+	next, err := NextTable(n.plan, ch, n.cfg.Ring)
 	if err != nil {
 		return err
 	}
-	b, err := next.MarshalBinary()
+	if next, err = n.patchPlanLocked(next); err != nil {
+		return err
+	}
+	if err := n.setPlanLocked(next); err != nil {
+		return err
+	}
+	if ch.Kind == ChangeFail {
+		n.cancelJobsLocked(ch.Member.ID)
+	}
+	n.beginProgressLocked()
+	return n.reconcileLocked()
+}
+
+// setPlanLocked saves (with a DataDir) and adopts plan.
+func (n *NameNode) setPlanLocked(plan *Table) error {
+	if n.cfg.DataDir != "" {
+		b, err := plan.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("chkv: namenode: %w", err)
+		}
+		if err := saveTable(n.cfg.DataDir, planFile, b); err != nil {
+			return err
+		}
+	}
+	n.plan = plan
+	return nil
+}
+
+// publishLocked saves (with a DataDir) and adopts the served table t, then
+// starts its pushes.
+func (n *NameNode) publishLocked(t *Table) error {
+	b, err := t.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("chkv: namenode: %w", err)
 	}
 	if n.cfg.DataDir != "" {
-		if err := saveTable(n.cfg.DataDir, b); err != nil {
+		if err := saveTable(n.cfg.DataDir, tableFile, b); err != nil {
 			return err
 		}
 	}
-	n.table, n.tableBytes = next, b
+	n.table, n.tableBytes = t, b
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.syncPeersLocked()
@@ -501,8 +577,8 @@ func (n *NameNode) applyLocked(ch Change) error {
 // syncPeersLocked gives every member that is not down a peer (failure
 // detector and pusher) at its current address, and stops the others.
 func (n *NameNode) syncPeersLocked() {
-	keep := make(map[NodeID]bool, len(n.table.Members))
-	for _, m := range n.table.Members {
+	keep := make(map[NodeID]bool, len(n.plan.Members))
+	for _, m := range n.plan.Members {
 		if m.State == NodeDown {
 			continue
 		}
@@ -579,10 +655,11 @@ func (n *NameNode) watch(nc net.Conn, w *replyWriter) {
 
 // nnStatus is the JSON of CHKV.STATUS.
 type nnStatus struct {
-	Version  uint64           `json:"version"`
-	Stable   bool             `json:"stable"`
-	Members  []nnStatusMember `json:"members"`
-	Replicas int              `json:"replicas"`
+	Version   uint64           `json:"version"`
+	Stable    bool             `json:"stable"`
+	Members   []nnStatusMember `json:"members"`
+	Replicas  int              `json:"replicas"`
+	Migration MigrationStatus  `json:"migration"`
 }
 
 type nnStatusMember struct {
@@ -595,7 +672,8 @@ type nnStatusMember struct {
 }
 
 // statusLocked returns the JSON of CHKV.STATUS. The cluster is stable when
-// no member is joining or leaving and every slot has an owner.
+// no member is joining or leaving, every slot has an owner and the served
+// table has reached the plan.
 func (n *NameNode) statusLocked() []byte {
 	t := n.table
 	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas}
@@ -607,10 +685,11 @@ func (n *NameNode) statusLocked() []byte {
 		}
 	}
 	for s := 0; s < NumSlots && st.Stable; s++ {
-		if len(t.Owners(s)) == 0 {
+		if len(t.Owners(s)) == 0 || !sameOwners(t, n.plan, s) {
 			st.Stable = false
 		}
 	}
+	st.Migration = n.migrationStatusLocked()
 	b, _ := json.Marshal(st)
 	return b
 }

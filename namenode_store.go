@@ -10,12 +10,15 @@ import (
 	"path/filepath"
 )
 
-// tableFile is the name of the table's file in a NameNode's data directory.
-const tableFile = "table.bin"
+// Files in a NameNode's data directory: the served table and the plan.
+const (
+	tableFile = "table.bin"
+	planFile  = "plan.bin"
+)
 
-// loadTable reads the table kept in dir: nil when there is none yet.
-func loadTable(dir string) (*Table, error) {
-	b, err := os.ReadFile(filepath.Join(dir, tableFile))
+// loadTable reads the table kept in dir under name: nil when there is none yet.
+func loadTable(dir, name string) (*Table, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -31,11 +34,11 @@ func loadTable(dir string) (*Table, error) {
 
 // saveTable replaces the table kept in dir with b atomically: it writes and
 // syncs a temporary file, renames it over the old one and syncs the directory.
-func saveTable(dir string, b []byte) (err error) {
+func saveTable(dir, name string, b []byte) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("chkv: namenode: save table: %w", err)
 	}
-	f, err := os.CreateTemp(dir, tableFile+".tmp*")
+	f, err := os.CreateTemp(dir, name+".tmp*")
 	if err != nil {
 		return fmt.Errorf("chkv: namenode: save table: %w", err)
 	}
@@ -55,7 +58,7 @@ func saveTable(dir string, b []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, tableFile)); err != nil {
+	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)

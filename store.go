@@ -108,7 +108,7 @@ type Store struct {
 	used     atomic.Int64
 	expired  atomic.Int64
 	blocked  atomic.Int64
-	observer WriteObserver
+	observer atomic.Pointer[WriteObserver]
 
 	expireCursor int // next slot the expiry cycle looks at; owned by that goroutine
 	stop         chan struct{}
@@ -260,14 +260,19 @@ func (s *Store) removeSized(slot int, key string, e *entry, sz int64) {
 
 // notify passes a write to the observer, if any.
 func (s *Store) notify(slot int, op WriteOp, key string, e *entry) {
-	if s.observer != nil {
-		s.observer(slot, op, key, e)
+	if o := s.observer.Load(); o != nil {
+		(*o)(slot, op, key, e)
 	}
 }
 
 // SetObserver installs the function that sees every write; nil removes it.
-// It must be called before the store is shared between goroutines.
-func (s *Store) SetObserver(o WriteObserver) { s.observer = o }
+func (s *Store) SetObserver(o WriteObserver) {
+	if o == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&o)
+}
 
 // setString makes key hold val (copied), keeping or replacing its expiry as
 // told. The caller holds the slot lock; e is the key's live entry or nil.

@@ -1,0 +1,778 @@
+// Live slot migration between DataNodes: snapshot, catch-up of concurrent writes, a short freeze, a digest check, then the handoff.
+//
+// The NameNode asks a slot's current owner (the source) to move a batch of
+// slots to their new owner (the target) with CHKV.MIGRATE. The source
+//
+//  1. starts recording which keys of each slot are written (the store's
+//     WriteObserver), then streams a snapshot of the slots to the target
+//     (CHKV.IMPORT BEGIN, then DATA requests of binary records);
+//  2. streams the keys written meanwhile, again, in rounds, until few are
+//     left;
+//  3. freezes the slots: new commands on them wait, and the commands
+//     already running finish (a per-slot in-flight count);
+//  4. sends the last writes, then compares an xxhash digest of each slot
+//     with the target's (CHKV.IMPORT DIGEST), and commits (COMMIT);
+//  5. hands the slots off: from then on it answers -ASK with the target's
+//     address, and the target serves the slots to ASKING clients.
+//
+// The source then answers the NameNode, which flips the slots to the target
+// in the next table. A node adopting a table in which it no longer owns a
+// handed-off slot drops its copy and answers -MOVED. A copy that fails at
+// any step before the commit is abandoned on both sides (ABORT) and the
+// source serves the slots again as if nothing happened; the NameNode retries
+// later. A whole slot moves at once, so a multi-key command is never split
+// across a move; a command that waits for a freeze longer than
+// freezeWaitLimit is answered -TRYAGAIN.
+
+package chkv
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// States of a slot move.
+const (
+	moveCopying   int32 = iota + 1 // source: copying, the slot serves as usual
+	moveFrozen                     // source: last delta and digest, commands wait
+	moveHandedOff                  // source: the target has the slot; answer ASK
+	moveImporting                  // target: records arrive, the slot is not served
+	moveImported                   // target: committed; served to ASKING clients
+)
+
+// Tuning of a migration.
+const (
+	migrateSendBytes  = 256 << 10        // DATA request size the sender aims at
+	migrateKeysPerRun = 512              // keys encoded per slot lock
+	migrateRounds     = 8                // catch-up rounds before the freeze at most
+	migrateFreezeAt   = 128              // dirty keys left that end the catch-up
+	freezeWaitLimit   = 2 * time.Second  // longest a command waits for a freeze
+	migrateIOTimeout  = 10 * time.Second // one read or write of the copy stream
+)
+
+// slotMove is a slot on its way out of (out) or into this node.
+type slotMove struct {
+	state    atomic.Int32
+	out      bool
+	peerID   NodeID
+	peerAddr string
+	dirty    map[string]struct{} // out: keys written since last sent; under the slot lock
+	thawed   chan struct{}       // out: closed when the freeze ends
+}
+
+// migrationStats are a DataNode's migration counters, in INFO.
+type migrationStats struct {
+	keysSent, bytesSent, slotsSent         atomic.Int64
+	keysReceived, bytesReceived, slotsRecv atomic.Int64
+	slotsOut, slotsIn                      atomic.Int64 // moves under way
+}
+
+// observe is the store's WriteObserver in cluster mode: it records the keys
+// written in a slot that is being copied out. It runs under the slot lock.
+func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
+	if m := cn.moves[slot].Load(); m != nil && m.out && m.dirty != nil {
+		m.dirty[key] = struct{}{}
+	}
+}
+
+// enter admits a command on slot: it counts the command in flight unless
+// the slot is frozen or handed off, which the caller then handles.
+func (cn *clusterNode) enter(c *conn, slot int) bool {
+	cn.inflight[slot].Add(1)
+	if m := cn.moves[slot].Load(); m != nil && m.out && m.state.Load() != moveCopying {
+		cn.inflight[slot].Add(-1)
+		return false
+	}
+	c.gate = slot + 1
+	return true
+}
+
+// release ends the in-flight count of c's command, if any. A blocking
+// command releases before it blocks: while blocked it writes nothing.
+func (c *conn) release() {
+	if c.gate != 0 {
+		c.d.cluster.inflight[c.gate-1].Add(-1)
+		c.gate = 0
+	}
+}
+
+// route applies the cluster routing rules before a command runs: commands
+// without keys always run; keys in different slots answer CROSSSLOT; a slot
+// with no owner answers CLUSTERDOWN; a slot led by another node answers
+// MOVED, unless this node imported it and the client sent ASKING; a slot
+// handed off answers ASK; a frozen slot waits.
+func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
+	asking := c.asking
+	c.asking = false
+	first, last, ok := cmd.keyBounds(args)
+	if !ok {
+		return true
+	}
+	slot := SlotBytes(args[first])
+	for i := first + cmd.step; i <= last; i += cmd.step {
+		if SlotBytes(args[i]) != slot {
+			c.w.errorText(msgCrossSlot)
+			return false
+		}
+	}
+	var deadline time.Time
+	for {
+		t, _ := cn.current()
+		p, owned := t.Primary(slot)
+		mine := owned && p.ID == cn.id
+		m := cn.moves[slot].Load()
+		if m != nil && !m.out && !mine {
+			if asking && m.state.Load() == moveImported {
+				return true // an in-move never overlaps an out-move: no gate needed
+			}
+			if asking {
+				c.w.errorText("TRYAGAIN Slot " + strconv.Itoa(slot) + " is still being imported")
+				return false
+			}
+		}
+		switch {
+		case !owned:
+			c.w.errorText(msgClusterDown)
+			return false
+		case !mine:
+			c.w.errorText("MOVED " + strconv.Itoa(slot) + " " + p.Addr)
+			return false
+		}
+		if cn.enter(c, slot) {
+			return true
+		}
+		if m == nil || !m.out {
+			continue // a move started and ended meanwhile
+		}
+		switch m.state.Load() {
+		case moveHandedOff:
+			c.w.errorText("ASK " + strconv.Itoa(slot) + " " + m.peerAddr)
+			return false
+		case moveFrozen:
+			if deadline.IsZero() {
+				deadline = time.Now().Add(freezeWaitLimit)
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				c.w.errorText("TRYAGAIN Slot " + strconv.Itoa(slot) + " is being moved")
+				return false
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-m.thawed:
+			case <-t.C:
+			case <-c.d.closed:
+			}
+			t.Stop()
+		}
+	}
+}
+
+// afterAdopt applies a newly adopted table to the slots' data: an imported
+// slot the node now owns is simply its own; a handed-off slot it no longer
+// owns is dropped; any other slot it does not own loses stale keys and
+// blocked clients (they get MOVED). It also notices that a leaving node
+// is done.
+func (cn *clusterNode) afterAdopt(t *Table) {
+	st := cn.d.store
+	for s := range NumSlots {
+		p, owned := t.Primary(s)
+		mine := owned && p.ID == cn.id
+		m := cn.moves[s].Load()
+		if mine {
+			if m != nil && !m.out {
+				cn.moves[s].CompareAndSwap(m, nil)
+				cn.stats.slotsIn.Add(-1)
+			}
+			continue
+		}
+		if m != nil && (!m.out || m.state.Load() != moveHandedOff) {
+			continue // still moving
+		}
+		redirect := msgClusterDown
+		if owned {
+			redirect = "MOVED " + strconv.Itoa(s) + " " + p.Addr
+		}
+		sd := st.slot(s)
+		sd.mu.Lock()
+		if cur, _ := cn.current(); cur.Version == t.Version && cn.moves[s].Load() == m {
+			if len(sd.keys) > 0 || len(sd.waiters) > 0 {
+				st.clearSlot(s, redirect)
+			}
+			if m != nil {
+				cn.moves[s].CompareAndSwap(m, nil)
+				cn.stats.slotsOut.Add(-1)
+			}
+		}
+		sd.mu.Unlock()
+	}
+	me, ok := t.Member(cn.id)
+	if ok && me.State.Live() {
+		cn.member.Store(true)
+	}
+	gone := !ok && cn.member.Load()
+	if p, r := t.Load(cn.id); ok && me.State == NodeLeaving && p == 0 && r == 0 {
+		gone = true
+	}
+	if gone && cn.left.CompareAndSwap(false, true) {
+		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", t.Version)
+		go cn.d.Close()
+	}
+}
+
+// Left reports whether the node has left the cluster gracefully: every slot
+// moved away after a leave, and the node closed itself.
+func (d *DataNode) Left() bool { return d.cluster != nil && d.cluster.left.Load() }
+
+// migrateCommands are the commands of the migration protocol.
+func migrateCommands() []*command {
+	return []*command{
+		{"chkv.migrate", -5, flagAdmin | flagStale, 0, 0, 0, cmdMigrate},
+		{"chkv.import", -2, flagAdmin | flagStale, 0, 0, 0, cmdImport},
+	}
+}
+
+// cmdMigrate handles CHKV.MIGRATE <target-id> <target-addr> <keys-per-sec>
+// <slot>... from the NameNode: it moves the slots to the target and
+// answers [keys, bytes] once they are handed off, or an error when the
+// copy failed and was abandoned.
+func cmdMigrate(c *conn, args [][]byte) {
+	rate, err := strconv.ParseFloat(string(args[3]), 64)
+	if err != nil || rate < 0 {
+		c.w.errorText("ERR chkv: bad rate")
+		return
+	}
+	slots, err := parseSlots(args[4:])
+	if err != nil {
+		c.w.errorText("ERR chkv: " + err.Error())
+		return
+	}
+	keys, bytes, err := c.d.cluster.migrateOut(NodeID(args[1]), string(args[2]), rate, slots)
+	if err != nil {
+		c.w.errorText("ERR " + err.Error())
+		return
+	}
+	c.w.array(2)
+	c.w.int(keys)
+	c.w.int(bytes)
+}
+
+// parseSlots parses distinct slot numbers.
+func parseSlots(args [][]byte) ([]int, error) {
+	seen := map[int]bool{}
+	slots := make([]int, 0, len(args))
+	for _, a := range args {
+		s, err := strconv.Atoi(string(a))
+		if err != nil || s < 0 || s >= NumSlots || seen[s] {
+			return nil, fmt.Errorf("bad or repeated slot %q", truncate(a, 32))
+		}
+		seen[s] = true
+		slots = append(slots, s)
+	}
+	return slots, nil
+}
+
+// migrateOut moves slots to the target; see the file comment.
+func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float64, slots []int) (keys, bytes int64, err error) {
+	if targetID == cn.id {
+		return 0, 0, errors.New("chkv: cannot migrate to myself")
+	}
+	t, _ := cn.current()
+	handed := 0
+	for _, s := range slots {
+		if m := cn.moves[s].Load(); m != nil {
+			if m.out && m.state.Load() == moveHandedOff && m.peerID == targetID {
+				handed++ // a retry of a move that finished: the NameNode lost our answer
+				continue
+			}
+			return 0, 0, fmt.Errorf("chkv: slot %d is already moving", s)
+		}
+		if p, ok := t.Primary(s); !ok || p.ID != cn.id {
+			return 0, 0, fmt.Errorf("chkv: slot %d is not served here", s)
+		}
+	}
+	if handed == len(slots) {
+		return 0, 0, nil
+	}
+	if handed > 0 {
+		return 0, 0, errors.New("chkv: some slots are handed off already, some not")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), migrateIOTimeout)
+	nc, err := cn.d.cfg.Transport.Dial(ctx, targetAddr)
+	cancel()
+	if err != nil {
+		return 0, 0, fmt.Errorf("chkv: migrate to %s: %w", targetID, err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // closing the node interrupts the copy
+		select {
+		case <-cn.d.closed:
+			nc.SetDeadline(time.Unix(1, 0))
+		case <-done:
+		}
+	}()
+	defer nc.Close()
+	mv := &mover{cn: cn, nc: nc, bw: bufio.NewWriterSize(nc, 64<<10), br: bufio.NewReader(nc), rate: rate, start: time.Now()}
+	ms := make([]*slotMove, len(slots))
+	for i := range slots {
+		ms[i] = &slotMove{out: true, peerID: targetID, peerAddr: targetAddr, thawed: make(chan struct{})}
+		ms[i].state.Store(moveCopying)
+	}
+	abort := func(err error) (int64, int64, error) {
+		for i, s := range slots {
+			if cn.moves[s].CompareAndSwap(ms[i], nil) {
+				cn.stats.slotsOut.Add(-1)
+			}
+			select {
+			case <-ms[i].thawed:
+			default:
+				close(ms[i].thawed)
+			}
+		}
+		nc.SetDeadline(time.Now().Add(time.Second))
+		mv.send("ABORT", slotArgs(slots)...) // best effort: the target drops what it got
+		mv.flush()
+		cn.d.cfg.Logger.Warn("migration abandoned", "id", cn.id, "to", targetID, "slots", len(slots), "err", err)
+		return 0, 0, fmt.Errorf("chkv: migrate to %s: %w", targetID, err)
+	}
+	mv.send("BEGIN", append([]string{string(cn.id)}, slotArgs(slots)...)...)
+	if err := mv.sync(); err != nil {
+		return abort(err)
+	}
+	// Start recording writes, then snapshot each slot's key list.
+	lists := make([][]string, len(slots))
+	for i, s := range slots {
+		sd := cn.d.store.slot(s)
+		sd.mu.Lock()
+		ms[i].dirty = map[string]struct{}{}
+		cn.moves[s].Store(ms[i])
+		lists[i] = cn.d.store.slotKeyList(s)
+		sd.mu.Unlock()
+		cn.stats.slotsOut.Add(1)
+	}
+	for i, s := range slots {
+		if err := mv.sendKeys(s, lists[i], false); err != nil {
+			return abort(err)
+		}
+		lists[i] = nil
+	}
+	// Catch up with the writes made meanwhile.
+	for round := 0; ; round++ {
+		n, err := mv.sendDirty(slots, ms)
+		if err != nil {
+			return abort(err)
+		}
+		if err := mv.sync(); err != nil {
+			return abort(err)
+		}
+		if n <= migrateFreezeAt || round == migrateRounds {
+			break
+		}
+	}
+	// Freeze: no new command starts; wait for the running ones.
+	for i, s := range slots {
+		ms[i].state.Store(moveFrozen)
+		for cn.inflight[s].Load() > 0 {
+			runtime.Gosched()
+		}
+	}
+	if _, err := mv.sendDirty(slots, ms); err != nil {
+		return abort(err)
+	}
+	now := cn.d.store.nowMs()
+	dargs := []string{strconv.FormatInt(now, 10)}
+	want := make([][2]int64, len(slots))
+	for i, s := range slots {
+		k, d := cn.d.store.slotDigest(s, now)
+		want[i] = [2]int64{k, int64(d)}
+		dargs = append(dargs, strconv.Itoa(s), strconv.FormatUint(cn.d.store.slotSeq(s), 10))
+	}
+	mv.send("DIGEST", dargs...)
+	if err := mv.sync(); err != nil {
+		return abort(err)
+	}
+	got, ok := mv.last.([]any)
+	if !ok || len(got) != 2*len(slots) {
+		return abort(fmt.Errorf("%w: bad digest reply", ErrProtocol))
+	}
+	for i, s := range slots {
+		if got[2*i] != want[i][0] || got[2*i+1] != want[i][1] {
+			return abort(fmt.Errorf("digest of slot %d differs: %d keys here, %v there", s, want[i][0], got[2*i]))
+		}
+	}
+	mv.send("COMMIT", slotArgs(slots)...)
+	if err := mv.sync(); err != nil {
+		return abort(err)
+	}
+	// Hand off: from now on the target serves the slots.
+	ask := ""
+	for i, s := range slots {
+		ask = "ASK " + strconv.Itoa(s) + " " + targetAddr
+		sd := cn.d.store.slot(s)
+		sd.mu.Lock()
+		ms[i].state.Store(moveHandedOff)
+		ms[i].dirty = nil
+		cn.d.store.kickWaiters(s, ask)
+		sd.mu.Unlock()
+		close(ms[i].thawed)
+		bytes += cn.d.store.slotBytes(s)
+	}
+	cn.stats.keysSent.Add(mv.keys)
+	cn.stats.bytesSent.Add(mv.bytes)
+	cn.stats.slotsSent.Add(int64(len(slots)))
+	cn.d.cfg.Logger.Info("slots handed off", "id", cn.id, "to", targetID, "slots", len(slots), "keys", mv.keys, "bytes", mv.bytes, "took", time.Since(mv.start))
+	return mv.keys, mv.bytes, nil
+}
+
+// slotArgs formats slot numbers as arguments.
+func slotArgs(slots []int) []string {
+	a := make([]string, len(slots))
+	for i, s := range slots {
+		a[i] = strconv.Itoa(s)
+	}
+	return a
+}
+
+// mover is the sending end of one migration's copy stream.
+type mover struct {
+	cn      *clusterNode
+	nc      net.Conn
+	bw      *bufio.Writer
+	br      *bufio.Reader
+	w       replyWriter
+	enc     recordEncoder
+	pending int // requests sent whose replies are unread
+	last    any // the last reply read by sync
+	err     error
+	rate    float64 // keys per second; 0: no cap
+	start   time.Time
+	keys    int64 // keys sent (a key sent twice counts twice)
+	bytes   int64 // record bytes sent
+}
+
+// send writes one CHKV.IMPORT request without waiting for its reply.
+func (mv *mover) send(sub string, args ...string) {
+	mv.w.buf = mv.w.buf[:0]
+	mv.w.array(2 + len(args))
+	mv.w.bulkString("CHKV.IMPORT")
+	mv.w.bulkString(sub)
+	for _, a := range args {
+		mv.w.bulkString(a)
+	}
+	mv.write(mv.w.buf)
+}
+
+// write writes b to the stream and counts one reply to read.
+func (mv *mover) write(b []byte) {
+	if mv.err != nil {
+		return
+	}
+	mv.nc.SetWriteDeadline(time.Now().Add(migrateIOTimeout))
+	_, mv.err = mv.bw.Write(b)
+	mv.pending++
+}
+
+func (mv *mover) flush() error {
+	if mv.err == nil {
+		mv.nc.SetWriteDeadline(time.Now().Add(migrateIOTimeout))
+		mv.err = mv.bw.Flush()
+	}
+	return mv.err
+}
+
+// sync flushes and reads every pending reply; the first error reply fails it.
+func (mv *mover) sync() error {
+	if err := mv.flush(); err != nil {
+		return err
+	}
+	for ; mv.pending > 0; mv.pending-- {
+		mv.nc.SetReadDeadline(time.Now().Add(migrateIOTimeout))
+		r, err := readPeerReply(mv.br, 0)
+		if err != nil {
+			mv.err = err
+			return err
+		}
+		mv.last = r
+	}
+	return nil
+}
+
+// sendRecords sends the encoded records as DATA requests of about
+// migrateSendBytes each, cut at record boundaries, then resets the encoder.
+func (mv *mover) sendRecords() error {
+	b, marks := mv.enc.buf, mv.enc.marks
+	for len(marks) > 0 {
+		end := len(b)
+		for i, m := range marks {
+			if i > 0 && m-marks[0] > migrateSendBytes {
+				end = m
+				break
+			}
+		}
+		mv.w.buf = mv.w.buf[:0]
+		mv.w.array(3)
+		mv.w.bulkString("CHKV.IMPORT")
+		mv.w.bulkString("DATA")
+		mv.w.bulk(b[marks[0]:end])
+		mv.write(mv.w.buf)
+		mv.bytes += int64(end - marks[0])
+		for len(marks) > 0 && marks[0] < end {
+			marks = marks[1:]
+		}
+	}
+	mv.keys += mv.enc.keys
+	mv.enc.reset()
+	mv.throttle()
+	if mv.pending > 64 { // keep the replies from piling up
+		return mv.sync()
+	}
+	return mv.err
+}
+
+// throttle sleeps as long as the copy runs ahead of the rate cap.
+func (mv *mover) throttle() {
+	if mv.rate <= 0 {
+		return
+	}
+	ahead := time.Duration(float64(mv.keys)/mv.rate*float64(time.Second)) - time.Since(mv.start)
+	if ahead > 0 {
+		mv.flush()
+		select {
+		case <-time.After(ahead):
+		case <-mv.cn.d.closed:
+		}
+	}
+}
+
+// sendKeys sends the current state of keys of slot: the value, or a
+// deletion when the key is gone (always for dirty keys; a snapshot skips
+// missing keys).
+func (mv *mover) sendKeys(slot int, keys []string, dels bool) error {
+	st := mv.cn.d.store
+	sd := st.slot(slot)
+	for len(keys) > 0 {
+		n := min(len(keys), migrateKeysPerRun)
+		sd.mu.Lock()
+		now := st.nowMs()
+		for _, k := range keys[:n] {
+			e := sd.keys[k]
+			if e != nil && e.expireAt != 0 && e.expireAt <= now {
+				e = nil
+			}
+			switch {
+			case e != nil:
+				mv.enc.entry(slot, k, e)
+			case dels:
+				mv.enc.del(slot, k)
+			}
+		}
+		sd.mu.Unlock()
+		keys = keys[n:]
+		if len(mv.enc.buf) >= migrateSendBytes {
+			if err := mv.sendRecords(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(mv.enc.marks) > 0 {
+		return mv.sendRecords()
+	}
+	return mv.err
+}
+
+// sendDirty sends every key written since the last round and returns how many.
+func (mv *mover) sendDirty(slots []int, ms []*slotMove) (int, error) {
+	total := 0
+	for i, s := range slots {
+		sd := mv.cn.d.store.slot(s)
+		sd.mu.Lock()
+		dirty := ms[i].dirty
+		ms[i].dirty = map[string]struct{}{}
+		sd.mu.Unlock()
+		if len(dirty) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(dirty))
+		for k := range dirty {
+			keys = append(keys, k)
+		}
+		total += len(keys)
+		if err := mv.sendKeys(s, keys, true); err != nil {
+			return total, err
+		}
+	}
+	return total, mv.flush()
+}
+
+// cmdImport handles the target's side: CHKV.IMPORT BEGIN <source-id>
+// <slot>..., DATA <records>, DIGEST <now> (<slot> <seq>)..., COMMIT
+// <slot>..., ABORT <slot>....
+func cmdImport(c *conn, args [][]byte) {
+	cn := c.d.cluster
+	sub := string(truncate(args[1], 16))
+	var err error
+	switch {
+	case eqFold(args[1], "data") && len(args) == 3:
+		err = cn.importData(args[2])
+		if err == nil {
+			c.w.ok()
+		}
+	case eqFold(args[1], "begin") && len(args) >= 4:
+		var slots []int
+		if slots, err = parseSlots(args[3:]); err == nil {
+			err = cn.importBegin(NodeID(args[2]), slots)
+		}
+		if err == nil {
+			c.w.ok()
+		}
+	case eqFold(args[1], "digest") && len(args) >= 4 && len(args)%2 == 1:
+		err = cn.importDigest(c, args[2:])
+	case (eqFold(args[1], "commit") || eqFold(args[1], "abort")) && len(args) >= 3:
+		var slots []int
+		if slots, err = parseSlots(args[2:]); err == nil {
+			err = cn.importEnd(slots, eqFold(args[1], "commit"))
+		}
+		if err == nil {
+			c.w.ok()
+		}
+	default:
+		err = fmt.Errorf("chkv: unknown CHKV.IMPORT subcommand %q or wrong number of arguments", sub)
+	}
+	if err != nil {
+		c.w.errorText("ERR " + err.Error())
+	}
+}
+
+// importBegin prepares slots to receive a copy: they must not be served
+// here; whatever they held (an abandoned earlier copy) is dropped.
+func (cn *clusterNode) importBegin(source NodeID, slots []int) error {
+	t, _ := cn.current()
+	for _, s := range slots {
+		if p, ok := t.Primary(s); ok && p.ID == cn.id {
+			return fmt.Errorf("chkv: slot %d is served here (table version %d)", s, t.Version)
+		}
+		if m := cn.moves[s].Load(); m != nil && m.out {
+			return fmt.Errorf("chkv: slot %d is moving out of here", s)
+		}
+	}
+	st := cn.d.store
+	for _, s := range slots {
+		sd := st.slot(s)
+		sd.mu.Lock()
+		st.clearSlot(s, msgClusterDown)
+		m := &slotMove{peerID: source}
+		m.state.Store(moveImporting)
+		if cn.moves[s].Swap(m) == nil {
+			cn.stats.slotsIn.Add(1)
+		}
+		sd.mu.Unlock()
+	}
+	return nil
+}
+
+// importData applies a DATA request's records to slots being imported.
+func (cn *clusterNode) importData(b []byte) error {
+	st := cn.d.store
+	d := recordDecoder{b: b}
+	var rec record
+	locked := -1
+	defer func() {
+		if locked >= 0 {
+			st.slot(locked).mu.Unlock()
+		}
+	}()
+	var keys int64
+	for d.next(&rec) {
+		if rec.slot != locked {
+			if locked >= 0 {
+				st.slot(locked).mu.Unlock()
+			}
+			locked = rec.slot
+			st.slot(locked).mu.Lock()
+			if m := cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
+				return fmt.Errorf("chkv: slot %d is not being imported", locked)
+			}
+		}
+		if err := st.applyRecord(&rec); err != nil {
+			return err
+		}
+		if rec.op == recSetString || rec.op == recSetList || rec.op == recDel {
+			keys++
+		}
+	}
+	cn.stats.keysReceived.Add(keys)
+	cn.stats.bytesReceived.Add(int64(len(b)))
+	return d.err
+}
+
+// importDigest raises each slot's version sequence to the source's and
+// answers the slot's live key count and digest, for each slot.
+func (cn *clusterNode) importDigest(c *conn, args [][]byte) error {
+	now, err := strconv.ParseInt(string(args[0]), 10, 64)
+	if err != nil {
+		return errors.New("chkv: bad time")
+	}
+	type pair struct {
+		slot int
+		seq  uint64
+	}
+	ps := make([]pair, 0, len(args)/2)
+	for i := 1; i+1 < len(args); i += 2 {
+		s, err1 := strconv.Atoi(string(args[i]))
+		seq, err2 := strconv.ParseUint(string(args[i+1]), 10, 64)
+		if err1 != nil || err2 != nil || s < 0 || s >= NumSlots {
+			return errors.New("chkv: bad slot or sequence")
+		}
+		if m := cn.moves[s].Load(); m == nil || m.out || m.state.Load() != moveImporting {
+			return fmt.Errorf("chkv: slot %d is not being imported", s)
+		}
+		ps = append(ps, pair{s, seq})
+	}
+	c.w.array(2 * len(ps))
+	for _, p := range ps {
+		cn.d.store.raiseSeq(p.slot, p.seq)
+		k, d := cn.d.store.slotDigest(p.slot, now)
+		c.w.int(k)
+		c.w.int(int64(d))
+	}
+	return nil
+}
+
+// importEnd commits (the slots are served to ASKING clients until the
+// table gives them to this node) or abandons (their data is dropped) the
+// import of slots.
+func (cn *clusterNode) importEnd(slots []int, commit bool) error {
+	st := cn.d.store
+	for _, s := range slots {
+		m := cn.moves[s].Load()
+		if m == nil || m.out {
+			if commit {
+				return fmt.Errorf("chkv: slot %d is not being imported", s)
+			}
+			continue
+		}
+		if commit {
+			m.state.Store(moveImported)
+			continue
+		}
+		sd := st.slot(s)
+		sd.mu.Lock()
+		if cn.moves[s].CompareAndSwap(m, nil) {
+			st.clearSlot(s, msgClusterDown)
+			cn.stats.slotsIn.Add(-1)
+		}
+		sd.mu.Unlock()
+	}
+	if commit {
+		cn.stats.slotsRecv.Add(int64(len(slots)))
+	}
+	return nil
+}

@@ -1,0 +1,341 @@
+// The store's side of slot migration: slot snapshots as records, applying records, slot digests and dropping a slot.
+
+package chkv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Record operations of the migration stream. A value larger than
+// recordChunk travels as a set record followed by append records, so no
+// single request exceeds a DataNode's bulk limit.
+const (
+	recSetString    = 1 // key version expireAt bytes
+	recSetList      = 2 // key version expireAt count elements...
+	recAppendString = 3 // key bytes
+	recAppendList   = 4 // key count elements...
+	recDel          = 5 // key
+)
+
+// recordChunk is the most value bytes one record carries.
+const recordChunk = 1 << 20
+
+// errBadRecord reports a malformed migration record.
+var errBadRecord = errors.New("chkv: bad migration record")
+
+// recordEncoder appends records to buf and remembers where each starts, so
+// the sender can cut buf into requests at record boundaries.
+type recordEncoder struct {
+	buf   []byte
+	marks []int // start of every record
+	keys  int64 // keys encoded (set and delete records)
+}
+
+func (r *recordEncoder) reset() { r.buf, r.marks, r.keys = r.buf[:0], r.marks[:0], 0 }
+
+func (r *recordEncoder) head(op byte, slot int, key string) {
+	r.marks = append(r.marks, len(r.buf))
+	r.buf = append(r.buf, op)
+	r.buf = binary.AppendUvarint(r.buf, uint64(slot))
+	r.buf = binary.AppendUvarint(r.buf, uint64(len(key)))
+	r.buf = append(r.buf, key...)
+}
+
+func (r *recordEncoder) bytes(b []byte) {
+	r.buf = binary.AppendUvarint(r.buf, uint64(len(b)))
+	r.buf = append(r.buf, b...)
+}
+
+// del encodes the deletion of key.
+func (r *recordEncoder) del(slot int, key string) {
+	r.head(recDel, slot, key)
+	r.keys++
+}
+
+// entry encodes key's whole value, version and expiry, splitting big
+// values into chunks. The caller holds the slot lock.
+func (r *recordEncoder) entry(slot int, key string, e *entry) {
+	r.keys++
+	if e.kind == kindString {
+		first := e.str[:min(len(e.str), recordChunk)]
+		r.head(recSetString, slot, key)
+		r.buf = binary.AppendUvarint(r.buf, e.version)
+		r.buf = binary.AppendVarint(r.buf, e.expireAt)
+		r.bytes(first)
+		for rest := e.str[len(first):]; len(rest) > 0; {
+			n := min(len(rest), recordChunk)
+			r.head(recAppendString, slot, key)
+			r.bytes(rest[:n])
+			rest = rest[n:]
+		}
+		return
+	}
+	l := e.list
+	i := 0
+	chunk := func() {
+		start, size := i, 0
+		for i < l.len() && (i == start || size+len(l.at(i)) <= recordChunk) {
+			size += len(l.at(i))
+			i++
+		}
+		r.buf = binary.AppendUvarint(r.buf, uint64(i-start))
+		for j := start; j < i; j++ {
+			r.bytes(l.at(j))
+		}
+	}
+	r.head(recSetList, slot, key)
+	r.buf = binary.AppendUvarint(r.buf, e.version)
+	r.buf = binary.AppendVarint(r.buf, e.expireAt)
+	chunk()
+	for i < l.len() {
+		r.head(recAppendList, slot, key)
+		chunk()
+	}
+}
+
+// record is one decoded migration record; its byte slices alias the input.
+type record struct {
+	op       byte
+	slot     int
+	key      []byte
+	version  uint64
+	expireAt int64
+	str      []byte
+	elems    [][]byte
+}
+
+// recordDecoder reads records from a buffer, checking every length against
+// the bytes left, so it never allocates more than the input holds.
+type recordDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *recordDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errBadRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordDecoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errBadRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordDecoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errBadRecord
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *recordDecoder) list(rec *record) {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) { // every element takes at least one byte
+		d.err = errBadRecord
+		return
+	}
+	rec.elems = rec.elems[:0]
+	for range n {
+		rec.elems = append(rec.elems, d.bytes())
+		if d.err != nil {
+			return
+		}
+	}
+}
+
+// next decodes the next record into rec; false at the end or on error (d.err).
+func (d *recordDecoder) next(rec *record) bool {
+	if len(d.b) == 0 || d.err != nil {
+		return false
+	}
+	rec.op = d.b[0]
+	d.b = d.b[1:]
+	slot := d.uvarint()
+	rec.key = d.bytes()
+	if d.err == nil && slot >= NumSlots {
+		d.err = fmt.Errorf("%w: slot %d", errBadRecord, slot)
+	}
+	rec.slot = int(slot)
+	switch rec.op {
+	case recSetString, recSetList:
+		rec.version = d.uvarint()
+		rec.expireAt = d.varint()
+		if rec.op == recSetString {
+			rec.str = d.bytes()
+		} else {
+			d.list(rec)
+		}
+	case recAppendString:
+		rec.str = d.bytes()
+	case recAppendList:
+		d.list(rec)
+	case recDel:
+	default:
+		d.err = fmt.Errorf("%w: op %d", errBadRecord, rec.op)
+	}
+	return d.err == nil
+}
+
+// applyRecord applies one migration record to its slot, keeping the
+// record's version and raising the slot's version sequence past it. The
+// caller holds the slot lock.
+func (s *Store) applyRecord(rec *record) error {
+	slot, key := rec.slot, rec.key
+	sd := &s.slots[slot]
+	old := sd.keys[string(key)]
+	switch rec.op {
+	case recDel:
+		if old != nil {
+			s.remove(slot, string(key), old)
+		}
+		return nil
+	case recSetString, recSetList:
+		if old != nil {
+			s.remove(slot, string(key), old)
+		}
+		e := &entry{kind: kindString, expireAt: rec.expireAt}
+		if rec.op == recSetString {
+			e.str = cloneBytes(rec.str)
+		} else {
+			e.kind, e.list = kindList, &list{}
+			for _, v := range rec.elems {
+				e.list.pushBack(cloneBytes(v))
+			}
+		}
+		s.insert(slot, string(key), e)
+		e.version = rec.version
+		sd.seq = max(sd.seq, rec.version)
+		return nil
+	}
+	if old == nil || (rec.op == recAppendString) != (old.kind == kindString) {
+		return fmt.Errorf("%w: append to a missing key or one of another type", errBadRecord)
+	}
+	before, hadTTL, version := old.size(string(key)), old.expireAt != 0, old.version
+	if rec.op == recAppendString {
+		old.str = append(old.str, rec.str...)
+	} else {
+		for _, v := range rec.elems {
+			old.list.pushBack(cloneBytes(v))
+		}
+	}
+	s.update(slot, string(key), old, before, hadTTL)
+	old.version = version // a chunk is part of the same write
+	return nil
+}
+
+// raiseSeq makes slot's version sequence at least seq, so versions handed
+// out after a migration never repeat one handed out before it.
+func (s *Store) raiseSeq(slot int, seq uint64) {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	sd.seq = max(sd.seq, seq)
+	sd.mu.Unlock()
+}
+
+// slotSeq returns slot's version sequence.
+func (s *Store) slotSeq(slot int) uint64 {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.seq
+}
+
+// slotKeyList returns the keys of slot. The caller holds the slot lock.
+func (s *Store) slotKeyList(slot int) []string {
+	sd := &s.slots[slot]
+	keys := make([]string, 0, len(sd.keys))
+	for k := range sd.keys {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// slotDigest returns the live keys of slot at time now and an
+// order-independent digest of their keys, values, versions and expiries.
+// Both sides of a migration compute it and must agree before a slot flips.
+func (s *Store) slotDigest(slot int, now int64) (keys int64, digest uint64) {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	var h xxhash.Digest
+	var num [8]byte
+	for k, e := range sd.keys {
+		if e.expireAt != 0 && e.expireAt <= now {
+			continue
+		}
+		h.Reset()
+		h.WriteString(k)
+		binary.LittleEndian.PutUint64(num[:], e.version)
+		h.Write(num[:])
+		binary.LittleEndian.PutUint64(num[:], uint64(e.expireAt))
+		h.Write(num[:])
+		h.Write([]byte{byte(e.kind)})
+		if e.kind == kindString {
+			h.Write(e.str)
+		} else {
+			for i := range e.list.len() {
+				v := e.list.at(i)
+				binary.LittleEndian.PutUint64(num[:], uint64(len(v)))
+				h.Write(num[:])
+				h.Write(v)
+			}
+		}
+		keys++
+		digest += h.Sum64() * 0x9E3779B97F4A7C15 // spread before summing
+	}
+	return keys, digest
+}
+
+// clearSlot removes every key of slot and answers its blocked clients with
+// errText. The caller holds the slot lock.
+func (s *Store) clearSlot(slot int, errText string) (keys int) {
+	sd := &s.slots[slot]
+	for k, e := range sd.keys {
+		s.remove(slot, k, e)
+		keys++
+	}
+	sd.keys = nil
+	s.kickWaiters(slot, errText)
+	return keys
+}
+
+// kickWaiters answers every client blocked on a key of slot with errText
+// (a redirect when the slot moves away). The caller holds the slot lock.
+func (s *Store) kickWaiters(slot int, errText string) {
+	sd := &s.slots[slot]
+	for k, q := range sd.waiters {
+		for _, w := range q.ws {
+			if w.claimed.CompareAndSwap(false, true) {
+				s.blocked.Add(-1)
+				w.ch <- popped{err: errText}
+			}
+		}
+		delete(sd.waiters, k)
+	}
+}
+
+// slotBytes returns the accounted bytes of slot.
+func (s *Store) slotBytes(slot int) int64 {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.bytes
+}

@@ -1,0 +1,260 @@
+package chkv
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// clusterClient returns a routing client of cl that closes with the test.
+func clusterClient(t testing.TB, cl *Cluster) *Client {
+	t.Helper()
+	c, err := NewClient(context.Background(), ClientConfig{NameNode: cl.NameNodeAddr(), Transport: cl.Transport()})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// keyCensus counts, over the running DataNodes, the keys each holds and
+// checks that no slot's keys sit on two nodes or on a node not leading it.
+func keyCensus(t *testing.T, cl *Cluster) map[NodeID]int64 {
+	t.Helper()
+	tb := cl.NameNode().Table()
+	out := map[NodeID]int64{}
+	for _, d := range cl.DataNodes() {
+		for s := range NumSlots {
+			n := d.Store().CountKeysInSlot(s)
+			if n == 0 {
+				continue
+			}
+			p, _ := tb.Primary(s)
+			require.Equalf(t, p.ID, d.ID(), "slot %d: %d keys on %s, which does not lead it", s, n, d.ID())
+			out[d.ID()] += int64(n)
+		}
+	}
+	return out
+}
+
+// TestMigrateJoinAndLeave loads strings, lists, TTLs and versions into a
+// 3-node cluster, adds a 4th node and takes one away under a steady write
+// load, and checks every key with its value, version and TTL afterwards.
+func TestMigrateJoinAndLeave(t *testing.T) {
+	for _, tr := range []string{ClusterMem, ClusterTCP} {
+		t.Run(tr, func(t *testing.T) {
+			cl := NewClusterT(t, func(c *ClusterConfig) {
+				c.Replicas = 0
+				c.Transport = tr
+				c.HeartbeatInterval = 50 * time.Millisecond
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c := clusterClient(t, cl)
+			const n = 3000
+			versions := map[string]uint64{}
+			for i := range n {
+				k := "k" + strconv.Itoa(i)
+				v, err := c.SetVersion(ctx, k, "v"+strconv.Itoa(i), 0)
+				require.NoError(t, err)
+				versions[k] = v
+				if i%10 == 0 {
+					_, err := c.RPush(ctx, "l"+strconv.Itoa(i), "a", "b", "c")
+					require.NoError(t, err)
+				}
+				if i%7 == 0 {
+					require.NoError(t, c.Set(ctx, "t"+strconv.Itoa(i), "x", WithTTL(time.Hour)))
+				}
+			}
+			// A writer keeps incrementing counters while nodes come and go.
+			var acked atomic.Int64
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := c.Incr(ctx, "ctr"+strconv.Itoa(i%50)); err != nil {
+						t.Errorf("INCR during the move: %v", err)
+						return
+					}
+					acked.Add(1)
+				}
+			})
+			d4, err := cl.AddDataNode(ctx)
+			require.NoError(t, err)
+			require.NoError(t, cl.WaitStable(ctx))
+			census := keyCensus(t, cl)
+			total := int64(0)
+			for _, v := range census {
+				total += v
+			}
+			share := float64(census[d4.ID()]) / float64(total)
+			t.Logf("after the join: %v (new node %.1f%%)", census, 100*share)
+			require.InDelta(t, 0.25, share, 0.05, "the new node's share of the keys")
+			st := cl.NameNode().Migration()
+			require.False(t, st.Active)
+			require.Positive(t, st.KeysMoved)
+
+			require.NoError(t, cl.RemoveDataNode(ctx, "dn2"))
+			require.NoError(t, cl.WaitStable(ctx))
+			close(stop)
+			wg.Wait()
+			census = keyCensus(t, cl)
+			require.NotContains(t, census, NodeID("dn2"))
+			t.Logf("after the leave: %v", census)
+
+			for i := range n {
+				k := "k" + strconv.Itoa(i)
+				v, ver, err := c.GetVersion(ctx, k)
+				require.NoError(t, err)
+				require.Equal(t, "v"+strconv.Itoa(i), v, k)
+				require.Equal(t, versions[k], ver, "version of %s", k)
+				if i%10 == 0 {
+					l, err := c.LRange(ctx, "l"+strconv.Itoa(i), 0, -1)
+					require.NoError(t, err)
+					require.Equal(t, []string{"a", "b", "c"}, l)
+				}
+				if i%7 == 0 {
+					ttl, err := c.TTL(ctx, "t"+strconv.Itoa(i))
+					require.NoError(t, err)
+					require.Greater(t, ttl, 59*time.Minute)
+				}
+			}
+			sum := int64(0)
+			for i := range 50 {
+				v, err := c.Get(ctx, "ctr"+strconv.Itoa(i))
+				if err == nil {
+					x, _ := strconv.ParseInt(v, 10, 64)
+					sum += x
+				}
+			}
+			require.Equal(t, acked.Load(), sum, "counters hold every acknowledged increment")
+			// A version written after the moves is greater than before.
+			v2, err := c.SetVersion(ctx, "k1", "new", versions["k1"])
+			require.NoError(t, err)
+			require.Greater(t, v2, versions["k1"])
+		})
+	}
+}
+
+// TestMigrateBlockedClientRedirected: a client blocked in BLPOP on a slot
+// that moves away is answered with a redirect, and the chkv Client follows
+// it to the new owner, where a push wakes it.
+func TestMigrateBlockedClientRedirected(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.Replicas = 0
+		c.HeartbeatInterval = 50 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Every blocked call holds a connection: the pool must fit them all
+	// plus the pushes.
+	c, err := NewClient(ctx, ClientConfig{NameNode: cl.NameNodeAddr(), Transport: cl.Transport(), PoolSize: 512})
+	require.NoError(t, err)
+	defer c.Close()
+	keys := make([]string, 200)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("q%d", i)
+	}
+	got := make(chan string, len(keys))
+	for _, k := range keys {
+		go func() {
+			_, v, err := c.BLPop(ctx, 0, k)
+			if err != nil {
+				got <- "error: " + err.Error()
+				return
+			}
+			got <- v
+		}()
+	}
+	require.Eventually(t, func() bool {
+		n := int64(0)
+		for _, d := range cl.DataNodes() {
+			n += d.Store().blockedClients()
+		}
+		return n == int64(len(keys))
+	}, 10*time.Second, 5*time.Millisecond)
+	_, err = cl.AddDataNode(ctx)
+	require.NoError(t, err)
+	require.NoError(t, cl.WaitStable(ctx))
+	for _, k := range keys {
+		_, err := c.RPush(ctx, k, "item-"+k)
+		require.NoError(t, err)
+	}
+	seen := map[string]bool{}
+	for range keys {
+		select {
+		case v := <-got:
+			seen[v] = true
+		case <-ctx.Done():
+			t.Fatalf("only %d of %d blocked clients were served", len(seen), len(keys))
+		}
+	}
+	for _, k := range keys {
+		require.True(t, seen["item-"+k], "BLPOP %s got its item; all replies: %v", k, seen)
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	src := NewStore(StoreConfig{})
+	defer src.Close()
+	dst := NewStore(StoreConfig{})
+	defer dst.Close()
+	const slot = 42
+	sd := src.slot(slot)
+	sd.mu.Lock()
+	big := make([]byte, 3*recordChunk+5)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	src.setString(slot, []byte("big"), nil, big, 0, false)
+	src.setString(slot, []byte("small"), nil, []byte("v"), 1<<50, false)
+	var e *entry
+	for i := range 3000 {
+		e = src.pushList(slot, []byte("list"), e, false, make([]byte, 1000+i%7))
+	}
+	var enc recordEncoder
+	for _, k := range src.slotKeyList(slot) {
+		enc.entry(slot, k, sd.keys[k])
+	}
+	enc.del(slot, "gone")
+	seq := sd.seq
+	sd.mu.Unlock()
+
+	dst.slot(slot).mu.Lock()
+	d := recordDecoder{b: enc.buf}
+	var rec record
+	for d.next(&rec) {
+		require.NoError(t, dst.applyRecord(&rec))
+	}
+	dst.slot(slot).mu.Unlock()
+	require.NoError(t, d.err)
+	dst.raiseSeq(slot, seq)
+	k1, d1 := src.slotDigest(slot, 0)
+	k2, d2 := dst.slotDigest(slot, 0)
+	require.Equal(t, int64(3), k1)
+	require.Equal(t, k1, k2)
+	require.Equal(t, d1, d2)
+	// Versions handed out later never repeat one from before the move.
+	require.GreaterOrEqual(t, dst.slotSeq(slot), seq)
+
+	// Every truncation of the stream is refused or decodes a prefix; nothing panics.
+	for cut := range min(len(enc.buf), 3000) {
+		d := recordDecoder{b: enc.buf[:cut]}
+		for d.next(&rec) {
+		}
+	}
+	for _, bad := range [][]byte{{9, 0, 0}, {recSetString, 0xff, 0xff, 0xff, 0x7f}, {recSetList, 1, 1, 'k', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}} {
+		d := recordDecoder{b: bad}
+		require.False(t, d.next(&rec))
+		require.Error(t, d.err)
+	}
+}

@@ -1,0 +1,593 @@
+// The NameNode's side of data movement: the plan (target table), the served table that approaches it slot batch by slot batch, and migration progress.
+
+package chkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The NameNode keeps two tables. The plan is what NextTable computed from
+// the membership; the served table (Table, pushed to every node and client)
+// is what the DataNodes hold data for. After a change the NameNode moves the
+// served table towards the plan: slots whose data cannot move (their owner
+// is down, or the primary stays and only replicas change) flip at once;
+// the others move in batches (CHKV.MIGRATE to the source DataNode) and flip
+// when the source reports them handed off. When the served table reaches the
+// plan, members that left are removed.
+
+// Defaults of data movement.
+const (
+	DefaultMigrateParallel = 2   // concurrent batches per source DataNode
+	DefaultMigrateBatch    = 256 // slots per batch
+	migrateJobTimeout      = 5 * time.Minute
+	migrateRetryMin        = 50 * time.Millisecond
+	migrateRetryMax        = 5 * time.Second
+)
+
+// nnJob is one batch of slots moving from source to target.
+type nnJob struct {
+	source, target Member
+	slots          []int
+	cancel         context.CancelFunc
+}
+
+// migrationState is the NameNode's bookkeeping of data movement. It is
+// guarded by NameNode.mu.
+type migrationState struct {
+	jobs     map[int]*nnJob    // slot -> its batch in flight
+	perSrc   map[NodeID]int    // batches in flight per source
+	failures map[int]int       // slot -> failed attempts in a row
+	retryAt  map[int]time.Time // slot -> no new attempt before
+	timer    *time.Timer       // the next retry
+
+	// Progress since the plan last changed from converged.
+	started    time.Time
+	slotsTotal int
+	slotsDone  int
+	keysMoved  int64
+	bytesMoved int64
+	nodes      map[NodeID]*nodeProgress
+}
+
+type nodeProgress struct {
+	slotsIn, slotsOut int // still to move
+	keysIn, keysOut   int64
+	bytesIn, bytesOut int64
+}
+
+// MigrationStatus is the progress of data movement, in chkv status (JSON
+// "migration") and the NameNode's CHKV.STATUS.
+type MigrationStatus struct {
+	Active      bool                  `json:"active"`       // slots remain to move
+	SlotsTotal  int                   `json:"slots_total"`  // slots to move since the movement began
+	SlotsDone   int                   `json:"slots_done"`   // of those, moved
+	SlotsMoving int                   `json:"slots_moving"` // in batches under way
+	KeysMoved   int64                 `json:"keys_moved"`
+	BytesMoved  int64                 `json:"bytes_moved"`
+	KeysPerSec  float64               `json:"keys_per_sec"`
+	ElapsedSec  float64               `json:"elapsed_sec"`
+	ETASec      float64               `json:"eta_sec"` // estimate of the time left; 0 when unknown or done
+	Nodes       []NodeMigrationStatus `json:"nodes"`
+}
+
+// NodeMigrationStatus is one DataNode's share of a MigrationStatus.
+type NodeMigrationStatus struct {
+	ID       NodeID `json:"id"`
+	SlotsIn  int    `json:"slots_in"`  // slots still to receive
+	SlotsOut int    `json:"slots_out"` // slots still to send
+	KeysIn   int64  `json:"keys_in"`
+	KeysOut  int64  `json:"keys_out"`
+	BytesIn  int64  `json:"bytes_in"`
+	BytesOut int64  `json:"bytes_out"`
+}
+
+// sameOwners reports whether slot s has the same owner list in a and b.
+func sameOwners(a, b *Table, s int) bool {
+	if a.cnt[s] != b.cnt[s] || a.lost[s] != b.lost[s] {
+		return false
+	}
+	for i := range int(a.cnt[s]) {
+		if a.Members[a.own[s][i]].ID != b.Members[b.own[s][i]].ID {
+			return false
+		}
+	}
+	return true
+}
+
+// composeTable builds a table from members and per-slot owner lists
+// (owners returns the ids, primary first, or lost).
+func composeTable(version uint64, replicas int, members []Member, owners func(s int) ([]NodeID, bool)) (*Table, error) {
+	t := &Table{Version: version, Replicas: replicas, Members: members}
+	for s := range NumSlots {
+		ids, lost := owners(s)
+		t.lost[s] = lost
+		for _, id := range ids {
+			i, ok := findMember(members, id)
+			if !ok {
+				return nil, fmt.Errorf("%w: slot %d owner %q is not a member", ErrBadTable, s, id)
+			}
+			if int(t.cnt[s]) == maxCopies {
+				return nil, fmt.Errorf("%w: slot %d has too many owners", ErrBadTable, s)
+			}
+			t.own[s][t.cnt[s]] = uint16(i)
+			t.cnt[s]++
+		}
+	}
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ownersOf returns slot s's owner ids in t and whether it is lost.
+func ownersOf(t *Table, s int) ([]NodeID, bool) { return t.Owners(s), t.lost[s] }
+
+// holds reports whether member id may still hold data: it is in plan and not down.
+func holds(plan *Table, id NodeID) bool {
+	m, ok := plan.Member(id)
+	return ok && m.State != NodeDown
+}
+
+// patchPlanLocked keeps slots whose data still lives out of the plan's lost
+// ones: when a node that was to receive a slot fails before the slot moved,
+// the plan loses the slot although its served owner still has the data.
+// Such a slot goes back to its served owner (or, when that owner is leaving,
+// to the live member leading fewest slots).
+func (n *NameNode) patchPlanLocked(plan *Table) (*Table, error) {
+	served := n.table
+	patch := map[int]NodeID{}
+	var leastLoaded NodeID
+	for s := range NumSlots {
+		if !plan.lost[s] {
+			continue
+		}
+		p, ok := served.Primary(s)
+		if !ok || !holds(plan, p.ID) {
+			continue
+		}
+		m, _ := plan.Member(p.ID)
+		if m.State.Live() {
+			patch[s] = p.ID
+			continue
+		}
+		if leastLoaded == "" {
+			best := -1
+			for _, m := range plan.Members {
+				if l, _ := plan.Load(m.ID); m.State.Live() && (best < 0 || l < best) {
+					best, leastLoaded = l, m.ID
+				}
+			}
+		}
+		if leastLoaded != "" {
+			patch[s] = leastLoaded
+		}
+	}
+	if len(patch) == 0 {
+		return plan, nil
+	}
+	n.cfg.Logger.Info("namenode: slots kept from loss: their data still lives", "slots", len(patch))
+	return composeTable(plan.Version, plan.Replicas, plan.Members, func(s int) ([]NodeID, bool) {
+		if id, ok := patch[s]; ok {
+			return []NodeID{id}, false
+		}
+		return ownersOf(plan, s)
+	})
+}
+
+// servedMembers returns the members of the next served table: the plan's,
+// with live members that still wait for slots marked joining.
+func (n *NameNode) servedMembers(plan *Table, owners func(s int) ([]NodeID, bool)) []Member {
+	waiting := map[NodeID]bool{}
+	for s := range NumSlots {
+		if ids, _ := owners(s); len(ids) > 0 {
+			if p, ok := plan.Primary(s); ok && p.ID != ids[0] {
+				waiting[p.ID] = true
+			}
+		}
+	}
+	ms := slices.Clone(plan.Members)
+	for i := range ms {
+		if ms[i].State.Live() {
+			ms[i].State = NodeUp
+			if waiting[ms[i].ID] {
+				ms[i].State = NodeJoining
+			}
+		}
+	}
+	return ms
+}
+
+// reconcileLocked moves the served table towards the plan: it flips what
+// needs no copy, starts batches for the rest (bounded per source), and when
+// the two agree removes members that have left. It publishes a new served
+// table when anything changed.
+func (n *NameNode) reconcileLocked() error {
+	if n.isClosed() {
+		return nil
+	}
+	ms := &n.mig
+	served, plan := n.table, n.plan
+	flip := map[int]bool{}
+	type pair struct{ src, dst NodeID }
+	pending := map[pair][]int{}
+	now := time.Now()
+	var nextRetry time.Time
+	for s := range NumSlots {
+		if ms.jobs[s] != nil || sameOwners(served, plan, s) {
+			continue
+		}
+		sp, sok := served.Primary(s)
+		pp, pok := plan.Primary(s)
+		if !sok || !pok || sp.ID == pp.ID || !holds(plan, sp.ID) || n.cfg.NoDataMovement {
+			flip[s] = true // no data to move, or it stays where it is
+			continue
+		}
+		if t, ok := ms.retryAt[s]; ok && now.Before(t) {
+			if nextRetry.IsZero() || t.Before(nextRetry) {
+				nextRetry = t
+			}
+			continue
+		}
+		k := pair{sp.ID, pp.ID}
+		pending[k] = append(pending[k], s)
+	}
+	if !nextRetry.IsZero() {
+		n.scheduleRetryLocked(nextRetry.Sub(now))
+	}
+	if len(flip) > 0 {
+		if err := n.flipLocked(func(s int) ([]NodeID, bool) {
+			if flip[s] {
+				return ownersOf(plan, s)
+			}
+			return ownersOf(served, s)
+		}); err != nil {
+			return err
+		}
+	}
+	// Start batches, pairs in a fixed order, bounded per source.
+	pairs := make([]pair, 0, len(pending))
+	for k := range pending {
+		pairs = append(pairs, k)
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].src != pairs[j].src {
+			return pairs[i].src < pairs[j].src
+		}
+		return pairs[i].dst < pairs[j].dst
+	})
+	for _, k := range pairs {
+		slots := pending[k]
+		for len(slots) > 0 && ms.perSrc[k.src] < n.cfg.MigrateParallel {
+			b := min(len(slots), n.cfg.MigrateBatch)
+			src, _ := n.table.Member(k.src)
+			dst, _ := n.plan.Member(k.dst)
+			n.startJobLocked(&nnJob{source: src, target: dst, slots: slices.Clone(slots[:b])})
+			slots = slots[b:]
+		}
+	}
+	if len(ms.jobs) == 0 && len(pending) == 0 && nextRetry.IsZero() {
+		return n.finishLocked()
+	}
+	return nil
+}
+
+// flipLocked publishes the next served table with the given owners.
+func (n *NameNode) flipLocked(owners func(s int) ([]NodeID, bool)) error {
+	members := n.servedMembers(n.plan, owners)
+	for _, m := range n.table.Members { // a member removed from the plan may still own slots here
+		if _, ok := findMember(members, m.ID); !ok {
+			for s := range NumSlots {
+				if ids, _ := owners(s); slices.Contains(ids, m.ID) {
+					members = append(members, m)
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	t, err := composeTable(n.table.Version+1, max(n.table.Replicas, n.plan.Replicas), members, owners)
+	if err != nil {
+		return err
+	}
+	return n.publishLocked(t)
+}
+
+// finishLocked runs when the served table has reached the plan: members
+// that left are removed from the plan, the served table becomes the plan
+// exactly, and the progress figures close.
+func (n *NameNode) finishLocked() error {
+	for _, m := range n.plan.Members {
+		if m.State != NodeLeaving {
+			continue
+		}
+		if p, r := n.plan.Load(m.ID); p > 0 || r > 0 {
+			continue
+		}
+		next, err := NextTable(n.plan, Change{Kind: ChangeRemove, Member: Member{ID: m.ID}}, n.cfg.Ring)
+		if err != nil {
+			return err
+		}
+		if err := n.setPlanLocked(next); err != nil {
+			return err
+		}
+		n.cfg.Logger.Info("namenode: node left", "id", m.ID)
+	}
+	same := len(n.table.Members) == len(n.plan.Members) && n.table.Replicas == n.plan.Replicas
+	for i := 0; same && i < len(n.plan.Members); i++ {
+		same = n.table.Members[i] == n.plan.Members[i]
+	}
+	for s := 0; same && s < NumSlots; s++ {
+		same = sameOwners(n.table, n.plan, s)
+	}
+	if !same {
+		t, err := composeTable(n.table.Version+1, n.plan.Replicas, slices.Clone(n.plan.Members), func(s int) ([]NodeID, bool) { return ownersOf(n.plan, s) })
+		if err != nil {
+			return err
+		}
+		if err := n.publishLocked(t); err != nil {
+			return err
+		}
+	}
+	ms := &n.mig
+	if ms.slotsTotal > 0 && ms.slotsDone >= ms.slotsTotal {
+		n.cfg.Logger.Info("namenode: data movement done", "slots", ms.slotsDone, "keys", ms.keysMoved, "bytes", ms.bytesMoved, "took", time.Since(ms.started))
+	}
+	return nil
+}
+
+// startJobLocked sends one batch on its way.
+func (n *NameNode) startJobLocked(j *nnJob) {
+	ms := &n.mig
+	ctx, cancel := context.WithTimeout(n.ctx, migrateJobTimeout)
+	j.cancel = cancel
+	for _, s := range j.slots {
+		ms.jobs[s] = j
+	}
+	ms.perSrc[j.source.ID]++
+	rate := 0.0
+	if n.cfg.MigrateRate > 0 {
+		rate = n.cfg.MigrateRate / float64(n.cfg.MigrateParallel)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer cancel()
+		link := &peerLink{tr: n.cfg.Transport, addr: j.source.Addr}
+		defer link.close()
+		args := []string{"CHKV.MIGRATE", string(j.target.ID), j.target.Addr, strconv.FormatFloat(rate, 'f', -1, 64)}
+		args = append(args, slotArgs(j.slots)...)
+		r, err := link.do(ctx, args...)
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.jobDoneLocked(j, r, err)
+	}()
+}
+
+// jobDoneLocked records a batch's outcome: its slots flip to the target,
+// or wait and are tried again.
+func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
+	ms := &n.mig
+	for _, s := range j.slots {
+		if ms.jobs[s] == j {
+			delete(ms.jobs, s)
+		}
+	}
+	ms.perSrc[j.source.ID]--
+	if ms.perSrc[j.source.ID] <= 0 {
+		delete(ms.perSrc, j.source.ID)
+	}
+	if n.isClosed() {
+		return
+	}
+	var keys, bytes int64
+	if a, ok := r.([]any); ok && len(a) == 2 {
+		keys, _ = a[0].(int64)
+		bytes, _ = a[1].(int64)
+	}
+	if err != nil {
+		now := time.Now()
+		for _, s := range j.slots {
+			ms.failures[s]++
+			ms.retryAt[s] = now.Add(min(migrateRetryMin<<min(ms.failures[s]-1, 10), migrateRetryMax))
+		}
+		n.cfg.Logger.Warn("namenode: batch failed; will retry", "from", j.source.ID, "to", j.target.ID, "slots", len(j.slots), "err", err)
+		var re *RESPError
+		if errors.As(err, &re) && strings.Contains(re.Msg, "handed off") {
+			n.adoptHandoffLocked(re.Msg)
+		}
+		if err := n.reconcileLocked(); err != nil {
+			n.cfg.Logger.Error("namenode: reconcile", "err", err)
+		}
+		return
+	}
+	for _, s := range j.slots {
+		delete(ms.failures, s)
+		delete(ms.retryAt, s)
+	}
+	ms.slotsDone += len(j.slots)
+	ms.keysMoved += keys
+	ms.bytesMoved += bytes
+	n.progressOf(j.source.ID).keysOut += keys
+	n.progressOf(j.source.ID).bytesOut += bytes
+	n.progressOf(j.target.ID).keysIn += keys
+	n.progressOf(j.target.ID).bytesIn += bytes
+	moved := map[int]bool{}
+	for _, s := range j.slots {
+		moved[s] = true
+	}
+	served, plan := n.table, n.plan
+	err = n.flipLocked(func(s int) ([]NodeID, bool) {
+		if !moved[s] {
+			return ownersOf(served, s)
+		}
+		if p, ok := plan.Primary(s); ok && p.ID == j.target.ID {
+			return ownersOf(plan, s)
+		}
+		return []NodeID{j.target.ID}, false // the plan changed meanwhile: the data is at the target
+	})
+	if err == nil {
+		err = n.reconcileLocked()
+	}
+	if err != nil {
+		n.cfg.Logger.Error("namenode: flip after a batch", "err", err)
+	}
+}
+
+// adoptHandoffLocked handles a source's answer that a slot was handed off
+// already ("... handed off: <slot> <target>"): the data is at that target,
+// so the served table follows it.
+func (n *NameNode) adoptHandoffLocked(msg string) {
+	f := strings.Fields(msg[strings.Index(msg, "handed off:")+len("handed off:"):])
+	if len(f) != 2 {
+		return
+	}
+	s, err := strconv.Atoi(f[0])
+	if err != nil || s < 0 || s >= NumSlots || !holds(n.plan, NodeID(f[1])) {
+		return
+	}
+	served := n.table
+	if err := n.flipLocked(func(x int) ([]NodeID, bool) {
+		if x == s {
+			return []NodeID{NodeID(f[1])}, false
+		}
+		return ownersOf(served, x)
+	}); err != nil {
+		n.cfg.Logger.Error("namenode: follow a handoff", "err", err)
+	}
+}
+
+func (n *NameNode) progressOf(id NodeID) *nodeProgress {
+	p := n.mig.nodes[id]
+	if p == nil {
+		p = &nodeProgress{}
+		n.mig.nodes[id] = p
+	}
+	return p
+}
+
+// scheduleRetryLocked runs a reconcile after d, once.
+func (n *NameNode) scheduleRetryLocked(d time.Duration) {
+	if n.mig.timer != nil {
+		n.mig.timer.Stop()
+	}
+	n.mig.timer = time.AfterFunc(d, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if err := n.reconcileLocked(); err != nil {
+			n.cfg.Logger.Error("namenode: reconcile", "err", err)
+		}
+	})
+}
+
+// cancelJobsLocked stops the batches that involve node id.
+func (n *NameNode) cancelJobsLocked(id NodeID) {
+	for _, j := range n.mig.jobs {
+		if j.source.ID == id || j.target.ID == id {
+			j.cancel()
+		}
+	}
+}
+
+// beginProgressLocked counts the slots the new plan moves, starting the
+// figures afresh when nothing was moving.
+func (n *NameNode) beginProgressLocked() {
+	ms := &n.mig
+	if len(ms.jobs) == 0 {
+		ms.started, ms.slotsTotal, ms.slotsDone, ms.keysMoved, ms.bytesMoved = time.Now(), 0, 0, 0, 0
+		ms.nodes = map[NodeID]*nodeProgress{}
+	}
+	total := ms.slotsDone + len(ms.jobs)
+	for s := range NumSlots {
+		if ms.jobs[s] != nil {
+			continue
+		}
+		sp, sok := n.table.Primary(s)
+		pp, pok := n.plan.Primary(s)
+		if sok && pok && sp.ID != pp.ID && holds(n.plan, sp.ID) {
+			total++
+		}
+	}
+	ms.slotsTotal = total
+}
+
+// migrationStatusLocked returns the progress figures.
+func (n *NameNode) migrationStatusLocked() MigrationStatus {
+	ms := &n.mig
+	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
+	in, out := map[NodeID]int{}, map[NodeID]int{}
+	for s := range NumSlots {
+		sp, sok := n.table.Primary(s)
+		pp, pok := n.plan.Primary(s)
+		if sok && pok && sp.ID != pp.ID && holds(n.plan, sp.ID) {
+			out[sp.ID]++
+			in[pp.ID]++
+			st.Active = true
+		}
+	}
+	if !ms.started.IsZero() {
+		st.ElapsedSec = time.Since(ms.started).Seconds()
+		if st.ElapsedSec > 0 {
+			st.KeysPerSec = float64(ms.keysMoved) / st.ElapsedSec
+		}
+		if st.Active && ms.slotsDone > 0 {
+			left := ms.slotsTotal - ms.slotsDone
+			st.ETASec = st.ElapsedSec / float64(ms.slotsDone) * float64(max(left, 0))
+		}
+	}
+	ids := map[NodeID]bool{}
+	for id := range ms.nodes {
+		ids[id] = true
+	}
+	for id := range in {
+		ids[id] = true
+	}
+	for id := range out {
+		ids[id] = true
+	}
+	for _, m := range n.table.Members {
+		if !ids[m.ID] {
+			continue
+		}
+		p := ms.nodes[m.ID]
+		if p == nil {
+			p = &nodeProgress{}
+		}
+		st.Nodes = append(st.Nodes, NodeMigrationStatus{ID: m.ID, SlotsIn: in[m.ID], SlotsOut: out[m.ID], KeysIn: p.keysIn, KeysOut: p.keysOut, BytesIn: p.bytesIn, BytesOut: p.bytesOut})
+	}
+	return st
+}
+
+// Migration returns the progress of data movement.
+func (n *NameNode) Migration() MigrationStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.migrationStatusLocked()
+}
+
+// Converged reports whether the served table has reached the plan: no slot
+// waits to move and no member waits to be removed.
+func (n *NameNode) Converged() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.mig.jobs) > 0 {
+		return false
+	}
+	for s := range NumSlots {
+		if !sameOwners(n.table, n.plan, s) {
+			return false
+		}
+	}
+	for _, m := range n.plan.Members {
+		if m.State == NodeLeaving || m.State == NodeJoining {
+			return false
+		}
+	}
+	return true
+}
