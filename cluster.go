@@ -128,6 +128,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	ncfg.ProbeInterval = cfg.HeartbeatInterval / 2
 	ncfg.ProbeTimeout = cfg.HeartbeatInterval
 	ncfg.Logger = cfg.Logger.With("role", "namenode")
+	ncfg.ExpectDataNodes = cfg.DataNodes
 	nn, err := StartNameNode(ctx, ncfg)
 	if err != nil {
 		c.Close()
@@ -344,41 +345,50 @@ func (c *Cluster) Heal() {
 // no data is moving (NameNode.Converged), every running DataNode is a live member that has adopted that table, and
 // every killed DataNode has been noticed (is no longer a live member).
 func (c *Cluster) WaitStable(ctx context.Context) error {
+	why := ""
 	err := c.poll(ctx, func() bool {
-		t := c.nn.Table()
-		if t == nil {
-			return false
-		}
-		for s := range NumSlots {
-			if _, ok := t.Primary(s); !ok {
-				return false
-			}
-		}
-		if !c.nn.Converged() {
-			return false
-		}
-		running := map[NodeID]bool{}
-		for _, d := range c.DataNodes() {
-			running[d.ID()] = true
-		}
-		for _, m := range t.Members { // a killed node must have been noticed
-			if m.State.Live() && !running[m.ID] {
-				return false
-			}
-		}
-		for _, d := range c.DataNodes() {
-			m, ok := t.Member(d.ID())
-			dt := d.Table()
-			if !ok || !m.State.Live() || dt == nil || dt.Version != t.Version {
-				return false
-			}
-		}
-		return true
+		why = c.unstable()
+		return why == ""
 	})
 	if err != nil {
-		return fmt.Errorf("chkv: cluster not stable: %w", err)
+		return fmt.Errorf("chkv: cluster not stable (%s): %w", why, err)
 	}
 	return nil
+}
+
+// unstable says why the cluster is not stable yet, or "" when it is.
+func (c *Cluster) unstable() string {
+	t := c.nn.Table()
+	if t == nil {
+		return "no table yet"
+	}
+	for s := range NumSlots {
+		if _, ok := t.Primary(s); !ok {
+			return fmt.Sprintf("slot %d has no owner in table version %d", s, t.Version)
+		}
+	}
+	if why := c.nn.notConverged(); why != "" {
+		return why
+	}
+	running := map[NodeID]bool{}
+	for _, d := range c.DataNodes() {
+		running[d.ID()] = true
+	}
+	for _, m := range t.Members { // a killed node must have been noticed
+		if m.State.Live() && !running[m.ID] {
+			return fmt.Sprintf("%s is not running but the table has it %s", m.ID, m.State)
+		}
+	}
+	for _, d := range c.DataNodes() {
+		m, ok := t.Member(d.ID())
+		if !ok || !m.State.Live() {
+			return fmt.Sprintf("%s is running but not live in the table", d.ID())
+		}
+		if v := d.cluster.applied.Load(); v != t.Version {
+			return fmt.Sprintf("%s has applied table version %d, the NameNode %d", d.ID(), v, t.Version)
+		}
+	}
+	return ""
 }
 
 // poll checks cond every few milliseconds until it holds, ctx ends or the

@@ -86,6 +86,10 @@ type clusterNode struct {
 	stats    migrationStats
 	member   atomic.Bool // the node has been a live member of a table
 	left     atomic.Bool // the node has left the cluster and closes
+	adoptMu  sync.Mutex
+	applied  atomic.Uint64 // the version whose slot changes are done (stale keys dropped)
+	// sawLeaving is set once a table showed the node leaving.
+	sawLeaving atomic.Bool
 }
 
 // startCluster turns d into a cluster member: it adds the cluster commands,
@@ -134,10 +138,13 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 // adopt makes t the node's table when it is newer than the current one,
 // and reports whether it did.
 func (cn *clusterNode) adopt(t *Table) bool {
+	cn.adoptMu.Lock() // tables are applied to the data one at a time, in order
+	defer cn.adoptMu.Unlock()
 	if !cn.swapTable(t) {
 		return false
 	}
 	cn.afterAdopt(t)
+	cn.applied.Store(t.Version)
 	return true
 }
 
@@ -181,6 +188,13 @@ func (cn *clusterNode) loop() {
 	var backoff time.Duration
 	for {
 		var err error
+		if !registered && cn.sawLeaving.Load() {
+			// The NameNode forgot us after we were leaving: we have left,
+			// even if the table saying so never reached us. Registering
+			// again would join the cluster anew.
+			cn.leave(0)
+			return
+		}
 		if !registered {
 			err = cn.register(ctx, link)
 			registered = err == nil
@@ -251,8 +265,9 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 }
 
 // Leave asks the NameNode to take the node out of the cluster gracefully
-// (CHKV.LEAVE): its slots go to the other nodes in the next table. The node
-// keeps serving until it is closed.
+// (CHKV.LEAVE). Its slots move to the other nodes while it keeps serving;
+// once none is left the node closes itself: Done is closed and Left
+// reports true. Leave returns when the NameNode has accepted the request.
 func (d *DataNode) Leave(ctx context.Context) error {
 	if d.cluster == nil {
 		return errors.New("chkv: leave: not in cluster mode")

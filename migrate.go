@@ -218,11 +218,22 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		cn.member.Store(true)
 	}
 	gone := !ok && cn.member.Load()
-	if p, r := t.Load(cn.id); ok && me.State == NodeLeaving && p == 0 && r == 0 {
-		gone = true
+	if ok && me.State == NodeLeaving {
+		cn.sawLeaving.Store(true)
+		if p, r := t.Load(cn.id); p == 0 && r == 0 {
+			gone = true
+		}
 	}
-	if gone && cn.left.CompareAndSwap(false, true) {
-		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", t.Version)
+	if gone {
+		cn.leave(t.Version)
+	}
+}
+
+// leave closes the node once it has left the cluster (seen in table
+// version v, 0 when the NameNode said it no longer knows the node).
+func (cn *clusterNode) leave(v uint64) {
+	if cn.left.CompareAndSwap(false, true) {
+		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", v)
 		go cn.d.Close()
 	}
 }

@@ -33,8 +33,13 @@ func keyCensus(t *testing.T, cl *Cluster) map[NodeID]int64 {
 			if n == 0 {
 				continue
 			}
-			p, _ := tb.Primary(s)
-			require.Equalf(t, p.ID, d.ID(), "slot %d: %d keys on %s, which does not lead it", s, n, d.ID())
+			if p, _ := tb.Primary(s); p.ID != d.ID() {
+				sd := d.Store().slot(s)
+				sd.mu.Lock()
+				keys := d.Store().slotKeyList(s)
+				sd.mu.Unlock()
+				t.Fatalf("slot %d: keys %q on %s, which does not lead it (%s does)", s, keys, d.ID(), p.ID)
+			}
 			out[d.ID()] += int64(n)
 		}
 	}

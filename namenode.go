@@ -49,6 +49,12 @@ type NameNodeConfig struct {
 	// membership alone, and caches that would rather lose moved keys than
 	// wait for them.
 	NoDataMovement bool
+	// ExpectDataNodes, on a NameNode starting a new cluster (no table
+	// resumed from DataDir), holds back the first table until that many
+	// DataNodes have registered, so the slots are dealt out among all of
+	// them at once instead of moving (empty) from the first node to the
+	// next as each joins. 0 deals them out from the first registration.
+	ExpectDataNodes int
 	// MigrateRate caps the keys per second each DataNode sends while slots
 	// move; 0 means no cap.
 	MigrateRate float64
@@ -127,7 +133,7 @@ func (c *NameNodeConfig) validate() error {
 	if c.MigrateBatch == 0 {
 		c.MigrateBatch = DefaultMigrateBatch
 	}
-	if c.MigrateParallel < 0 || c.MigrateBatch < 0 || c.MigrateRate < 0 {
+	if c.MigrateParallel < 0 || c.MigrateBatch < 0 || c.MigrateRate < 0 || c.ExpectDataNodes < 0 {
 		return errors.New("chkv: negative MigrateParallel, MigrateBatch or MigrateRate")
 	}
 	return nil
@@ -549,6 +555,7 @@ func (n *NameNode) setPlanLocked(plan *Table) error {
 		}
 	}
 	n.plan = plan
+	n.syncPeersLocked() // a member that only the plan has yet is watched too
 	return nil
 }
 

@@ -212,6 +212,9 @@ func (n *NameNode) reconcileLocked() error {
 	if n.isClosed() {
 		return nil
 	}
+	if n.bootstrappingLocked() {
+		return nil
+	}
 	ms := &n.mig
 	served, plan := n.table, n.plan
 	flip := map[int]bool{}
@@ -276,6 +279,26 @@ func (n *NameNode) reconcileLocked() error {
 		return n.finishLocked()
 	}
 	return nil
+}
+
+// bootstrappingLocked reports whether a new cluster still waits for
+// ExpectDataNodes registrations before it serves its first table.
+func (n *NameNode) bootstrappingLocked() bool {
+	if n.cfg.ExpectDataNodes == 0 {
+		return false
+	}
+	for s := range NumSlots {
+		if _, ok := n.table.Primary(s); ok {
+			return false // the cluster has served slots: data may live
+		}
+	}
+	live := 0
+	for _, m := range n.plan.Members {
+		if m.State.Live() {
+			live++
+		}
+	}
+	return live < n.cfg.ExpectDataNodes
 }
 
 // flipLocked publishes the next served table with the given owners.
@@ -574,20 +597,29 @@ func (n *NameNode) Migration() MigrationStatus {
 // Converged reports whether the served table has reached the plan: no slot
 // waits to move and no member waits to be removed.
 func (n *NameNode) Converged() bool {
+	return n.notConverged() == ""
+}
+
+// notConverged says why the served table is not the plan yet, or "".
+func (n *NameNode) notConverged() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.mig.jobs) > 0 {
-		return false
+		return fmt.Sprintf("%d migration jobs running", len(n.mig.jobs))
 	}
+	moving := 0
 	for s := range NumSlots {
 		if !sameOwners(n.table, n.plan, s) {
-			return false
+			moving++
 		}
+	}
+	if moving > 0 {
+		return fmt.Sprintf("%d slots still to move", moving)
 	}
 	for _, m := range n.plan.Members {
 		if m.State == NodeLeaving || m.State == NodeJoining {
-			return false
+			return fmt.Sprintf("%s is %s", m.ID, m.State)
 		}
 	}
-	return true
+	return ""
 }

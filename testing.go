@@ -4,6 +4,8 @@ package chkv
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 )
@@ -26,12 +28,21 @@ func RunT(t testing.TB, opts ...func(*DataNodeConfig)) *DataNode {
 }
 
 // NewClusterT starts an in-process cluster (StartCluster) and closes it when
-// the test ends. Options adjust DefaultClusterConfig.
+// the test ends. Options adjust DefaultClusterConfig. With the environment
+// variable CHKV_TEST_LOG set (to debug, info, warn or error), every node's
+// log lines at that level and above go to the test's output.
 func NewClusterT(t testing.TB, opts ...func(*ClusterConfig)) *Cluster {
 	t.Helper()
 	cfg := DefaultClusterConfig()
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if lv := os.Getenv("CHKV_TEST_LOG"); lv != "" && cfg.Logger == nil {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(lv)); err != nil {
+			t.Fatalf("chkv.NewClusterT: CHKV_TEST_LOG: %v", err)
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
