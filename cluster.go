@@ -47,6 +47,9 @@ type ClusterConfig struct {
 	HeartbeatInterval time.Duration
 	// DataDir, when set, is the NameNode's data directory.
 	DataDir string
+	// MigrateRate caps the keys per second each DataNode sends while slots
+	// move (NameNodeConfig.MigrateRate); 0 means no cap.
+	MigrateRate float64
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
 }
@@ -129,6 +132,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	ncfg.ProbeTimeout = cfg.HeartbeatInterval
 	ncfg.Logger = cfg.Logger.With("role", "namenode")
 	ncfg.ExpectDataNodes = cfg.DataNodes
+	ncfg.MigrateRate = cfg.MigrateRate
 	nn, err := StartNameNode(ctx, ncfg)
 	if err != nil {
 		c.Close()

@@ -380,6 +380,20 @@ func cmdInfo(c *conn, args [][]byte) {
 		"expired_keys", d.store.ExpiredKeys(),
 	)
 	section("Cluster", "cluster_enabled", map[bool]int{false: 0, true: 1}[d.cluster != nil])
+	mig := &migrationStats{} // a standalone node moves nothing
+	if d.cluster != nil {
+		mig = &d.cluster.stats
+	}
+	section("Migration",
+		"migrating_slots_out", mig.slotsOut.Load(),
+		"importing_slots_in", mig.slotsIn.Load(),
+		"migrate_keys_sent", mig.keysSent.Load(),
+		"migrate_bytes_sent", mig.bytesSent.Load(),
+		"migrate_slots_sent", mig.slotsSent.Load(),
+		"migrate_keys_received", mig.keysReceived.Load(),
+		"migrate_bytes_received", mig.bytesReceived.Load(),
+		"migrate_slots_received", mig.slotsRecv.Load(),
+	)
 	if want("keyspace") {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")

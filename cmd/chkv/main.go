@@ -1,9 +1,8 @@
-// Command chkv runs chkv servers: a standalone DataNode, a NameNode, a cluster DataNode, a whole cluster in one process, and a status report.
+// Command chkv runs chkv servers: a standalone DataNode, a NameNode, a cluster DataNode, a whole cluster in one process; and it reports a cluster's status and data movement, and takes DataNodes out.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/chkv/chkv"
 )
@@ -26,15 +23,26 @@ const usage = `chkv: a distributed in-memory key-value store that speaks RESP.
 Usage:
   chkv server [--addr HOST:PORT] [--requirepass P] [--maxclients N] [--max-bulk BYTES]
       run one standalone DataNode (owns every slot, needs no NameNode)
-  chkv namenode --addr HOST:PORT [--data-dir D] [--replicas R]
-      run the NameNode of a cluster
+  chkv namenode --addr HOST:PORT [--data-dir D] [--replicas R] [--expect N]
+                [--migrate-rate KEYS_PER_SEC] [--migrate-parallel N]
+      run the NameNode of a cluster; --expect holds the first table back
+      until N DataNodes registered; --migrate-rate caps the keys per second
+      each DataNode sends while slots move (0: no cap)
   chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
-      run one DataNode that joins the cluster of the NameNode
-  chkv cluster [--port P] [--datanodes N] [--replicas R]
+      run one DataNode that joins the cluster of the NameNode (slots move to
+      it while it serves); it exits by itself once it has left the cluster
+  chkv cluster [--port P] [--datanodes N] [--replicas R] [--migrate-rate KEYS_PER_SEC]
       run a whole cluster in this process on TCP loopback: the NameNode on
       port P (default 7000), DataNodes on P+1..P+N; redis-cli -c -p P+1 works
-  chkv status --namenode HOST:PORT [--json]
-      print the members, table version and slots per node
+  chkv status --namenode HOST:PORT [--json] [--watch] [--timeout D]
+      print the members, table version, slots per node and the data movement
+      (slots in/out, keys and bytes moved, rate, ETA); on a terminal a movement
+      under way is followed with a live progress bar; --watch follows the
+      movement (or waits for the next one) until it ends, one line a second
+      when not on a terminal; --json prints the NameNode's CHKV.STATUS
+  chkv leave --namenode HOST:PORT [--wait=false] [--timeout D] ID
+      take DataNode ID out gracefully: its slots move to the others while it
+      serves, then it shuts down; waits (following the movement) until it left
   chkv version
 `
 
@@ -61,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runCluster(args[1:], stdout, stderr)
 	case "status":
 		return runStatus(args[1:], stdout, stderr)
+	case "leave":
+		return runLeave(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "chkv", chkv.Version)
 		return nil
@@ -129,7 +139,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-func runNameNode(args []string, stdout, stderr io.Writer) error {
+// nameNodeConfig parses the flags of chkv namenode.
+func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, error) {
 	fs := flag.NewFlagSet("namenode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := chkv.DefaultNameNodeConfig()
@@ -139,7 +150,24 @@ func runNameNode(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Ring.Replicas, "replicas", cfg.Ring.Replicas, "replicas of each slot besides its primary")
 	fs.BoolVar(&cfg.Ring.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
+	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
+	fs.IntVar(&cfg.MigrateParallel, "migrate-parallel", chkv.DefaultMigrateParallel, "batches of slots each DataNode sends at once")
+	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.ExpectDataNodes < 0 {
+		return cfg, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel must be at least 1")
+	}
+	return cfg, nil
+}
+
+func runNameNode(args []string, stdout, stderr io.Writer) error {
+	cfg, err := nameNodeConfig(args, stderr)
+	if err != nil {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -183,7 +211,17 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "chkv %s DataNode %s listening on %s, joining the NameNode at %s: redis-cli -c -p %s\n", chkv.Version, d.ID(), d.Addr(), cc.NameNode, port(d.Addr()))
-	return closeOnSignal(ctx, stdout, d)
+	select {
+	case <-ctx.Done():
+		return closeOnSignal(ctx, stdout, d)
+	case <-d.Done(): // the node closed itself: it left the cluster
+	}
+	d.Close() // returns once the node has stopped
+	if !d.Left() {
+		return fmt.Errorf("DataNode %s stopped", d.ID())
+	}
+	fmt.Fprintf(stdout, "%s left the cluster: every slot moved away\n", d.ID())
+	return nil
 }
 
 func runCluster(args []string, stdout, stderr io.Writer) error {
@@ -197,12 +235,16 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas of each slot besides its primary")
 	fs.BoolVar(&cfg.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
+	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if cfg.DataNodes < 1 {
 		return errors.New("cluster needs at least one DataNode")
+	}
+	if cfg.MigrateRate < 0 {
+		return errors.New("cluster: --migrate-rate must not be negative")
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -219,35 +261,6 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "connect: redis-cli -c -p %d    status: chkv status --namenode %s\n", cfg.Port+1, c.NameNodeAddr())
 	fmt.Fprintf(stdout, "ready: all %d slots served (table version %d)\n", chkv.NumSlots, c.NameNode().Table().Version)
 	return closeOnSignal(ctx, stdout, c)
-}
-
-func runStatus(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode (or of any cluster DataNode)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, *addr)
-	if err != nil {
-		return err
-	}
-	st := chkv.StatusOf(t)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
-	}
-	fmt.Fprintf(stdout, "table version %d, %d replica(s), stable: %v, lost slots: %d\n", st.Version, st.Replicas, st.Stable, st.Lost)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDR\tRACK\tSTATE\tPRIMARIES\tREPLICAS")
-	for _, m := range st.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", m.ID, m.Addr, m.Rack, m.State, m.Primaries, m.Replicas)
-	}
-	return tw.Flush()
 }
 
 // closeOnSignal waits for ctx (SIGINT or SIGTERM), then closes what runs.

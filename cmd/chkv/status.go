@@ -1,0 +1,280 @@
+// The status and leave commands: they ask the NameNode (CHKV.STATUS, CHKV.LEAVE) and follow data movement as it runs.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chkv/chkv"
+)
+
+// Refresh periods of the progress display.
+const (
+	ttyEvery   = 200 * time.Millisecond // the bar redrawn in place
+	plainEvery = time.Second            // one plain line
+)
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments, which it returns.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// commandContext returns a context canceled by SIGINT or SIGTERM and,
+// when timeout is positive, after timeout.
+func commandContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signalContext()
+	if timeout <= 0 {
+		return ctx, stop
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); stop() }
+}
+
+// dialNameNode connects to the NameNode (or any chkv node) at addr.
+func dialNameNode(ctx context.Context, addr string) (*chkv.Client, error) {
+	cfg := chkv.DefaultClientConfig()
+	cfg.Addr = addr
+	cfg.PoolSize = 1
+	c, err := chkv.NewClient(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// errNotNameNode reports a server that does not know CHKV.STATUS: a DataNode.
+var errNotNameNode = errors.New("not a NameNode")
+
+// fetchStatus asks the NameNode for CHKV.STATUS and returns the decoded
+// snapshot and the JSON as sent.
+func fetchStatus(ctx context.Context, c *chkv.Client) (clusterStatus, []byte, error) {
+	var st clusterStatus
+	r, err := c.Do(ctx, "CHKV.STATUS")
+	if err != nil {
+		var re *chkv.RESPError
+		if errors.As(err, &re) && strings.HasPrefix(re.Msg, "ERR unknown command") {
+			return st, nil, errNotNameNode
+		}
+		return st, nil, fmt.Errorf("CHKV.STATUS: %w", err)
+	}
+	s, ok := r.(string)
+	if !ok {
+		return st, nil, fmt.Errorf("CHKV.STATUS: unexpected reply %T", r)
+	}
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return st, nil, fmt.Errorf("CHKV.STATUS: %w", err)
+	}
+	return st, []byte(s), nil
+}
+
+// follow polls the status until done holds, drawing the progress on out
+// meanwhile: on a terminal a bar redrawn in place every ttyEvery, else a
+// plain line every plainEvery. It returns the last status.
+func follow(ctx context.Context, c *chkv.Client, out io.Writer, tty bool, done func(clusterStatus) bool) (clusterStatus, error) {
+	every := plainEvery
+	if tty {
+		every = ttyEvery
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	drawn, last := false, ""
+	endLine := func() {
+		if drawn {
+			fmt.Fprintln(out)
+			drawn = false
+		}
+	}
+	defer endLine()
+	for {
+		st, _, err := fetchStatus(ctx, c)
+		if err != nil {
+			return st, err
+		}
+		if done(st) {
+			if drawn { // leave the bar at its final state
+				fmt.Fprint(out, "\r"+progressBar(st.Migration, barWidth)+"\x1b[K")
+			}
+			return st, nil
+		}
+		switch line := progressLine(st); {
+		case tty && st.Migration.Active:
+			fmt.Fprint(out, "\r"+progressBar(st.Migration, barWidth)+"\x1b[K")
+			drawn, last = true, ""
+		case !st.moving(): // waiting for a change: nothing to show
+		case tty && line == last: // a terminal gets each member change once
+		default:
+			if drawn {
+				fmt.Fprint(out, "\r\x1b[K")
+				drawn = false
+			}
+			fmt.Fprintln(out, line)
+			last = line
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode (or of any cluster DataNode: members only)")
+	asJSON := fs.Bool("json", false, "print the NameNode's CHKV.STATUS JSON")
+	watch := fs.Bool("watch", false, "follow data movement until it ends (waiting for one to begin if none runs)")
+	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	ctx, cancel := commandContext(*timeout)
+	defer cancel()
+	c, err := dialNameNode(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, raw, err := fetchStatus(ctx, c)
+	if errors.Is(err, errNotNameNode) {
+		return tableStatus(ctx, *addr, *asJSON, stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		var b bytes.Buffer
+		if err := json.Indent(&b, raw, "", "  "); err != nil {
+			return err
+		}
+		b.WriteByte('\n')
+		_, err := stdout.Write(b.Bytes())
+		return err
+	}
+	lost := -1
+	if t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, *addr); err == nil {
+		lost = chkv.StatusOf(t).Lost
+	}
+	fmt.Fprint(stdout, renderStatus(st, lost))
+	tty := isTerminal(stdout)
+	if !*watch && !(tty && st.moving()) {
+		return nil
+	}
+	// Follow the movement under way, or the next one.
+	first, changed := st.Version, st.moving()
+	if !changed {
+		fmt.Fprintln(stdout, "no data moving; waiting for a change (Ctrl-C to stop)")
+	}
+	st, err = follow(ctx, c, stdout, tty, func(st clusterStatus) bool {
+		if st.moving() || st.Version != first {
+			changed = true
+		}
+		return changed && !st.moving()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "settled at table version %d, stable: %v", st.Version, st.Stable)
+	if st.Migration.SlotsTotal > 0 {
+		fmt.Fprint(stdout, "; moved "+doneFigures(st.Migration))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// tableStatus prints the status of a DataNode's table: members and slots,
+// without the movement only the NameNode knows.
+func tableStatus(ctx context.Context, addr string, asJSON bool, stdout io.Writer) error {
+	t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, addr)
+	if err != nil {
+		return err
+	}
+	st := chkv.StatusOf(t)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprint(stdout, renderStatus(clusterStatus{Version: st.Version, Stable: st.Stable, Replicas: st.Replicas, Members: st.Members}, st.Lost))
+	fmt.Fprintf(stdout, "(the table of the DataNode at %s; ask the NameNode for the data movement)\n", addr)
+	return nil
+}
+
+func runLeave(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("leave", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode")
+	wait := fs.Bool("wait", true, "follow the movement until the node has left")
+	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("leave needs one DataNode id: chkv leave --namenode HOST:PORT ID")
+	}
+	id := chkv.NodeID(pos[0])
+	ctx, cancel := commandContext(*timeout)
+	defer cancel()
+	c, err := dialNameNode(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Do(ctx, "CHKV.LEAVE", string(id)); err != nil {
+		var re *chkv.RESPError
+		if errors.As(err, &re) {
+			msg := strings.TrimPrefix(strings.TrimPrefix(re.Msg, "ERR "), "chkv: ")
+			return fmt.Errorf("leave %s: the NameNode refused: %s", id, msg)
+		}
+		return fmt.Errorf("leave %s: %w", id, err)
+	}
+	fmt.Fprintf(stdout, "leave of %s accepted: its slots move to the other DataNodes, then it shuts down\n", id)
+	if !*wait {
+		return nil
+	}
+	var down bool
+	_, err = follow(ctx, c, stdout, isTerminal(stdout), func(st clusterStatus) bool {
+		m, ok := st.member(id)
+		down = ok && m.State == "down"
+		return !ok || down
+	})
+	if err != nil {
+		return fmt.Errorf("leave %s: %w", id, err)
+	}
+	if down {
+		return fmt.Errorf("leave %s: the node went down before its slots moved away", id)
+	}
+	fmt.Fprintf(stdout, "%s left the cluster\n", id)
+	return nil
+}
