@@ -423,134 +423,146 @@ func TestClientClusterRapid(t *testing.T) {
 				for i := range keys {
 					keys[i] = fmt.Sprintf("r%d:%d", run, i)
 				}
-				m := clusterModel{str: map[string]string{}, list: map[string][]string{}, version: map[string]uint64{}}
-				key := func(rt *rapid.T) string { return rapid.SampledFrom(keys).Draw(rt, "key") }
-				wrote := func(k string) { delete(m.version, k) }
-				rt.Repeat(map[string]func(*rapid.T){
-					"set": func(rt *rapid.T) {
-						k, v := key(rt), rapid.SampledFrom([]string{"0", "41", "-7", "abc", ""}).Draw(rt, "value")
-						require.NoError(rt, c.Set(ctx, k, v))
-						delete(m.list, k)
-						m.str[k] = v
-						wrote(k)
-					},
-					"get": func(rt *rapid.T) {
-						k := key(rt)
-						v, err := c.Get(ctx, k)
-						switch {
-						case m.list[k] != nil:
-							require.ErrorIs(rt, err, ErrWrongType)
-						case !hasKey(m.str, k):
-							require.ErrorIs(rt, err, ErrNil)
-						default:
-							require.NoError(rt, err)
-							require.Equal(rt, m.str[k], v)
-						}
-					},
-					"incr": func(rt *rapid.T) {
-						k := key(rt)
-						n, err := c.Incr(ctx, k)
-						if m.list[k] != nil {
-							require.ErrorIs(rt, err, ErrWrongType)
-							return
-						}
-						cur := int64(0)
-						if s, ok := m.str[k]; ok {
-							var perr error
-							cur, perr = strconv.ParseInt(s, 10, 64)
-							if perr != nil {
-								require.ErrorIs(rt, err, ErrNotInteger)
-								return
-							}
-						}
-						require.NoError(rt, err)
-						require.Equal(rt, cur+1, n)
-						m.str[k] = strconv.FormatInt(n, 10)
-						wrote(k)
-					},
-					"rpush": func(rt *rapid.T) {
-						k := key(rt)
-						vals := rapid.SliceOfN(rapid.SampledFrom([]string{"a", "b", "c"}), 1, 3).Draw(rt, "values")
-						n, err := c.RPush(ctx, k, vals...)
-						if hasKey(m.str, k) {
-							require.ErrorIs(rt, err, ErrWrongType)
-							return
-						}
-						require.NoError(rt, err)
-						m.list[k] = append(m.list[k], vals...)
-						require.Equal(rt, int64(len(m.list[k])), n)
-						wrote(k)
-					},
-					"lpop": func(rt *rapid.T) {
-						k := key(rt)
-						v, err := c.LPop(ctx, k)
-						switch {
-						case hasKey(m.str, k):
-							require.ErrorIs(rt, err, ErrWrongType)
-						case len(m.list[k]) == 0:
-							require.ErrorIs(rt, err, ErrNil)
-						default:
-							require.NoError(rt, err)
-							require.Equal(rt, m.list[k][0], v)
-							m.list[k] = m.list[k][1:]
-							if len(m.list[k]) == 0 {
-								delete(m.list, k)
-							}
-							wrote(k)
-						}
-					},
-					"setv": func(rt *rapid.T) {
-						k := key(rt)
-						known, isKnown := m.version[k]
-						choice := rapid.IntRange(0, 2).Draw(rt, "version")
-						want := uint64(0)
-						switch {
-						case choice == 1 && isKnown:
-							want = known
-						case choice == 2 && isKnown:
-							want = known + 1000
-						}
-						v, err := c.SetVersion(ctx, k, "sv", want)
-						if want == known+1000 && isKnown {
-							var ve *VersionError
-							require.ErrorAs(rt, err, &ve)
-							require.Equal(rt, known, ve.Current)
-							return
-						}
-						require.NoError(rt, err)
-						if isKnown {
-							require.Greater(rt, v, known)
-						}
-						delete(m.list, k)
-						m.str[k] = "sv"
-						m.version[k] = v
-					},
-					"del": func(rt *rapid.T) {
-						ks := rapid.SliceOfNDistinct(rapid.SampledFrom(keys), 1, 4, rapid.ID).Draw(rt, "keys")
-						n, err := c.Del(ctx, ks...)
-						require.NoError(rt, err)
-						want := int64(0)
-						for _, k := range ks {
-							if hasKey(m.str, k) || m.list[k] != nil {
-								want++
-							}
-							delete(m.str, k)
-							delete(m.list, k)
-							delete(m.version, k)
-						}
-						require.Equal(rt, want, n)
-					},
-					"": func(rt *rapid.T) {
-						got, err := c.MGet(ctx, keys...)
-						require.NoError(rt, err)
-						require.Equal(rt, m.str, got)
-						n, err := c.Exists(ctx, keys...)
-						require.NoError(rt, err)
-						require.Equal(rt, int64(len(m.str)+len(m.list)), n)
-					},
-				})
+				m := newClusterModel()
+				rt.Repeat(m.ops(ctx, c, keys))
 			})
 		})
+	}
+}
+
+// newClusterModel returns an empty model.
+func newClusterModel() *clusterModel {
+	return &clusterModel{str: map[string]string{}, list: map[string][]string{}, version: map[string]uint64{}}
+}
+
+// ops returns the rapid actions that run typed Client calls on keys and
+// check each reply against the model (updating it); the "" action checks
+// every key.
+func (m *clusterModel) ops(ctx context.Context, c *Client, keys []string) map[string]func(*rapid.T) {
+	key := func(rt *rapid.T) string { return rapid.SampledFrom(keys).Draw(rt, "key") }
+	wrote := func(k string) { delete(m.version, k) }
+	return map[string]func(*rapid.T){
+		"set": func(rt *rapid.T) {
+			k, v := key(rt), rapid.SampledFrom([]string{"0", "41", "-7", "abc", ""}).Draw(rt, "value")
+			require.NoError(rt, c.Set(ctx, k, v))
+			delete(m.list, k)
+			m.str[k] = v
+			wrote(k)
+		},
+		"get": func(rt *rapid.T) {
+			k := key(rt)
+			v, err := c.Get(ctx, k)
+			switch {
+			case m.list[k] != nil:
+				require.ErrorIs(rt, err, ErrWrongType)
+			case !hasKey(m.str, k):
+				require.ErrorIs(rt, err, ErrNil)
+			default:
+				require.NoError(rt, err)
+				require.Equal(rt, m.str[k], v)
+			}
+		},
+		"incr": func(rt *rapid.T) {
+			k := key(rt)
+			n, err := c.Incr(ctx, k)
+			if m.list[k] != nil {
+				require.ErrorIs(rt, err, ErrWrongType)
+				return
+			}
+			cur := int64(0)
+			if s, ok := m.str[k]; ok {
+				var perr error
+				cur, perr = strconv.ParseInt(s, 10, 64)
+				if perr != nil {
+					require.ErrorIs(rt, err, ErrNotInteger)
+					return
+				}
+			}
+			require.NoError(rt, err)
+			require.Equal(rt, cur+1, n)
+			m.str[k] = strconv.FormatInt(n, 10)
+			wrote(k)
+		},
+		"rpush": func(rt *rapid.T) {
+			k := key(rt)
+			vals := rapid.SliceOfN(rapid.SampledFrom([]string{"a", "b", "c"}), 1, 3).Draw(rt, "values")
+			n, err := c.RPush(ctx, k, vals...)
+			if hasKey(m.str, k) {
+				require.ErrorIs(rt, err, ErrWrongType)
+				return
+			}
+			require.NoError(rt, err)
+			m.list[k] = append(m.list[k], vals...)
+			require.Equal(rt, int64(len(m.list[k])), n)
+			wrote(k)
+		},
+		"lpop": func(rt *rapid.T) {
+			k := key(rt)
+			v, err := c.LPop(ctx, k)
+			switch {
+			case hasKey(m.str, k):
+				require.ErrorIs(rt, err, ErrWrongType)
+			case len(m.list[k]) == 0:
+				require.ErrorIs(rt, err, ErrNil)
+			default:
+				require.NoError(rt, err)
+				require.Equal(rt, m.list[k][0], v)
+				m.list[k] = m.list[k][1:]
+				if len(m.list[k]) == 0 {
+					delete(m.list, k)
+				}
+				wrote(k)
+			}
+		},
+		"setv": func(rt *rapid.T) {
+			k := key(rt)
+			known, isKnown := m.version[k]
+			choice := rapid.IntRange(0, 2).Draw(rt, "version")
+			want := uint64(0)
+			switch {
+			case choice == 1 && isKnown:
+				want = known
+			case choice == 2 && isKnown:
+				want = known + 1000
+			}
+			v, err := c.SetVersion(ctx, k, "sv", want)
+			if want == known+1000 && isKnown {
+				var ve *VersionError
+				require.ErrorAs(rt, err, &ve)
+				require.Equal(rt, known, ve.Current)
+				return
+			}
+			require.NoError(rt, err)
+			if isKnown {
+				require.Greater(rt, v, known)
+			}
+			delete(m.list, k)
+			m.str[k] = "sv"
+			m.version[k] = v
+		},
+		"del": func(rt *rapid.T) {
+			ks := rapid.SliceOfNDistinct(rapid.SampledFrom(keys), 1, 4, rapid.ID).Draw(rt, "keys")
+			n, err := c.Del(ctx, ks...)
+			require.NoError(rt, err)
+			want := int64(0)
+			for _, k := range ks {
+				if hasKey(m.str, k) || m.list[k] != nil {
+					want++
+				}
+				delete(m.str, k)
+				delete(m.list, k)
+				delete(m.version, k)
+			}
+			require.Equal(rt, want, n)
+		},
+		"": func(rt *rapid.T) {
+			got, err := c.MGet(ctx, keys...)
+			require.NoError(rt, err)
+			require.Equal(rt, m.str, got)
+			n, err := c.Exists(ctx, keys...)
+			require.NoError(rt, err)
+			require.Equal(rt, int64(len(m.str)+len(m.list)), n)
+		},
 	}
 }
 

@@ -51,6 +51,7 @@ const (
 const (
 	migrateSendBytes  = 256 << 10        // DATA request size the sender aims at
 	migrateKeysPerRun = 512              // keys encoded per slot lock
+	migrateWholeSlot  = 2048             // a slot this small is snapshot in one lock hold
 	migrateRounds     = 8                // catch-up rounds before the freeze at most
 	migrateFreezeAt   = 128              // dirty keys left that end the catch-up
 	freezeWaitLimit   = 2 * time.Second  // longest a command waits for a freeze
@@ -106,7 +107,7 @@ func (c *conn) release() {
 // route applies the cluster routing rules before a command runs: commands
 // without keys always run; keys in different slots answer CROSSSLOT; a slot
 // with no owner answers CLUSTERDOWN; a slot led by another node answers
-// MOVED, unless this node imported it and the client sent ASKING; a slot
+// MOVED, unless this node has imported it (committed) already; a slot
 // handed off answers ASK; a frozen slot waits.
 func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 	asking := c.asking
@@ -129,8 +130,12 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 		mine := owned && p.ID == cn.id
 		m := cn.moves[slot].Load()
 		if m != nil && !m.out && !mine {
-			if asking && m.state.Load() == moveImported {
-				return true // an in-move never overlaps an out-move: no gate needed
+			if m.state.Load() == moveImported {
+				// Committed here: the source only answers ASK now, so this
+				// node is the slot's owner even before the table says so,
+				// and serves clients whose table is newer than its own.
+				// An in-move never overlaps an out-move: no gate needed.
+				return true
 			}
 			if asking {
 				c.w.errorText("TRYAGAIN Slot " + strconv.Itoa(slot) + " is still being imported")
@@ -358,22 +363,43 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	if err := mv.sync(); err != nil {
 		return abort(err)
 	}
-	// Start recording writes, then snapshot each slot's key list.
-	lists := make([][]string, len(slots))
+	// Start recording writes, then snapshot each slot: a small one is
+	// encoded at once under its lock, a big one's key list is taken and
+	// its keys are encoded a few at a time.
 	for i, s := range slots {
-		sd := cn.d.store.slot(s)
+		st := cn.d.store
+		sd := st.slot(s)
 		sd.mu.Lock()
 		ms[i].dirty = map[string]struct{}{}
 		cn.moves[s].Store(ms[i])
-		lists[i] = cn.d.store.slotKeyList(s)
-		sd.mu.Unlock()
 		cn.stats.slotsOut.Add(1)
+		var list []string
+		if len(sd.keys) <= migrateWholeSlot {
+			now := st.nowMs()
+			for k, e := range sd.keys {
+				if e.expireAt == 0 || e.expireAt > now {
+					mv.enc.entry(s, k, e)
+				}
+			}
+		} else {
+			list = st.slotKeyList(s)
+		}
+		sd.mu.Unlock()
+		if len(mv.enc.buf) >= migrateSendBytes {
+			if err := mv.sendRecords(); err != nil {
+				return abort(err)
+			}
+		}
+		if list != nil {
+			if err := mv.sendKeys(s, list, false); err != nil {
+				return abort(err)
+			}
+		}
 	}
-	for i, s := range slots {
-		if err := mv.sendKeys(s, lists[i], false); err != nil {
+	if len(mv.enc.marks) > 0 {
+		if err := mv.sendRecords(); err != nil {
 			return abort(err)
 		}
-		lists[i] = nil
 	}
 	// Catch up with the writes made meanwhile.
 	for round := 0; ; round++ {

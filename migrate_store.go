@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -275,44 +276,44 @@ func (s *Store) slotDigest(slot int, now int64) (keys int64, digest uint64) {
 	sd := &s.slots[slot]
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
-	var h xxhash.Digest
-	var num [8]byte
 	for k, e := range sd.keys {
 		if e.expireAt != 0 && e.expireAt <= now {
 			continue
 		}
-		h.Reset()
-		h.WriteString(k)
-		binary.LittleEndian.PutUint64(num[:], e.version)
-		h.Write(num[:])
-		binary.LittleEndian.PutUint64(num[:], uint64(e.expireAt))
-		h.Write(num[:])
-		h.Write([]byte{byte(e.kind)})
+		h := digestMix(xxhash.Sum64String(k), e.version)
+		h = digestMix(h, uint64(e.expireAt))
+		h = digestMix(h, uint64(e.kind))
 		if e.kind == kindString {
-			h.Write(e.str)
+			h = digestMix(h, xxhash.Sum64(e.str))
 		} else {
 			for i := range e.list.len() {
-				v := e.list.at(i)
-				binary.LittleEndian.PutUint64(num[:], uint64(len(v)))
-				h.Write(num[:])
-				h.Write(v)
+				h = digestMix(h, xxhash.Sum64(e.list.at(i)))
 			}
 		}
 		keys++
-		digest += h.Sum64() * 0x9E3779B97F4A7C15 // spread before summing
+		digest += h // a sum: the map's order does not matter
 	}
 	return keys, digest
 }
 
-// clearSlot removes every key of slot and answers its blocked clients with
-// errText. The caller holds the slot lock.
+// digestMix folds v into the hash h (xxhash64's round: multiply, rotate,
+// multiply), so that swapped or changed fields change the result.
+func digestMix(h, v uint64) uint64 {
+	const p1, p2 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F
+	h ^= bits.RotateLeft64(v*p2, 31) * p1
+	return bits.RotateLeft64(h, 27)*p1 + 0x85EBCA77C2B2AE63
+}
+
+// clearSlot removes every key of slot at once and answers its blocked
+// clients with errText. The observer is not told of each key: the slot has
+// left this node as a whole. The caller holds the slot lock.
 func (s *Store) clearSlot(slot int, errText string) (keys int) {
 	sd := &s.slots[slot]
-	for k, e := range sd.keys {
-		s.remove(slot, k, e)
-		keys++
-	}
-	sd.keys = nil
+	keys = len(sd.keys)
+	s.used.Add(-sd.bytes)
+	s.nkeys.Add(-int64(keys))
+	sd.keys, sd.bytes, sd.ttlKeys = nil, 0, 0
+	sd.nextVersion() // the drop is a change of the slot, like a write
 	s.kickWaiters(slot, errText)
 	return keys
 }

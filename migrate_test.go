@@ -21,9 +21,17 @@ func clusterClient(t testing.TB, cl *Cluster) *Client {
 	return c
 }
 
+// testingT is what testing.T and rapid.T have in common.
+type testingT interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	FailNow()
+}
+
 // keyCensus counts, over the running DataNodes, the keys each holds and
 // checks that no slot's keys sit on two nodes or on a node not leading it.
-func keyCensus(t *testing.T, cl *Cluster) map[NodeID]int64 {
+func keyCensus(t testingT, cl *Cluster) map[NodeID]int64 {
 	t.Helper()
 	tb := cl.NameNode().Table()
 	out := map[NodeID]int64{}

@@ -49,6 +49,7 @@ type migrationState struct {
 
 	// Progress since the plan last changed from converged.
 	started    time.Time
+	finished   time.Time // when the movement ended; zero while it runs
 	slotsTotal int
 	slotsDone  int
 	keysMoved  int64
@@ -359,7 +360,8 @@ func (n *NameNode) finishLocked() error {
 		}
 	}
 	ms := &n.mig
-	if ms.slotsTotal > 0 && ms.slotsDone >= ms.slotsTotal {
+	if ms.slotsTotal > 0 && ms.slotsDone >= ms.slotsTotal && ms.finished.IsZero() {
+		ms.finished = time.Now()
 		n.cfg.Logger.Info("namenode: data movement done", "slots", ms.slotsDone, "keys", ms.keysMoved, "bytes", ms.bytesMoved, "took", time.Since(ms.started))
 	}
 	return nil
@@ -524,6 +526,7 @@ func (n *NameNode) beginProgressLocked() {
 	ms := &n.mig
 	if len(ms.jobs) == 0 {
 		ms.started, ms.slotsTotal, ms.slotsDone, ms.keysMoved, ms.bytesMoved = time.Now(), 0, 0, 0, 0
+		ms.finished = time.Time{}
 		ms.nodes = map[NodeID]*nodeProgress{}
 	}
 	total := ms.slotsDone + len(ms.jobs)
@@ -555,7 +558,11 @@ func (n *NameNode) migrationStatusLocked() MigrationStatus {
 		}
 	}
 	if !ms.started.IsZero() {
-		st.ElapsedSec = time.Since(ms.started).Seconds()
+		end := ms.finished
+		if end.IsZero() {
+			end = time.Now()
+		}
+		st.ElapsedSec = end.Sub(ms.started).Seconds()
 		if st.ElapsedSec > 0 {
 			st.KeysPerSec = float64(ms.keysMoved) / st.ElapsedSec
 		}
