@@ -5,6 +5,8 @@ package chkv
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -86,8 +88,11 @@ type clusterNode struct {
 	stats    migrationStats
 	member   atomic.Bool // the node has been a live member of a table
 	left     atomic.Bool // the node has left the cluster and closes
-	adoptMu  sync.Mutex
-	applied  atomic.Uint64 // the version whose slot changes are done (stale keys dropped)
+	// incarnation tells this process from an earlier or later one with the
+	// same id: the NameNode knows a restarted node lost its data by it.
+	incarnation string
+	adoptMu     sync.Mutex
+	applied     atomic.Uint64 // the version whose slot changes are done (stale keys dropped)
 	// sawLeaving is set once a table showed the node leaving.
 	sawLeaving atomic.Bool
 }
@@ -96,7 +101,7 @@ type clusterNode struct {
 // installs the router and starts the registration and heartbeat loop.
 func (d *DataNode) startCluster() {
 	cfg := *d.cfg.Cluster
-	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{})}
+	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{}), incarnation: newIncarnation()}
 	if cn.id == "" {
 		cn.id = NodeID(d.Addr())
 	}
@@ -186,9 +191,10 @@ func (cn *clusterNode) loop() {
 	defer link.close()
 	registered := false
 	var backoff time.Duration
+	forgotten := false // the NameNode answered that it does not know us
 	for {
 		var err error
-		if !registered && cn.sawLeaving.Load() {
+		if forgotten && cn.sawLeaving.Load() {
 			// The NameNode forgot us after we were leaving: we have left,
 			// even if the table saying so never reached us. Registering
 			// again would join the cluster anew.
@@ -202,6 +208,7 @@ func (cn *clusterNode) loop() {
 			var known bool
 			known, err = cn.heartbeat(ctx, link)
 			registered = known
+			forgotten = !known && err == nil
 		}
 		wait := cn.cfg.HeartbeatInterval
 		if err != nil {
@@ -224,9 +231,20 @@ func (cn *clusterNode) loop() {
 	}
 }
 
+// newIncarnation returns a random id for this process's life as a node.
+func newIncarnation() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errMarkedDown is the heartbeat's error when the NameNode has declared the
+// node down: it registers again.
+var errMarkedDown = errors.New("chkv: the NameNode has marked this node down")
+
 // register sends CHKV.REGISTER and adopts the table it returns.
 func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
-	r, err := link.do(ctx, "CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight))
+	r, err := link.do(ctx, "CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight), cn.incarnation)
 	if err != nil {
 		return fmt.Errorf("chkv: register: %w", err)
 	}
@@ -251,6 +269,9 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 		var re *RESPError
 		if errors.As(err, &re) && strings.Contains(re.Msg, "unknown node") {
 			return false, nil
+		}
+		if errors.As(err, &re) && strings.Contains(re.Msg, "marked down") {
+			return false, errMarkedDown
 		}
 		return true, fmt.Errorf("chkv: heartbeat: %w", err)
 	}

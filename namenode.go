@@ -158,9 +158,19 @@ type NameNode struct {
 	tableBytes []byte // table's MarshalBinary
 	plan       *Table // where membership wants the data (namenode_migrate.go)
 	mig        migrationState
-	changed    chan struct{}
-	peers      map[NodeID]*nnPeer
-	conns      map[net.Conn]struct{}
+	// incarnation is each member's process incarnation as it registered;
+	// a new one means the node restarted and lost its in-memory data.
+	incarnation map[NodeID]string
+	// lostFrom remembers, for each lost slot, the member (and incarnation)
+	// that held it last: if that very process comes back (after a
+	// partition, say), it gets the slot again with its data.
+	lostFrom map[int]lostCopy
+	// leaving holds the members asked to leave until they are removed, so
+	// that one cut off and declared down goes on leaving when it returns.
+	leaving map[NodeID]bool
+	changed chan struct{}
+	peers   map[NodeID]*nnPeer
+	conns   map[net.Conn]struct{}
 }
 
 // StartNameNode starts a NameNode listening on cfg.Addr, resuming the table
@@ -198,13 +208,16 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		return nil, fmt.Errorf("chkv: listen %s: %w", cfg.Addr, err)
 	}
 	n := &NameNode{
-		cfg:     cfg,
-		ln:      ln,
-		closed:  make(chan struct{}),
-		changed: make(chan struct{}),
-		peers:   make(map[NodeID]*nnPeer),
-		conns:   make(map[net.Conn]struct{}),
-		plan:    plan,
+		cfg:         cfg,
+		ln:          ln,
+		closed:      make(chan struct{}),
+		changed:     make(chan struct{}),
+		peers:       make(map[NodeID]*nnPeer),
+		conns:       make(map[net.Conn]struct{}),
+		incarnation: map[NodeID]string{},
+		lostFrom:    map[int]lostCopy{},
+		leaving:     map[NodeID]bool{},
+		plan:        plan,
 		mig: migrationState{
 			jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},
 			retryAt: map[int]time.Time{}, nodes: map[NodeID]*nodeProgress{},
@@ -408,7 +421,7 @@ func nameNodeArity(name string) (int, bool) {
 	case "PING":
 		return -1, true
 	case "CHKV.REGISTER":
-		return 5, true
+		return -5, true
 	case "CHKV.HEARTBEAT":
 		return 3, true
 	case "CHKV.LEAVE":
@@ -442,12 +455,21 @@ func parseMember(args [][]byte) (Member, error) {
 	return m, nil
 }
 
-// cmdRegister handles CHKV.REGISTER <id> <addr> <rack> <weight>.
+// cmdRegister handles CHKV.REGISTER <id> <addr> <rack> <weight>
+// [<incarnation>].
 func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
+	if len(args) > 6 {
+		w.errorText(wrongArity(args[0]))
+		return
+	}
 	m, err := parseMember(args)
 	if err != nil {
 		w.errorText("ERR " + err.Error())
 		return
+	}
+	inc := ""
+	if len(args) == 6 {
+		inc = string(truncate(args[5], maxStringLen))
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -464,16 +486,40 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 			return
 		}
 	}
+	prev, known := n.incarnation[m.ID]
+	restarted := known && prev != inc
+	n.incarnation[m.ID] = inc
 	if o, ok := n.plan.Member(m.ID); ok && o.State.Live() {
-		// A restart of a live node: nothing changes.
-		n.peers[m.ID].beat()
-		n.replyTableLocked(w)
-		return
+		if !restarted {
+			// The same process registering again: nothing changes.
+			n.peers[m.ID].beat()
+			n.replyTableLocked(w)
+			return
+		}
+		// The node restarted before it was noticed down: whatever it
+		// held is gone, which is what a failure means.
+		n.cfg.Logger.Warn("namenode: node restarted: its data is gone", "id", m.ID)
+		if err := n.applyLocked(Change{Kind: ChangeFail, Member: o}); err != nil {
+			w.errorText("ERR " + err.Error())
+			return
+		}
 	}
 	if err := n.applyLocked(Change{Kind: ChangeJoin, Member: m}); err != nil {
 		w.errorText("ERR " + err.Error())
 		return
 	}
+	if n.leaving[m.ID] && !restarted {
+		// Back from a cut with its data: the join gave it back the slots
+		// lost with it; now they move off as the leave wanted.
+		if err := n.applyLocked(Change{Kind: ChangeLeave, Member: Member{ID: m.ID}}); err != nil {
+			w.errorText("ERR " + err.Error())
+			return
+		}
+		n.cfg.Logger.Info("namenode: leaving node back: it goes on leaving", "id", m.ID, "version", n.table.Version)
+		n.replyTableLocked(w)
+		return
+	}
+	delete(n.leaving, m.ID)
 	n.cfg.Logger.Info("namenode: node joined", "id", m.ID, "addr", m.Addr, "version", n.table.Version)
 	n.replyTableLocked(w)
 }
@@ -490,6 +536,11 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	defer n.mu.Unlock()
 	p := n.peers[id]
 	if p == nil {
+		if m, ok := n.plan.Member(id); ok && m.State == NodeDown {
+			// Not "unknown": a node that left would take that as done.
+			w.errorText(fmt.Sprintf("ERR chkv: node %s is marked down: register again", id))
+			return
+		}
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
 	}
@@ -506,19 +557,26 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.peers[id] == nil {
+	m, ok := n.plan.Member(id)
+	switch {
+	case !ok:
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
-	}
-	n.peers[id].beat()
-	if m, _ := n.plan.Member(id); m.State == NodeLeaving {
-		w.ok()
+	case m.State == NodeLeaving || (m.State == NodeDown && n.leaving[id]):
+		w.ok() // leaving already (a down one goes on when it returns)
 		return
+	case m.State == NodeDown:
+		w.errorText(fmt.Sprintf("ERR chkv: node %s is down: it can leave once it is back", id))
+		return
+	}
+	if p := n.peers[id]; p != nil {
+		p.beat()
 	}
 	if err := n.applyLocked(Change{Kind: ChangeLeave, Member: Member{ID: id}}); err != nil {
 		w.errorText("ERR " + err.Error())
 		return
 	}
+	n.leaving[id] = true
 	n.cfg.Logger.Info("namenode: node leaving", "id", id, "version", n.table.Version)
 	w.ok()
 }

@@ -136,27 +136,74 @@ func holds(plan *Table, id NodeID) bool {
 	return ok && m.State != NodeDown
 }
 
+// onlyCopyDown reports whether slot s, in database mode, is served by
+// owners that are all down in plan while plan gives it to others: the data
+// died with them (until they return), so moving the slot would serve it
+// empty. A plan made while a node was leaving gives its slots away before
+// they move; if the node then dies, this is what catches them.
+func (n *NameNode) onlyCopyDown(plan *Table, s int) bool {
+	if n.cfg.Ring.CacheMode {
+		return false
+	}
+	owners := n.table.Owners(s)
+	if len(owners) == 0 {
+		return false
+	}
+	for _, id := range owners {
+		if holds(plan, id) {
+			return false
+		}
+	}
+	return true
+}
+
+// lostCopy names the process that held a slot when it was lost.
+type lostCopy struct {
+	id          NodeID
+	incarnation string
+}
+
 // patchPlanLocked keeps slots whose data still lives out of the plan's lost
 // ones: when a node that was to receive a slot fails before the slot moved,
 // the plan loses the slot although its served owner still has the data.
 // Such a slot goes back to its served owner (or, when that owner is leaving,
-// to the live member leading fewest slots).
+// to the live member leading fewest slots). And a slot lost with its only
+// copy goes back to the process that held it when that very process is live
+// again: a node cut off long enough to be declared down comes back with
+// its data (a restarted one, with a new incarnation, does not).
 func (n *NameNode) patchPlanLocked(plan *Table) (*Table, error) {
 	served := n.table
 	patch := map[int]NodeID{}
 	var leastLoaded NodeID
+	lose := map[int]bool{}
 	for s := range NumSlots {
 		if !plan.lost[s] {
+			if n.onlyCopyDown(plan, s) {
+				lose[s] = true
+			}
 			continue
 		}
 		p, ok := served.Primary(s)
-		if !ok || !holds(plan, p.ID) {
+		if !ok {
+			// Lost already: back to the process that held it, if that
+			// very process is live again (a partition healed).
+			if lc, found := n.lostFrom[s]; found && n.incarnation[lc.id] == lc.incarnation {
+				if m, ok := plan.Member(lc.id); ok && m.State.Live() {
+					patch[s] = lc.id
+				}
+			}
+			continue
+		}
+		if !holds(plan, p.ID) {
 			continue
 		}
 		m, _ := plan.Member(p.ID)
 		if m.State.Live() {
 			patch[s] = p.ID
 			continue
+		}
+		if m.State != NodeLeaving {
+			continue // down with the data: lost indeed, until it returns
 		}
 		if leastLoaded == "" {
 			best := -1
@@ -170,13 +217,21 @@ func (n *NameNode) patchPlanLocked(plan *Table) (*Table, error) {
 			patch[s] = leastLoaded
 		}
 	}
-	if len(patch) == 0 {
+	if len(patch) == 0 && len(lose) == 0 {
 		return plan, nil
 	}
-	n.cfg.Logger.Info("namenode: slots kept from loss: their data still lives", "slots", len(patch))
+	if len(patch) > 0 {
+		n.cfg.Logger.Info("namenode: slots kept from loss: their data still lives", "slots", len(patch))
+	}
+	if len(lose) > 0 {
+		n.cfg.Logger.Warn("namenode: slots lost until their node returns: it died holding their only copy", "slots", len(lose))
+	}
 	return composeTable(plan.Version, plan.Replicas, plan.Members, func(s int) ([]NodeID, bool) {
 		if id, ok := patch[s]; ok {
 			return []NodeID{id}, false
+		}
+		if lose[s] {
+			return nil, true
 		}
 		return ownersOf(plan, s)
 	})
@@ -231,6 +286,12 @@ func (n *NameNode) reconcileLocked() error {
 		pp, pok := plan.Primary(s)
 		if !sok || !pok || sp.ID == pp.ID || !holds(plan, sp.ID) || n.cfg.NoDataMovement {
 			flip[s] = true // no data to move, or it stays where it is
+			switch {
+			case sok && plan.lost[s]:
+				n.lostFrom[s] = lostCopy{sp.ID, n.incarnation[sp.ID]}
+			case pok:
+				delete(n.lostFrom, s)
+			}
 			continue
 		}
 		if t, ok := ms.retryAt[s]; ok && now.Before(t) {
@@ -334,6 +395,7 @@ func (n *NameNode) finishLocked() error {
 		if p, r := n.plan.Load(m.ID); p > 0 || r > 0 {
 			continue
 		}
+		delete(n.leaving, m.ID)
 		next, err := NextTable(n.plan, Change{Kind: ChangeRemove, Member: Member{ID: m.ID}}, n.cfg.Ring)
 		if err != nil {
 			return err

@@ -418,10 +418,10 @@ func TestNameNodeFailureDetection(t *testing.T) {
 				t.Fatalf("a is %v, want down", e.state("a"))
 			}
 			e.mn.Heal()
-			if got := e.do("CHKV.HEARTBEAT a 4"); got != "-ERR chkv: unknown node a\r\n" {
+			if got := e.do("CHKV.HEARTBEAT a 4"); got != "-ERR chkv: node a is marked down: register again\r\n" {
 				t.Fatalf("heartbeat of a down node: %q", got)
 			}
-			if got := e.do("CHKV.LEAVE a"); got != "-ERR chkv: unknown node a\r\n" {
+			if got := e.do("CHKV.LEAVE a"); got != "-ERR chkv: node a is down: it can leave once it is back\r\n" {
 				t.Fatalf("leave of a down node: %q", got)
 			}
 			tb := e.table("CHKV.REGISTER a " + a.addr + " rack-a 1")

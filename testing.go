@@ -4,6 +4,8 @@ package chkv
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -37,12 +39,12 @@ func NewClusterT(t testing.TB, opts ...func(*ClusterConfig)) *Cluster {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if lv := os.Getenv("CHKV_TEST_LOG"); lv != "" && cfg.Logger == nil {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(lv)); err != nil {
-			t.Fatalf("chkv.NewClusterT: CHKV_TEST_LOG: %v", err)
+	if cfg.Logger == nil {
+		l, err := envLogger(t.Output())
+		if err != nil {
+			t.Fatalf("chkv.NewClusterT: %v", err)
 		}
-		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
+		cfg.Logger = l
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -52,4 +54,18 @@ func NewClusterT(t testing.TB, opts ...func(*ClusterConfig)) *Cluster {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// envLogger returns a logger writing to w at the level CHKV_TEST_LOG
+// names, or nil when it is not set.
+func envLogger(w io.Writer) (*slog.Logger, error) {
+	lv := os.Getenv("CHKV_TEST_LOG")
+	if lv == "" {
+		return nil, nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lv)); err != nil {
+		return nil, fmt.Errorf("CHKV_TEST_LOG: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
 }
