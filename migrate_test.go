@@ -271,3 +271,59 @@ func TestRecordsRoundTrip(t *testing.T) {
 		require.Error(t, d.err)
 	}
 }
+
+// TestMigrateNodeDeath kills a DataNode that holds the only copy of its
+// slots. In database mode they answer CLUSTERDOWN until the node returns;
+// in cache mode they come back empty on the others at once.
+func TestMigrateNodeDeath(t *testing.T) {
+	for _, cache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
+			cl := NewClusterT(t, func(c *ClusterConfig) {
+				c.Replicas = 0
+				c.CacheMode = cache
+				c.HeartbeatInterval = 50 * time.Millisecond
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c := clusterClient(t, cl)
+			// A key on dn2 and one elsewhere.
+			var onDead, onLive string
+			tb := cl.NameNode().Table()
+			for i := 0; onDead == "" || onLive == ""; i++ {
+				k := "k" + strconv.Itoa(i)
+				if p, _ := tb.Primary(Slot(k)); p.ID == "dn2" {
+					onDead = k
+				} else {
+					onLive = k
+				}
+			}
+			require.NoError(t, c.Set(ctx, onDead, "x"))
+			require.NoError(t, c.Set(ctx, onLive, "y"))
+			require.NoError(t, cl.KillDataNode("dn2"))
+			require.Eventually(t, func() bool {
+				m, ok := cl.NameNode().Table().Member("dn2")
+				return !ok || m.State == NodeDown
+			}, 10*time.Second, 5*time.Millisecond)
+			v, err := c.Get(ctx, onLive)
+			require.NoError(t, err)
+			require.Equal(t, "y", v)
+			if cache {
+				require.NoError(t, cl.WaitStable(ctx))
+				_, err = c.Get(ctx, onDead)
+				require.ErrorIs(t, err, ErrNil, "the slot is served again, empty")
+				require.NoError(t, c.Set(ctx, onDead, "again"))
+				return
+			}
+			_, err = c.Get(ctx, onDead)
+			require.ErrorIs(t, err, ErrClusterDown)
+			require.ErrorIs(t, c.Set(ctx, onDead, "z"), ErrClusterDown, "no write is taken for a lost slot")
+			_, err = cl.RestartDataNode(ctx, "dn2")
+			require.NoError(t, err)
+			require.NoError(t, cl.WaitStable(ctx))
+			p, _ := cl.NameNode().Table().Primary(Slot(onDead))
+			require.Equal(t, NodeID("dn2"), p.ID, "the returning node gets its slots back")
+			_, err = c.Get(ctx, onDead)
+			require.ErrorIs(t, err, ErrNil, "served again, with what the restarted node kept: nothing, without persistence")
+		})
+	}
+}

@@ -161,10 +161,9 @@ type NameNode struct {
 	// incarnation is each member's process incarnation as it registered;
 	// a new one means the node restarted and lost its in-memory data.
 	incarnation map[NodeID]string
-	// lostFrom remembers, for each lost slot, the member (and incarnation)
-	// that held it last: if that very process comes back (after a
-	// partition, say), it gets the slot again with its data.
-	lostFrom map[int]lostCopy
+	// lostFrom remembers, for each lost slot, the member that held it last: when that member comes back (after a partition,
+	// or restarted), it gets the slot again with the data it has.
+	lostFrom map[int]NodeID
 	// leaving holds the members asked to leave until they are removed, so
 	// that one cut off and declared down goes on leaving when it returns.
 	leaving map[NodeID]bool
@@ -215,7 +214,7 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		peers:       make(map[NodeID]*nnPeer),
 		conns:       make(map[net.Conn]struct{}),
 		incarnation: map[NodeID]string{},
-		lostFrom:    map[int]lostCopy{},
+		lostFrom:    map[int]NodeID{},
 		leaving:     map[NodeID]bool{},
 		plan:        plan,
 		mig: migrationState{
@@ -489,26 +488,23 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	prev, known := n.incarnation[m.ID]
 	restarted := known && prev != inc
 	n.incarnation[m.ID] = inc
+	if restarted {
+		// Database mode gives a node's lost slots back when it returns;
+		// a new process has only what it persisted.
+		n.cfg.Logger.Warn("namenode: node restarted: the slots it held come back with the data it kept", "id", m.ID)
+	}
 	if o, ok := n.plan.Member(m.ID); ok && o.State.Live() {
-		if !restarted {
-			// The same process registering again: nothing changes.
-			n.peers[m.ID].beat()
-			n.replyTableLocked(w)
-			return
-		}
-		// The node restarted before it was noticed down: whatever it
-		// held is gone, which is what a failure means.
-		n.cfg.Logger.Warn("namenode: node restarted: its data is gone", "id", m.ID)
-		if err := n.applyLocked(Change{Kind: ChangeFail, Member: o}); err != nil {
-			w.errorText("ERR " + err.Error())
-			return
-		}
+		// Registering again while live (a restart not noticed yet):
+		// nothing changes.
+		n.peers[m.ID].beat()
+		n.replyTableLocked(w)
+		return
 	}
 	if err := n.applyLocked(Change{Kind: ChangeJoin, Member: m}); err != nil {
 		w.errorText("ERR " + err.Error())
 		return
 	}
-	if n.leaving[m.ID] && !restarted {
+	if n.leaving[m.ID] {
 		// Back from a cut with its data: the join gave it back the slots
 		// lost with it; now they move off as the leave wanted.
 		if err := n.applyLocked(Change{Kind: ChangeLeave, Member: Member{ID: m.ID}}); err != nil {

@@ -157,12 +157,6 @@ func (n *NameNode) onlyCopyDown(plan *Table, s int) bool {
 	return true
 }
 
-// lostCopy names the process that held a slot when it was lost.
-type lostCopy struct {
-	id          NodeID
-	incarnation string
-}
-
 // patchPlanLocked keeps slots whose data still lives out of the plan's lost
 // ones: when a node that was to receive a slot fails before the slot moved,
 // the plan loses the slot although its served owner still has the data.
@@ -187,9 +181,9 @@ func (n *NameNode) patchPlanLocked(plan *Table) (*Table, error) {
 		if !ok {
 			// Lost already: back to the process that held it, if that
 			// very process is live again (a partition healed).
-			if lc, found := n.lostFrom[s]; found && n.incarnation[lc.id] == lc.incarnation {
-				if m, ok := plan.Member(lc.id); ok && m.State.Live() {
-					patch[s] = lc.id
+			if id, found := n.lostFrom[s]; found {
+				if m, ok := plan.Member(id); ok && m.State.Live() {
+					patch[s] = id
 				}
 			}
 			continue
@@ -288,7 +282,7 @@ func (n *NameNode) reconcileLocked() error {
 			flip[s] = true // no data to move, or it stays where it is
 			switch {
 			case sok && plan.lost[s]:
-				n.lostFrom[s] = lostCopy{sp.ID, n.incarnation[sp.ID]}
+				n.lostFrom[s] = sp.ID
 			case pok:
 				delete(n.lostFrom, s)
 			}
