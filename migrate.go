@@ -359,10 +359,13 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		cn.d.cfg.Logger.Warn("migration abandoned", "id", cn.id, "to", targetID, "slots", len(slots), "err", err)
 		return 0, 0, fmt.Errorf("chkv: migrate to %s: %w", targetID, err)
 	}
-	mv.send("BEGIN", append([]string{string(cn.id)}, slotArgs(slots)...)...)
-	if err := mv.sync(); err != nil {
-		return abort(err)
+	var phases []any // how long each phase took, for the debug log
+	phase := func(name string) {
+		phases = append(phases, name, time.Since(mv.start))
 	}
+	// BEGIN goes down the same pipe as the data: a refusal shows at the
+	// first sync, and nothing is applied after a refused BEGIN.
+	mv.send("BEGIN", append([]string{string(cn.id)}, slotArgs(slots)...)...)
 	// Start recording writes, then snapshot each slot: a small one is
 	// encoded at once under its lock, a big one's key list is taken and
 	// its keys are encoded a few at a time.
@@ -401,19 +404,19 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 			return abort(err)
 		}
 	}
-	// Catch up with the writes made meanwhile.
+	phase("snapshot sent")
+	// Catch up with the writes made meanwhile (sendRecords waits for the
+	// target now and then, so the pipe never runs far ahead of it).
 	for round := 0; ; round++ {
 		n, err := mv.sendDirty(slots, ms)
 		if err != nil {
-			return abort(err)
-		}
-		if err := mv.sync(); err != nil {
 			return abort(err)
 		}
 		if n <= migrateFreezeAt || round == migrateRounds {
 			break
 		}
 	}
+	phase("caught up")
 	// Freeze: no new command starts; wait for the running ones.
 	for i, s := range slots {
 		ms[i].state.Store(moveFrozen)
@@ -421,21 +424,30 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 			runtime.Gosched()
 		}
 	}
+	phase("frozen")
 	if _, err := mv.sendDirty(slots, ms); err != nil {
 		return abort(err)
 	}
+	// Both sides digest the slots at the same instant; the target starts
+	// while this side computes its own.
 	now := cn.d.store.nowMs()
 	dargs := []string{strconv.FormatInt(now, 10)}
+	for _, s := range slots {
+		dargs = append(dargs, strconv.Itoa(s), strconv.FormatUint(cn.d.store.slotSeq(s), 10))
+	}
+	mv.send("DIGEST", dargs...)
+	if err := mv.flush(); err != nil {
+		return abort(err)
+	}
 	want := make([][2]int64, len(slots))
 	for i, s := range slots {
 		k, d := cn.d.store.slotDigest(s, now)
 		want[i] = [2]int64{k, int64(d)}
-		dargs = append(dargs, strconv.Itoa(s), strconv.FormatUint(cn.d.store.slotSeq(s), 10))
 	}
-	mv.send("DIGEST", dargs...)
 	if err := mv.sync(); err != nil {
 		return abort(err)
 	}
+	phase("digests compared")
 	got, ok := mv.last.([]any)
 	if !ok || len(got) != 2*len(slots) {
 		return abort(fmt.Errorf("%w: bad digest reply", ErrProtocol))
@@ -449,6 +461,7 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	if err := mv.sync(); err != nil {
 		return abort(err)
 	}
+	phase("committed")
 	// Hand off: from now on the target serves the slots.
 	ask := ""
 	for i, s := range slots {
@@ -466,6 +479,7 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	cn.stats.bytesSent.Add(mv.bytes)
 	cn.stats.slotsSent.Add(int64(len(slots)))
 	cn.d.cfg.Logger.Info("slots handed off", "id", cn.id, "to", targetID, "slots", len(slots), "keys", mv.keys, "bytes", mv.bytes, "took", time.Since(mv.start))
+	cn.d.cfg.Logger.Debug("migration phases", phases...)
 	return mv.keys, mv.bytes, nil
 }
 

@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,16 +54,21 @@ func run() error {
 	nodes := flag.Int("datanodes", 3, "DataNodes before the one added")
 	clients := flag.Int("clients", 2, "goroutines per client kind reading and writing during the move")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the move to this file")
-	verbose := flag.Bool("v", false, "log the nodes' info lines to stderr")
+	verbose := flag.Bool("v", false, "log the nodes' debug lines to stderr")
+	redisSeed := flag.String("redis-seed", "", "instead of chkv: a running Redis Cluster node (HOST:PORT) to load and rebalance")
+	redisNew := flag.String("redis-new", "", "with -redis-seed: an empty cluster-enabled redis-server to add")
 	flag.Parse()
 
 	ctx := context.Background()
+	if *redisSeed != "" {
+		return runRedis(ctx, *redisSeed, *redisNew, *keys, *size, *clients)
+	}
 	cfg := chkv.DefaultClusterConfig()
 	cfg.Transport = chkv.ClusterTCP
 	cfg.DataNodes = *nodes
 	cfg.Replicas = 0
 	if *verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cl, err := chkv.StartCluster(ctx, cfg)
 	if err != nil {
@@ -148,8 +155,13 @@ func run() error {
 	fmt.Printf("moved fraction: %.2f%% of the keys; minimum (the new node's keys) %d: %.3fx the minimum\n",
 		100*float64(st.KeysMoved)/float64(total), mine, float64(st.KeysMoved)/float64(mine))
 	fmt.Printf("new node %s holds %.2f%% of the keys\n", d.ID(), 100*float64(mine)/float64(total))
+	return report(chkvStats, redisStats)
+}
+
+// report prints the clients' figures; an error when any request failed.
+func report(stats ...*loadStats) error {
 	bad := false
-	for _, s := range []*loadStats{chkvStats, redisStats} {
+	for _, s := range stats {
 		fmt.Printf("%s: %d requests, %d errors, %d wrong values\n", s.name, s.ok.Load(), s.errs.Load(), s.corrupt.Load())
 		if p := s.firstErr.Load(); p != nil {
 			fmt.Printf("  first error: %s\n", *p)
@@ -160,6 +172,79 @@ func run() error {
 		return errors.New("client requests failed during the move")
 	}
 	return nil
+}
+
+// runRedis measures the same move on Redis Cluster: it loads the keys
+// through go-redis, adds the empty node with redis-cli --cluster add-node
+// and times redis-cli --cluster rebalance --cluster-use-empty-masters
+// while go-redis clients keep reading and writing.
+func runRedis(ctx context.Context, seed, newNode string, keys, size, clients int) error {
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, MaxRedirects: 16})
+	defer rc.Close()
+	fmt.Printf("loading %d keys with %d-byte values into Redis Cluster...\n", keys, size)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for lo := 0; lo < keys; lo += 1000 {
+		g.Go(func() error {
+			_, err := rc.Pipelined(gctx, func(p redis.Pipeliner) error {
+				for i := lo; i < min(lo+1000, keys); i++ {
+					p.Set(gctx, "key:"+strconv.Itoa(i), value(i, size), 0)
+				}
+				return nil
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	fmt.Printf("loaded in %.1fs\n", time.Since(start).Seconds())
+	if out, err := exec.CommandContext(ctx, "redis-cli", "--cluster", "add-node", newNode, seed).CombinedOutput(); err != nil {
+		return fmt.Errorf("add-node: %v: %s", err, out)
+	}
+	// The new node learns the slots by gossip: MIGRATE to it fails with
+	// CLUSTERDOWN until it reports the cluster ok.
+	nc := redis.NewClient(&redis.Options{Addr: newNode})
+	defer nc.Close()
+	for deadline := time.Now().Add(time.Minute); ; {
+		info, err := nc.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the new node never saw the cluster ok: %v %q", err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	stats := &loadStats{name: "go-redis ClusterClient"}
+	for w := range clients {
+		wg.Go(func() {
+			runLoad(ctx, stop, stats, 2000+w, keys, size,
+				func(k, v string) error { return rc.Set(ctx, k, v, 0).Err() },
+				func(k string) (string, error) { return rc.Get(ctx, k).Result() })
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, "redis-cli", "--cluster", "rebalance", seed, "--cluster-use-empty-masters").CombinedOutput()
+	wall := time.Since(t0)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("rebalance: %v: %s", err, out)
+	}
+	n, err := nc.DBSize(ctx).Result()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("moved %d keys in %.2fs (redis-cli --cluster rebalance)\n", n, wall.Seconds())
+	fmt.Printf("rate: %.0f keys/s (rebalance)\n", float64(n)/wall.Seconds())
+	fmt.Printf("new node holds %.2f%% of the keys\n", 100*float64(n)/float64(keys))
+	return report(stats)
 }
 
 // value is the preloaded value of key i.
