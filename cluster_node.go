@@ -145,22 +145,23 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 func (cn *clusterNode) adopt(t *Table) bool {
 	cn.adoptMu.Lock() // tables are applied to the data one at a time, in order
 	defer cn.adoptMu.Unlock()
-	if !cn.swapTable(t) {
+	old, ok := cn.swapTable(t)
+	if !ok {
 		return false
 	}
-	cn.afterAdopt(t)
+	cn.afterAdopt(old, t)
 	cn.applied.Store(t.Version)
 	return true
 }
 
 // swapTable makes t the current table when it is newer.
-func (cn *clusterNode) swapTable(t *Table) bool {
+func (cn *clusterNode) swapTable(t *Table) (old *Table, ok bool) {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if t == nil || (cn.table != nil && t.Version <= cn.table.Version) {
-		return false
+		return nil, false
 	}
-	old := cn.table
+	old = cn.table
 	cn.table = t
 	close(cn.changed)
 	cn.changed = make(chan struct{})
@@ -169,7 +170,7 @@ func (cn *clusterNode) swapTable(t *Table) bool {
 		oldVersion = old.Version
 	}
 	cn.d.cfg.Logger.Info("adopted table", "id", cn.id, "version", t.Version, "previous", oldVersion)
-	return true
+	return old, true
 }
 
 // loop registers with the NameNode, retrying with backoff, then heartbeats

@@ -183,14 +183,23 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 // afterAdopt applies a newly adopted table to the slots' data: an imported
 // slot the node now owns is simply its own; a handed-off slot it no longer
 // owns is dropped; any other slot it does not own loses stale keys and
-// blocked clients (they get MOVED). It also notices that a leaving node
-// is done.
-func (cn *clusterNode) afterAdopt(t *Table) {
+// blocked clients (they get MOVED), except a lost slot (no owner at all),
+// whose data waits here for the slot to come back. Only slots whose primary
+// changed since old, or that are moving, are looked at. It also notices
+// that a leaving node is done.
+func (cn *clusterNode) afterAdopt(old, t *Table) {
 	st := cn.d.store
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
+		if m == nil && old != nil {
+			// Only a slot whose primary changed, or one moving, can need
+			// anything: the others are skipped without a lock.
+			if op, _ := old.Primary(s); op.ID == p.ID {
+				continue
+			}
+		}
 		if mine {
 			if m != nil && !m.out {
 				cn.moves[s].CompareAndSwap(m, nil)
@@ -208,7 +217,12 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		sd := st.slot(s)
 		sd.mu.Lock()
 		if cur, _ := cn.current(); cur.Version == t.Version && cn.moves[s].Load() == m {
-			if len(sd.keys) > 0 || len(sd.waiters) > 0 {
+			switch {
+			case !owned && m == nil:
+				// Lost (database mode): the data stays, answering
+				// CLUSTERDOWN, in case the slot comes back here.
+				st.kickWaiters(s, redirect)
+			case len(sd.keys) > 0 || len(sd.waiters) > 0:
 				st.clearSlot(s, redirect)
 			}
 			if m != nil {
