@@ -300,6 +300,13 @@ func (n *NameNode) reconcileLocked() error {
 	if !nextRetry.IsZero() {
 		n.scheduleRetryLocked(nextRetry.Sub(now))
 	}
+	if len(flip) == 0 && !slices.Equal(n.table.Members, n.tableMembersLocked(func(s int) ([]NodeID, bool) { return ownersOf(served, s) })) {
+		// No slot flips, but the members changed (one joined and waits
+		// for its slots): the served table shows it at once.
+		if err := n.flipLocked(func(s int) ([]NodeID, bool) { return ownersOf(served, s) }); err != nil {
+			return err
+		}
+	}
 	if len(flip) > 0 {
 		if err := n.flipLocked(func(s int) ([]NodeID, bool) {
 			if flip[s] {
@@ -359,6 +366,17 @@ func (n *NameNode) bootstrappingLocked() bool {
 
 // flipLocked publishes the next served table with the given owners.
 func (n *NameNode) flipLocked(owners func(s int) ([]NodeID, bool)) error {
+	members := n.tableMembersLocked(owners)
+	t, err := composeTable(n.table.Version+1, max(n.table.Replicas, n.plan.Replicas), members, owners)
+	if err != nil {
+		return err
+	}
+	return n.publishLocked(t)
+}
+
+// tableMembersLocked returns the members of the next served table with
+// the given owners, sorted by id.
+func (n *NameNode) tableMembersLocked(owners func(s int) ([]NodeID, bool)) []Member {
 	members := n.servedMembers(n.plan, owners)
 	for _, m := range n.table.Members { // a member removed from the plan may still own slots here
 		if _, ok := findMember(members, m.ID); !ok {
@@ -371,11 +389,7 @@ func (n *NameNode) flipLocked(owners func(s int) ([]NodeID, bool)) error {
 		}
 	}
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(string(a.ID), string(b.ID)) })
-	t, err := composeTable(n.table.Version+1, max(n.table.Replicas, n.plan.Replicas), members, owners)
-	if err != nil {
-		return err
-	}
-	return n.publishLocked(t)
+	return members
 }
 
 // finishLocked runs when the served table has reached the plan: members
