@@ -419,11 +419,15 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		}
 	}
 	phase("snapshot sent")
-	// Catch up with the writes made meanwhile (sendRecords waits for the
-	// target now and then, so the pipe never runs far ahead of it).
+	// Catch up with the writes made meanwhile. Each round waits for the
+	// target to apply what was sent, so that the freeze below lasts only
+	// as long as the last few keys take, not the target's backlog.
 	for round := 0; ; round++ {
 		n, err := mv.sendDirty(slots, ms)
 		if err != nil {
+			return abort(err)
+		}
+		if err := mv.sync(); err != nil {
 			return abort(err)
 		}
 		if n <= migrateFreezeAt || round == migrateRounds {
