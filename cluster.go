@@ -50,6 +50,9 @@ type ClusterConfig struct {
 	// MigrateRate caps the keys per second each DataNode sends while slots
 	// move (NameNodeConfig.MigrateRate); 0 means no cap.
 	MigrateRate float64
+	// MigrateParallel and MigrateBatch are the NameNode's settings of the
+	// same names; 0 means their defaults.
+	MigrateParallel, MigrateBatch int
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
 }
@@ -133,6 +136,12 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	ncfg.Logger = cfg.Logger.With("role", "namenode")
 	ncfg.ExpectDataNodes = cfg.DataNodes
 	ncfg.MigrateRate = cfg.MigrateRate
+	if cfg.MigrateParallel > 0 {
+		ncfg.MigrateParallel = cfg.MigrateParallel
+	}
+	if cfg.MigrateBatch > 0 {
+		ncfg.MigrateBatch = cfg.MigrateBatch
+	}
 	nn, err := StartNameNode(ctx, ncfg)
 	if err != nil {
 		c.Close()

@@ -55,6 +55,9 @@ func run() error {
 	clients := flag.Int("clients", 2, "goroutines per client kind reading and writing during the move")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the move to this file")
 	verbose := flag.Bool("v", false, "log the nodes' debug lines to stderr")
+	parallel := flag.Int("parallel", 0, "batches each DataNode sends at once (0: the default)")
+	batch := flag.Int("batch", 0, "slots per batch (0: the default)")
+	bin := flag.String("chkv", "", "run the cluster as processes of this chkv binary (one per node) instead of in this process")
 	redisSeed := flag.String("redis-seed", "", "instead of chkv: a running Redis Cluster node (HOST:PORT) to load and rebalance")
 	redisNew := flag.String("redis-new", "", "with -redis-seed: an empty cluster-enabled redis-server to add")
 	flag.Parse()
@@ -63,10 +66,21 @@ func run() error {
 	if *redisSeed != "" {
 		return runRedis(ctx, *redisSeed, *redisNew, *keys, *size, *clients)
 	}
+	if *bin != "" {
+		var nnFlags []string
+		if *parallel > 0 {
+			nnFlags = append(nnFlags, "--migrate-parallel", strconv.Itoa(*parallel))
+		}
+		if *batch > 0 {
+			nnFlags = append(nnFlags, "--migrate-batch", strconv.Itoa(*batch))
+		}
+		return runProcs(ctx, *bin, *nodes, *keys, *size, *clients, nnFlags)
+	}
 	cfg := chkv.DefaultClusterConfig()
 	cfg.Transport = chkv.ClusterTCP
 	cfg.DataNodes = *nodes
 	cfg.Replicas = 0
+	cfg.MigrateParallel, cfg.MigrateBatch = *parallel, *batch
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -93,27 +93,15 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxClients, "maxclients", cfg.MaxClients, "most clients connected at once")
 	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", cfg.Limits.MaxBulk, "largest value or argument in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
-	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
-	procs := fs.Int("procs", 0, "CPU cores to run on (GOMAXPROCS); 0: all")
+	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopRT, err := rt()
+	if err != nil {
+		return err
 	}
-	debug.SetGCPercent(*gcPercent)
-	if *procs > 0 {
-		runtime.GOMAXPROCS(*procs)
-	}
+	defer stopRT()
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -123,6 +111,33 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "chkv %s DataNode ready on %s (standalone, all slots): redis-cli -p %s\n", chkv.Version, d.Addr(), port(d.Addr()))
 	return closeOnSignal(ctx, stdout, d)
+}
+
+// runtimeFlags adds the Go runtime flags a server process takes
+// (--gc-percent, --cpuprofile, --procs) to fs; after parsing, the returned
+// function applies them and returns the function that ends the profile.
+func runtimeFlags(fs *flag.FlagSet) func() (func(), error) {
+	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	procs := fs.Int("procs", 0, "CPU cores to run on (GOMAXPROCS); 0: all")
+	return func() (func(), error) {
+		debug.SetGCPercent(*gcPercent)
+		if *procs > 0 {
+			runtime.GOMAXPROCS(*procs)
+		}
+		if *cpuProfile == "" {
+			return func() {}, nil
+		}
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	}
 }
 
 func port(addr string) string {
@@ -152,6 +167,7 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, error
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
 	fs.IntVar(&cfg.MigrateParallel, "migrate-parallel", chkv.DefaultMigrateParallel, "batches of slots each DataNode sends at once")
+	fs.IntVar(&cfg.MigrateBatch, "migrate-batch", chkv.DefaultMigrateBatch, "most slots in one batch")
 	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -159,8 +175,8 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, error
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
 	}
-	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.ExpectDataNodes < 0 {
-		return cfg, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel must be at least 1")
+	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.MigrateBatch < 1 || cfg.ExpectDataNodes < 0 {
+		return cfg, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
 	}
 	return cfg, nil
 }
@@ -195,9 +211,15 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval")
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
+	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	stopRT, err := rt()
+	if err != nil {
+		return err
+	}
+	defer stopRT()
 	if cc.NameNode == "" {
 		return errors.New("datanode needs --namenode HOST:PORT")
 	}
