@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures a live rebalance, chkv against Redis Cluster in the same run:
 # 3 nodes holding KEYS keys (100-byte values) get a 4th while clients keep
-# reading and writing. chkv: bench/migrate (an in-process chkv cluster on
-# TCP loopback, the chkv Client and go-redis ClusterClient under load).
+# reading and writing. chkv: bench/migrate runs a NameNode and one `chkv
+# datanode` process per node on TCP loopback, the chkv Client and go-redis
+# ClusterClient under load, and reads the move's figures from CHKV.STATUS.
 # Redis Cluster: three redis-server masters loaded through go-redis, then
 # redis-cli --cluster add-node and rebalance --cluster-use-empty-masters.
 # Rounds alternate between the two; medians and the ratio are printed.
@@ -19,6 +20,7 @@ for tool in redis-server redis-cli python3; do
   command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
 done
 go build -o "$TMP/migrate" ./bench/migrate
+go build -o "$TMP/chkv" ./cmd/chkv
 
 # freeport prints a free port P whose cluster bus port P+10000 is free too.
 freeport() {
@@ -54,7 +56,7 @@ redis_round() {
 echo "redis: $(redis-server --version | awk '{print $3}')  cpus: $(nproc)  rounds: $ROUNDS  keys: $KEYS  load: $(cut -d' ' -f1 /proc/loadavg)"
 for round in $(seq $ROUNDS); do
   echo "== round $round: chkv"
-  "$TMP/migrate" -keys $KEYS | tee -a "$TMP/chkv.out"
+  "$TMP/migrate" -keys $KEYS -chkv "$TMP/chkv" | tee -a "$TMP/chkv.out"
   echo "== round $round: Redis Cluster"
   redis_round
 done
