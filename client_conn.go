@@ -227,10 +227,10 @@ func (p *clientPool) dial(ctx context.Context) (*clientConn, error) {
 // failure; a failure (I/O, protocol, timeout) discards the conn. block is
 // extra read time for blocking commands: 0 none, negative forever.
 //
-// A failure after the request was sent wraps ErrUnknownOutcome. A conn that
-// came from the idle list and turns out closed by the server before any
-// reply byte arrived is replaced and the request retried on a new conn,
-// MaxRetries times.
+// A failure after the request was sent wraps ErrUnknownOutcome and is not
+// retried: the server may have run it. A conn from the idle list whose
+// write fails before any byte went out (the server closed it meanwhile) is
+// replaced and the request retried on a new conn, MaxRetries times.
 func (p *clientPool) exec(ctx context.Context, cmds [][]any, block time.Duration, out []any) ([]any, error) {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -241,6 +241,16 @@ func (p *clientPool) exec(ctx context.Context, cmds [][]any, block time.Duration
 			return nil, err
 		}
 		reused := cn.reused
+		if reused && connGone(cn.nc) {
+			// Closed by the server while idle: nothing was sent, so the
+			// request goes on a fresh conn.
+			cn.broken = true
+			p.put(cn, true)
+			if attempt < p.cfg.MaxRetries {
+				continue
+			}
+			return nil, fmt.Errorf("chkv: %w", net.ErrClosed)
+		}
 		res, err := p.roundTrip(ctx, cn, cmds, block, out[:0])
 		p.put(cn, cn.broken)
 		var ce *clientConnError
@@ -258,7 +268,7 @@ func (p *clientPool) exec(ctx context.Context, cmds [][]any, block time.Duration
 type clientConnError struct {
 	err        error
 	sent       bool // the request (or part of it) went out
-	peerClosed bool // the peer closed the conn before any reply byte arrived
+	peerClosed bool // the peer had closed the conn before any request byte went out
 }
 
 func (e *clientConnError) Error() string { return e.err.Error() }
@@ -349,7 +359,9 @@ func (p *clientPool) roundTripRaw(ctx context.Context, cn *clientConn, cmds [][]
 		return nil, &clientConnError{err: err, sent: true}
 	}
 	if _, err := cn.br.Peek(1); err != nil {
-		return nil, &clientConnError{err: err, sent: true, peerClosed: isPeerClosed(err)}
+		// The request went out: the server may have run it before the
+		// conn broke, so this is never retried.
+		return nil, &clientConnError{err: err, sent: true}
 	}
 	for range cmds {
 		v, err := readClientReply(cn.br, 0)

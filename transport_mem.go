@@ -834,3 +834,13 @@ func (l *memListener) Close() error {
 
 // Addr returns the listener's MemAddr, the address to dial.
 func (l *memListener) Addr() net.Addr { return l.addr }
+
+// peerGone reports, without blocking, whether the conn's peer has closed
+// or the link is cut, with nothing left to read: a pooled client conn
+// checks it before reuse.
+func (c *memConn) peerGone() bool {
+	p := c.rd
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err != nil || (p.eof && p.n == 0)
+}
