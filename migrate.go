@@ -34,6 +34,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -239,13 +240,25 @@ func (cn *clusterNode) afterAdopt(old, t *Table) {
 	gone := !ok && cn.member.Load()
 	if ok && me.State == NodeLeaving {
 		cn.sawLeaving.Store(true)
-		if p, r := t.Load(cn.id); p == 0 && r == 0 {
+		if p, r := t.Load(cn.id); p == 0 && r == 0 && !cn.importsPending() {
 			gone = true
 		}
 	}
 	if gone {
 		cn.leave(t.Version)
 	}
+}
+
+// importsPending reports whether the node holds slots it is importing or
+// has imported (committed) that its table does not give it yet: it must
+// not leave with their data.
+func (cn *clusterNode) importsPending() bool {
+	for s := range NumSlots {
+		if m := cn.moves[s].Load(); m != nil && !m.out {
+			return true
+		}
+	}
+	return false
 }
 
 // leave closes the node once it has left the cluster (seen in table
@@ -315,11 +328,17 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		return 0, 0, errors.New("chkv: cannot migrate to myself")
 	}
 	t, _ := cn.current()
-	handed := 0
+	todo := make([]int, 0, len(slots))
+	var elsewhere []string // slot, target pairs
 	for _, s := range slots {
 		if m := cn.moves[s].Load(); m != nil {
-			if m.out && m.state.Load() == moveHandedOff && m.peerID == targetID {
-				handed++ // a retry of a move that finished: the NameNode lost our answer
+			switch {
+			case m.out && m.state.Load() == moveHandedOff && m.peerID == targetID:
+				continue // a retry of a move that finished: the NameNode lost our answer
+			case m.out && m.state.Load() == moveHandedOff:
+				// The NameNode lost our answer and now wants the slot
+				// elsewhere: it must first learn where the data is.
+				elsewhere = append(elsewhere, strconv.Itoa(s), string(m.peerID))
 				continue
 			}
 			return 0, 0, fmt.Errorf("chkv: slot %d is already moving", s)
@@ -327,13 +346,15 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		if p, ok := t.Primary(s); !ok || p.ID != cn.id {
 			return 0, 0, fmt.Errorf("chkv: slot %d is not served here", s)
 		}
+		todo = append(todo, s)
 	}
-	if handed == len(slots) {
+	if len(elsewhere) > 0 {
+		return 0, 0, fmt.Errorf("chkv: handed off: %s", strings.Join(elsewhere, " "))
+	}
+	if len(todo) == 0 {
 		return 0, 0, nil
 	}
-	if handed > 0 {
-		return 0, 0, errors.New("chkv: some slots are handed off already, some not")
-	}
+	slots = todo
 	ctx, cancel := context.WithTimeout(context.Background(), migrateIOTimeout)
 	nc, err := cn.d.cfg.Transport.Dial(ctx, targetAddr)
 	cancel()

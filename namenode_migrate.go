@@ -540,17 +540,22 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 // so the served table follows it.
 func (n *NameNode) adoptHandoffLocked(msg string) {
 	f := strings.Fields(msg[strings.Index(msg, "handed off:")+len("handed off:"):])
-	if len(f) != 2 {
+	at := map[int]NodeID{}
+	for i := 0; i+1 < len(f); i += 2 {
+		s, err := strconv.Atoi(f[i])
+		if _, ok := n.plan.Member(NodeID(f[i+1])); err != nil || s < 0 || s >= NumSlots || !ok {
+			continue
+		}
+		at[s] = NodeID(f[i+1])
+	}
+	if len(at) == 0 {
 		return
 	}
-	s, err := strconv.Atoi(f[0])
-	if err != nil || s < 0 || s >= NumSlots || !holds(n.plan, NodeID(f[1])) {
-		return
-	}
+	n.cfg.Logger.Info("namenode: slots were handed off without our knowing: following them", "slots", len(at))
 	served := n.table
 	if err := n.flipLocked(func(x int) ([]NodeID, bool) {
-		if x == s {
-			return []NodeID{NodeID(f[1])}, false
+		if id, ok := at[x]; ok {
+			return []NodeID{id}, false
 		}
 		return ownersOf(served, x)
 	}); err != nil {
