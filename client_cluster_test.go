@@ -172,10 +172,12 @@ func staleClient(t *testing.T, tr string) (*Cluster, *Client, []string) {
 func testClientClusterStale(t *testing.T, tr string) {
 	ctx := testCtx(t)
 	cl, c, keys := staleClient(t, tr)
+	want := cl.NameNode().Table().Version // the table with the fourth node
 	for _, k := range keys[:10] {
 		require.NoError(t, c.Set(ctx, k, "x"+k))
 	}
-	assert.Equal(t, cl.NameNode().Table().Version, c.TableVersion())
+	// At least that table (a busy machine may have made a newer one).
+	assert.GreaterOrEqual(t, c.TableVersion(), want)
 	for _, k := range keys[:10] {
 		v, err := c.Get(ctx, k)
 		require.NoError(t, err)
