@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 ROUNDS=${1:-3}
 KEYS=${2:-1000000}
+REDIS_PIPELINE=${REDIS_PIPELINE:-10} # keys per MIGRATE in redis-cli --cluster rebalance (its default: 10)
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for tool in redis-server redis-cli python3; do
@@ -47,13 +48,13 @@ redis_round() {
   for p in "${ports[@]}"; do for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done; done
   redis-cli --cluster create 127.0.0.1:${ports[0]} 127.0.0.1:${ports[1]} 127.0.0.1:${ports[2]} --cluster-yes >"$TMP/create.log" 2>&1 || { cat "$TMP/create.log"; return 1; }
   for _ in $(seq 200); do redis-cli -p ${ports[0]} cluster info | grep -q cluster_state:ok && break; sleep 0.05; done
-  "$TMP/migrate" -keys $KEYS -redis-seed 127.0.0.1:${ports[0]} -redis-new 127.0.0.1:${ports[3]} | tee -a "$TMP/redis.out"
+  "$TMP/migrate" -keys $KEYS -redis-pipeline $REDIS_PIPELINE -redis-seed 127.0.0.1:${ports[0]} -redis-new 127.0.0.1:${ports[3]} | tee -a "$TMP/redis.out"
   for p in "${ports[@]}"; do redis-cli -p $p shutdown nosave >/dev/null 2>&1 || true; done
   wait 2>/dev/null || true
   rm -rf "$TMP/data"
 }
 
-echo "redis: $(redis-server --version | awk '{print $3}')  cpus: $(nproc)  rounds: $ROUNDS  keys: $KEYS  load: $(cut -d' ' -f1 /proc/loadavg)"
+echo "redis: $(redis-server --version | awk '{print $3}')  cpus: $(nproc)  rounds: $ROUNDS  keys: $KEYS  rebalance pipeline: $REDIS_PIPELINE  load: $(cut -d' ' -f1 /proc/loadavg)"
 for round in $(seq $ROUNDS); do
   echo "== round $round: chkv"
   "$TMP/migrate" -keys $KEYS -chkv "$TMP/chkv" | tee -a "$TMP/chkv.out"
@@ -64,7 +65,7 @@ done
 c=$(grep -o 'rate: [0-9]* keys/s (copying)' "$TMP/chkv.out" | awk '{print $2}' | tr '\n' ' ' | median)
 cw=$(grep -o '[0-9]* keys/s (join to stable)' "$TMP/chkv.out" | awk '{print $1}' | tr '\n' ' ' | median)
 r=$(grep -o 'rate: [0-9]* keys/s (rebalance)' "$TMP/redis.out" | awk '{print $2}' | tr '\n' ' ' | median)
-frac=$(grep -o '[0-9.]*x the minimum' "$TMP/chkv.out" | awk '{print $1}' | tr '\n' ' ' | median)
+frac=$(grep -o '[0-9.]*x the minimum' "$TMP/chkv.out" | awk '{print $1}' | tr -d x | tr '\n' ' ' | median)
 share=$(grep -o 'holds [0-9.]*% of the keys' "$TMP/chkv.out" | awk '{print $2}' | tr '\n' ' ' | median)
 errs=$(grep -o '[0-9]* errors' "$TMP/chkv.out" | awk '{s+=$1} END {print s+0}')
 rerrs=$(grep -o '[0-9]* errors' "$TMP/redis.out" | awk '{s+=$1} END {print s+0}')
@@ -73,7 +74,7 @@ echo "| move of 1 node's share ($KEYS keys, 3 -> 4 nodes) | median keys/s |"
 echo "|---|---:|"
 printf "| chkv (copy: first batch to last flip) | %.0f |\n" $c
 printf "| chkv (join to stable) | %.0f |\n" $cw
-printf "| Redis Cluster (redis-cli --cluster rebalance) | %.0f |\n" $r
+printf "| Redis Cluster (redis-cli --cluster rebalance, pipeline $REDIS_PIPELINE) | %.0f |\n" $r
 printf "| chkv / Redis Cluster | %.1fx |\n" $(echo "$cw / $r" | bc -l)
 echo
 echo "chkv: moved ${frac}x the minimum, new node's share ${share}, client errors ${errs} (Redis Cluster run: ${rerrs})"

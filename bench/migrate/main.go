@@ -59,12 +59,13 @@ func run() error {
 	batch := flag.Int("batch", 0, "slots per batch (0: the default)")
 	bin := flag.String("chkv", "", "run the cluster as processes of this chkv binary (one per node) instead of in this process")
 	redisSeed := flag.String("redis-seed", "", "instead of chkv: a running Redis Cluster node (HOST:PORT) to load and rebalance")
+	redisPipeline := flag.Int("redis-pipeline", 10, "with -redis-seed: keys per MIGRATE (redis-cli --cluster-pipeline)")
 	redisNew := flag.String("redis-new", "", "with -redis-seed: an empty cluster-enabled redis-server to add")
 	flag.Parse()
 
 	ctx := context.Background()
 	if *redisSeed != "" {
-		return runRedis(ctx, *redisSeed, *redisNew, *keys, *size, *clients)
+		return runRedis(ctx, *redisSeed, *redisNew, *redisPipeline, *keys, *size, *clients)
 	}
 	if *bin != "" {
 		var nnFlags []string
@@ -192,7 +193,7 @@ func report(stats ...*loadStats) error {
 // through go-redis, adds the empty node with redis-cli --cluster add-node
 // and times redis-cli --cluster rebalance --cluster-use-empty-masters
 // while go-redis clients keep reading and writing.
-func runRedis(ctx context.Context, seed, newNode string, keys, size, clients int) error {
+func runRedis(ctx context.Context, seed, newNode string, pipeline, keys, size, clients int) error {
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, MaxRedirects: 16})
 	defer rc.Close()
 	fmt.Printf("loading %d keys with %d-byte values into Redis Cluster...\n", keys, size)
@@ -244,7 +245,8 @@ func runRedis(ctx context.Context, seed, newNode string, keys, size, clients int
 	}
 	time.Sleep(500 * time.Millisecond)
 	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, "redis-cli", "--cluster", "rebalance", seed, "--cluster-use-empty-masters").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "redis-cli", "--cluster", "rebalance", seed, "--cluster-use-empty-masters",
+		"--cluster-pipeline", strconv.Itoa(pipeline)).CombinedOutput()
 	wall := time.Since(t0)
 	close(stop)
 	wg.Wait()

@@ -95,6 +95,7 @@ func (pc *procCluster) addDataNode(id string) error {
 		return err
 	}
 	args := []string{"datanode", "--addr", addr, "--namenode", pc.nn, "--id", id}
+	args = append(args, strings.Fields(os.Getenv("CHKV_BENCH_DATANODE_FLAGS"))...)
 	if dir := os.Getenv("CHKV_BENCH_PROFILES"); dir != "" {
 		args = append(args, "--cpuprofile", dir+"/"+id+".prof")
 	}
