@@ -653,7 +653,7 @@ func (n *NameNode) syncPeersLocked() {
 	}
 	for id, p := range n.peers {
 		if !keep[id] {
-			p.stop()
+			p.retire()
 			delete(n.peers, id)
 		}
 	}
@@ -763,13 +763,15 @@ type nnPeer struct {
 	addr  string
 	beats chan struct{} // a heartbeat arrived (buffered 1)
 	push  chan struct{} // a newer table waits to be pushed (buffered 1)
-	ctx   context.Context
-	stop  context.CancelFunc
+	// retiring is closed when the member left: push once more, then stop.
+	retiring chan struct{}
+	ctx      context.Context
+	stop     context.CancelFunc
 }
 
 // startPeer starts the goroutines of a new peer. The caller holds n.mu.
 func (n *NameNode) startPeer(id NodeID, addr string) *nnPeer {
-	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1)}
+	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1), retiring: make(chan struct{})}
 	p.ctx, p.stop = context.WithCancel(n.ctx)
 	n.wg.Add(2)
 	go p.detect()
@@ -912,32 +914,48 @@ func (p *nnPeer) pushLoop() {
 	}()
 	var pushed uint64
 	for {
+		retiring := false
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-p.push:
+		case <-p.retiring:
+			retiring = true
 		}
 		p.n.mu.Lock()
 		version, b := p.n.table.Version, p.n.tableBytes
 		p.n.mu.Unlock()
-		if version <= pushed {
-			continue
-		}
-		if nc == nil {
+		if version > pushed && nc == nil {
 			c, err := p.dial()
 			if err != nil {
 				p.n.cfg.Logger.Info("namenode: push failed", "id", p.id, "version", version, "err", err)
-				continue
+			} else {
+				nc, br = c, bufio.NewReaderSize(c, 512)
 			}
-			nc, br = c, bufio.NewReaderSize(c, 512)
 		}
-		line, err := p.call(nc, br, []byte("CHKV.PUSHTABLE"), b)
-		if err != nil || line != "+OK" {
-			p.n.cfg.Logger.Info("namenode: push failed", "id", p.id, "version", version, "reply", line, "err", err)
-			nc.Close()
-			nc = nil
-			continue
+		if version > pushed && nc != nil {
+			line, err := p.call(nc, br, []byte("CHKV.PUSHTABLE"), b)
+			if err != nil || line != "+OK" {
+				p.n.cfg.Logger.Info("namenode: push failed", "id", p.id, "version", version, "reply", line, "err", err)
+				nc.Close()
+				nc = nil
+			} else {
+				pushed = version
+			}
 		}
-		pushed = version
+		if retiring {
+			p.stop()
+			return
+		}
+	}
+}
+
+// retire ends a peer whose member left the table after one last push, so
+// that the node learns it is out.
+func (p *nnPeer) retire() {
+	select {
+	case <-p.retiring:
+	default:
+		close(p.retiring)
 	}
 }
