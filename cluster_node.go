@@ -145,11 +145,10 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 func (cn *clusterNode) adopt(t *Table) bool {
 	cn.adoptMu.Lock() // tables are applied to the data one at a time, in order
 	defer cn.adoptMu.Unlock()
-	old, ok := cn.swapTable(t)
-	if !ok {
+	if _, ok := cn.swapTable(t); !ok {
 		return false
 	}
-	cn.afterAdopt(old, t)
+	cn.afterAdopt(t)
 	cn.applied.Store(t.Version)
 	return true
 }

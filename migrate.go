@@ -185,22 +185,14 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 // slot the node now owns is simply its own; a handed-off slot it no longer
 // owns is dropped; any other slot it does not own loses stale keys and
 // blocked clients (they get MOVED), except a lost slot (no owner at all),
-// whose data waits here for the slot to come back. Only slots whose primary
-// changed since old, or that are moving, are looked at. It also notices
-// that a leaving node is done.
-func (cn *clusterNode) afterAdopt(old, t *Table) {
+// whose data waits here for the slot to come back. It also notices that a
+// leaving node is done.
+func (cn *clusterNode) afterAdopt(t *Table) {
 	st := cn.d.store
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
-		if m == nil && old != nil {
-			// Only a slot whose primary changed, or one moving, can need
-			// anything: the others are skipped without a lock.
-			if op, _ := old.Primary(s); op.ID == p.ID {
-				continue
-			}
-		}
 		if mine {
 			if m != nil && !m.out {
 				cn.moves[s].CompareAndSwap(m, nil)
