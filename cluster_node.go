@@ -145,7 +145,7 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 func (cn *clusterNode) adopt(t *Table) bool {
 	cn.adoptMu.Lock() // tables are applied to the data one at a time, in order
 	defer cn.adoptMu.Unlock()
-	if _, ok := cn.swapTable(t); !ok {
+	if !cn.swapTable(t) {
 		return false
 	}
 	cn.afterAdopt(t)
@@ -154,13 +154,13 @@ func (cn *clusterNode) adopt(t *Table) bool {
 }
 
 // swapTable makes t the current table when it is newer.
-func (cn *clusterNode) swapTable(t *Table) (old *Table, ok bool) {
+func (cn *clusterNode) swapTable(t *Table) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if t == nil || (cn.table != nil && t.Version <= cn.table.Version) {
-		return nil, false
+		return false
 	}
-	old = cn.table
+	old := cn.table
 	cn.table = t
 	close(cn.changed)
 	cn.changed = make(chan struct{})
@@ -169,7 +169,7 @@ func (cn *clusterNode) swapTable(t *Table) (old *Table, ok bool) {
 		oldVersion = old.Version
 	}
 	cn.d.cfg.Logger.Info("adopted table", "id", cn.id, "version", t.Version, "previous", oldVersion)
-	return old, true
+	return true
 }
 
 // loop registers with the NameNode, retrying with backoff, then heartbeats

@@ -159,6 +159,14 @@ func TestMigrateRapid(t *testing.T) {
 			return d
 		}
 
+		leaver := func(rt *rapid.T) NodeID {
+			nodes := cl.DataNodes()
+			if len(nodes) <= 2 {
+				rt.Skip("keep two DataNodes")
+			}
+			return rapid.SampledFrom(nodeIDs(nodes)).Draw(rt, "leaving")
+		}
+
 		actions := map[string]func(*rapid.T){
 			"join": func(rt *rapid.T) {
 				nextJoin(rt)
@@ -166,11 +174,7 @@ func TestMigrateRapid(t *testing.T) {
 				settled(rt)
 			},
 			"leave": func(rt *rapid.T) {
-				nodes := cl.DataNodes()
-				if len(nodes) <= 2 {
-					rt.Skip("keep two DataNodes")
-				}
-				id := rapid.SampledFrom(nodeIDs(nodes)).Draw(rt, "leaving")
+				id := leaver(rt)
 				errc := make(chan error, 1)
 				go func() { errc <- cl.RemoveDataNode(ctx, id) }()
 				some(rt)
@@ -186,11 +190,7 @@ func TestMigrateRapid(t *testing.T) {
 				settled(rt)
 			},
 			"leave, cut off while copying": func(rt *rapid.T) {
-				nodes := cl.DataNodes()
-				if len(nodes) <= 2 {
-					rt.Skip("keep two DataNodes")
-				}
-				id := rapid.SampledFrom(nodeIDs(nodes)).Draw(rt, "leaving")
+				id := leaver(rt)
 				require.NoError(rt, cl.DataNode(id).Leave(ctx)) // accepted before the cut
 				waitMoving(rt, ctx, cl)
 				cl.Network().Isolate(string(id))

@@ -153,24 +153,28 @@ func run() error {
 	close(stop)
 	wg.Wait()
 
-	after := census(cl)
-	st := cl.NameNode().Migration()
+	printMove(census(cl), string(d.ID()), cl.NameNode().Migration(), wall, cpu, "the whole process (clients included)")
+	return report(chkvStats, redisStats)
+}
+
+// printMove prints the census after the move (keys per node id) and the
+// move's figures; cpu is the CPU time of what whose names.
+func printMove(after map[string]int64, newID string, m chkv.MigrationStatus, wall, cpu time.Duration, whose string) {
 	var total int64
 	for _, n := range after {
 		total += n
 	}
-	mine := after[d.ID()]
+	mine := after[newID]
 	fmt.Printf("keys per node after:  %v\n", after)
 	fmt.Printf("moved %d keys (%.1f MB) in %.2fs of copying (%.2fs from join to stable)\n",
-		st.KeysMoved, float64(st.BytesMoved)/1e6, st.ElapsedSec, wall.Seconds())
+		m.KeysMoved, float64(m.BytesMoved)/1e6, m.ElapsedSec, wall.Seconds())
 	fmt.Printf("rate: %.0f keys/s (copying), %.0f keys/s (join to stable)\n",
-		float64(st.KeysMoved)/st.ElapsedSec, float64(st.KeysMoved)/wall.Seconds())
-	fmt.Printf("CPU time of the whole process from join to stable: %.2fs (%.1f µs per key moved, clients included)\n",
-		cpu.Seconds(), float64(cpu.Microseconds())/float64(st.KeysMoved))
+		float64(m.KeysMoved)/m.ElapsedSec, float64(m.KeysMoved)/wall.Seconds())
+	fmt.Printf("CPU time of %s from join to stable: %.2fs (%.1f µs per key moved)\n",
+		whose, cpu.Seconds(), float64(cpu.Microseconds())/float64(m.KeysMoved))
 	fmt.Printf("moved fraction: %.2f%% of the keys; minimum (the new node's keys) %d: %.3fx the minimum\n",
-		100*float64(st.KeysMoved)/float64(total), mine, float64(st.KeysMoved)/float64(mine))
-	fmt.Printf("new node %s holds %.2f%% of the keys\n", d.ID(), 100*float64(mine)/float64(total))
-	return report(chkvStats, redisStats)
+		100*float64(m.KeysMoved)/float64(total), mine, float64(m.KeysMoved)/float64(mine))
+	fmt.Printf("new node %s holds %.2f%% of the keys\n", newID, 100*float64(mine)/float64(total))
 }
 
 // report prints the clients' figures; an error when any request failed.
@@ -339,10 +343,10 @@ func cpuTime() time.Duration {
 }
 
 // census returns the keys each running DataNode holds.
-func census(cl *chkv.Cluster) map[chkv.NodeID]int64 {
-	out := map[chkv.NodeID]int64{}
+func census(cl *chkv.Cluster) map[string]int64 {
+	out := map[string]int64{}
 	for _, d := range cl.DataNodes() {
-		out[d.ID()] = d.Store().Keys()
+		out[string(d.ID())] = d.Store().Keys()
 	}
 	return out
 }

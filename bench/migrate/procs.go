@@ -253,21 +253,6 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	if err != nil {
 		return err
 	}
-	var total int64
-	for _, n := range after {
-		total += n
-	}
-	mine := after[newID]
-	m := st.Migration
-	fmt.Printf("keys per node after:  %v\n", after)
-	fmt.Printf("moved %d keys (%.1f MB) in %.2fs of copying (%.2fs from join to stable)\n",
-		m.KeysMoved, float64(m.BytesMoved)/1e6, m.ElapsedSec, wall.Seconds())
-	fmt.Printf("rate: %.0f keys/s (copying), %.0f keys/s (join to stable)\n",
-		float64(m.KeysMoved)/m.ElapsedSec, float64(m.KeysMoved)/wall.Seconds())
-	fmt.Printf("CPU time of the cluster's processes from join to stable: %.2fs (%.1f µs per key moved)\n",
-		cpu.Seconds(), float64(cpu.Microseconds())/float64(m.KeysMoved))
-	fmt.Printf("moved fraction: %.2f%% of the keys; minimum (the new node's keys) %d: %.3fx the minimum\n",
-		100*float64(m.KeysMoved)/float64(total), mine, float64(m.KeysMoved)/float64(mine))
-	fmt.Printf("new node %s holds %.2f%% of the keys\n", newID, 100*float64(mine)/float64(total))
+	printMove(after, newID, st.Migration, wall, cpu, "the cluster's processes")
 	return report(chkvStats, redisStats)
 }
