@@ -879,6 +879,19 @@ func TestClientFakeServer(t *testing.T) {
 				}
 				_, idle := node.stats()
 				require.Equal(t, 1+tc.deadIdle, idle)
+				// The server closes each conn just after its reply: wait
+				// until this side sees every close (a loaded machine may
+				// run the client before the server's close).
+				require.Eventually(t, func() bool {
+					node.mu.Lock()
+					defer node.mu.Unlock()
+					for _, cn := range node.idle {
+						if !connGone(cn.nc) {
+							return false
+						}
+					}
+					return true
+				}, 10*time.Second, time.Millisecond)
 
 				err := c.Ping(ctx) // every idle conn is dead
 				if tc.wantErr {

@@ -400,6 +400,9 @@ func (c *Cluster) unstable() string {
 		if v := d.cluster.applied.Load(); v != t.Version {
 			return fmt.Sprintf("%s has applied table version %d, the NameNode %d", d.ID(), v, t.Version)
 		}
+		if d.cluster.misled.Load() {
+			return fmt.Sprintf("%s leads slots it has handed off (table version %d)", d.ID(), t.Version)
+		}
 	}
 	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ type clusterNode struct {
 	applied     atomic.Uint64 // the version whose slot changes are done (stale keys dropped)
 	// sawLeaving is set once a table showed the node leaving.
 	sawLeaving atomic.Bool
+	// misled is set when the table gives the node a slot it has handed
+	// off: the loop reports it to the NameNode (CHKV.HANDEDOFF).
+	misled atomic.Bool
 }
 
 // startCluster turns d into a cluster member: it adds the cluster commands,
@@ -210,6 +214,9 @@ func (cn *clusterNode) loop() {
 			registered = known
 			forgotten = !known && err == nil
 		}
+		if err == nil && registered && cn.misled.Load() {
+			err = cn.reportHandoffs(ctx, link)
+		}
 		wait := cn.cfg.HeartbeatInterval
 		if err != nil {
 			cn.d.cfg.Logger.Warn("namenode", "id", cn.id, "err", err)
@@ -283,6 +290,35 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 		cn.adopt(t)
 	}
 	return true, nil
+}
+
+// reportHandoffs tells the NameNode which slots its table gives this node
+// although their data went to another node (CHKV.HANDEDOFF): the node was
+// declared down, or the answer to MIGRATE lost, after the handoff. The
+// NameNode flips them to where the data is; until then the node answers
+// ASK for them.
+func (cn *clusterNode) reportHandoffs(ctx context.Context, link *peerLink) error {
+	t, _ := cn.current()
+	args := []string{"CHKV.HANDEDOFF", string(cn.id)}
+	for s := range NumSlots {
+		m := cn.moves[s].Load()
+		if p, ok := t.Primary(s); ok && p.ID == cn.id && m != nil && m.out && m.state.Load() == moveHandedOff {
+			args = append(args, strconv.Itoa(s), string(m.peerID))
+		}
+	}
+	if len(args) == 2 {
+		return nil
+	}
+	r, err := link.do(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("chkv: report handoffs: %w", err)
+	}
+	lv := slog.LevelDebug // a flip on its way races the report: nothing to follow
+	if n, _ := r.(int64); n > 0 {
+		lv = slog.LevelInfo
+	}
+	cn.d.cfg.Logger.Log(ctx, lv, "reported slots handed off that the table gives this node", "id", cn.id, "slots", (len(args)-2)/2, "followed", r)
+	return nil
 }
 
 // Leave asks the NameNode to take the node out of the cluster gracefully

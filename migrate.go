@@ -189,19 +189,30 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 // leaving node is done.
 func (cn *clusterNode) afterAdopt(t *Table) {
 	st := cn.d.store
+	misled := false
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
 		if mine {
-			if m != nil && !m.out {
+			switch {
+			case m != nil && !m.out:
 				cn.moves[s].CompareAndSwap(m, nil)
 				cn.stats.slotsIn.Add(-1)
+			case m != nil && m.state.Load() == moveHandedOff:
+				misled = true // the data is at m.peerID: tell the NameNode
 			}
 			continue
 		}
 		if m != nil && (!m.out || m.state.Load() != moveHandedOff) {
 			continue // still moving
+		}
+		if m != nil && !owned {
+			// Handed off, and the table lost the slot: the node was
+			// declared down before the NameNode learnt of the handoff.
+			// The data lives at the target; the handoff is kept, to be
+			// reported when the table gives the slot back here.
+			continue
 		}
 		redirect := msgClusterDown
 		if owned {
@@ -225,6 +236,7 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		}
 		sd.mu.Unlock()
 	}
+	cn.misled.Store(misled)
 	me, ok := t.Member(cn.id)
 	if ok && me.State.Live() {
 		cn.member.Store(true)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -347,4 +349,62 @@ func TestMigrateNodeDeath(t *testing.T) {
 			require.ErrorIs(t, err, ErrNil, "served again, with what the restarted node kept: nothing, without persistence")
 		})
 	}
+}
+
+// TestMigrateHandoffUnseen: a source cut off from the NameNode finishes a
+// copy after the NameNode gave up on the batch and declared it down. When
+// it returns, the NameNode's table gives it back slots whose data is at the
+// target; the node reports them (CHKV.HANDEDOFF) and the table follows the
+// data: no key is lost or left behind.
+func TestMigrateHandoffUnseen(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.DataNodes = 2
+		c.Replicas = 0
+		c.HeartbeatInterval = 50 * time.Millisecond
+		c.MigrateRate = 400 // keys per second per source: the copies take seconds
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := clusterClient(t, cl)
+	const n = 1500
+	kv := map[string]string{}
+	for i := range n {
+		kv["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
+	}
+	require.NoError(t, c.MSet(ctx, kv))
+	src := cl.DataNode("dn1")
+	if _, err := cl.AddDataNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Once dn1 copies, cut it off from the NameNode (not from dn3) until
+	// it is declared down and has handed a batch off meanwhile.
+	handedOffUnseen := func() bool {
+		tb := src.Table()
+		for s := range NumSlots {
+			m := src.cluster.moves[s].Load()
+			if p, ok := tb.Primary(s); ok && p.ID == "dn1" && m != nil && m.out && m.state.Load() == moveHandedOff {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { return src.cluster.stats.slotsOut.Load() > 0 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, cl.Partition([]string{NameNodeNode}, []string{"dn1"}))
+	require.Eventually(t, func() bool {
+		m, _ := cl.NameNode().Table().Member("dn1")
+		return m.State == NodeDown
+	}, 20*time.Second, time.Millisecond)
+	require.Eventually(t, handedOffUnseen, 20*time.Second, time.Millisecond, "dn1 hands off a batch while cut off")
+	cl.Heal()
+	require.NoError(t, cl.WaitStable(ctx))
+	require.False(t, handedOffUnseen(), "dn1 still leads slots it handed off")
+	census := keyCensus(t, cl)
+	total := int64(0)
+	for _, v := range census {
+		total += v
+	}
+	require.Equal(t, int64(n), total, "keys per node: %v", census)
+	got, err := c.MGet(ctx, slices.Collect(maps.Keys(kv))...)
+	require.NoError(t, err)
+	require.Equal(t, kv, got)
 }

@@ -67,9 +67,9 @@ type NameNodeConfig struct {
 const probeCount = 3
 
 // nameNodeLimits bound a NameNode request: its commands carry only short
-// arguments.
+// arguments, at most a slot and a node id for every slot (CHKV.HANDEDOFF).
 func nameNodeLimits() RequestLimits {
-	return RequestLimits{MaxBulk: 64 << 10, MaxArgs: 64, MaxInline: 64 << 10, MaxQuery: 1 << 20}
+	return RequestLimits{MaxBulk: 64 << 10, MaxArgs: 2*NumSlots + 2, MaxInline: 64 << 10, MaxQuery: 1 << 20}
 }
 
 // DefaultNameNodeConfig returns the configuration of a NameNode listening on
@@ -401,6 +401,8 @@ func (n *NameNode) exec(w *replyWriter, args [][]byte) {
 		n.cmdHeartbeat(w, args)
 	case "CHKV.LEAVE":
 		n.cmdLeave(w, args)
+	case "CHKV.HANDEDOFF":
+		n.cmdHandedOff(w, args)
 	case "CHKV.TABLE":
 		n.mu.Lock()
 		n.replyTableLocked(w)
@@ -425,6 +427,8 @@ func nameNodeArity(name string) (int, bool) {
 		return 3, true
 	case "CHKV.LEAVE":
 		return 2, true
+	case "CHKV.HANDEDOFF":
+		return -4, true
 	case "CHKV.TABLE", "CHKV.STATUS":
 		return 1, true
 	}

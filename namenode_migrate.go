@@ -429,12 +429,57 @@ func (n *NameNode) finishLocked() error {
 			return err
 		}
 	}
+	if n.rebalanceLocked() {
+		return nil // more to move
+	}
 	ms := &n.mig
 	if ms.slotsTotal > 0 && ms.slotsDone >= ms.slotsTotal && ms.finished.IsZero() {
 		ms.finished = time.Now()
 		n.cfg.Logger.Info("namenode: data movement done", "slots", ms.slotsDone, "keys", ms.keysMoved, "bytes", ms.bytesMoved, "took", time.Since(ms.started))
 	}
 	return nil
+}
+
+// rebalanceLocked plans a rebalance when the plan just reached is healthy
+// (every member live, no slot lost) but not what the ring would make of it:
+// a safety net for loads that drifted from the ring's targets while nodes
+// flapped. It reports whether the plan changed (the new moves have
+// started).
+func (n *NameNode) rebalanceLocked() bool {
+	for _, m := range n.plan.Members {
+		if !m.State.Live() || m.State == NodeLeaving {
+			return false
+		}
+	}
+	for s := range NumSlots {
+		if n.plan.lost[s] {
+			return false
+		}
+	}
+	next, err := NextTable(n.plan, Change{Kind: ChangeRebalance}, n.cfg.Ring)
+	if err != nil {
+		n.cfg.Logger.Error("namenode: rebalance", "err", err)
+		return false
+	}
+	moved := 0
+	for s := range NumSlots {
+		if !sameOwners(n.plan, next, s) {
+			moved++
+		}
+	}
+	if moved == 0 {
+		return false
+	}
+	n.cfg.Logger.Info("namenode: rebalancing: the loads drifted from the ring's targets", "slots", moved)
+	if err := n.setPlanLocked(next); err != nil {
+		n.cfg.Logger.Error("namenode: rebalance", "err", err)
+		return false
+	}
+	n.beginProgressLocked()
+	if err := n.reconcileLocked(); err != nil {
+		n.cfg.Logger.Error("namenode: reconcile", "err", err)
+	}
+	return true
 }
 
 // startJobLocked sends one batch on its way.
@@ -495,7 +540,7 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 		n.cfg.Logger.Warn("namenode: batch failed; will retry", "from", j.source.ID, "to", j.target.ID, "slots", len(j.slots), "err", err)
 		var re *RESPError
 		if errors.As(err, &re) && strings.Contains(re.Msg, "handed off") {
-			n.adoptHandoffLocked(re.Msg)
+			n.adoptHandoffLocked(j.source.ID, re.Msg)
 		}
 		if err := n.reconcileLocked(); err != nil {
 			n.cfg.Logger.Error("namenode: reconcile", "err", err)
@@ -538,20 +583,45 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 // adoptHandoffLocked handles a source's answer that a slot was handed off
 // already ("... handed off: <slot> <target>"): the data is at that target,
 // so the served table follows it.
-func (n *NameNode) adoptHandoffLocked(msg string) {
+func (n *NameNode) adoptHandoffLocked(from NodeID, msg string) {
 	f := strings.Fields(msg[strings.Index(msg, "handed off:")+len("handed off:"):])
+	at, _ := parseHandoffs(f)
+	n.followHandoffsLocked(from, at)
+}
+
+// parseHandoffs parses slot, target pairs.
+func parseHandoffs(f []string) (map[int]NodeID, error) {
+	if len(f)%2 != 0 {
+		return nil, errors.New("chkv: want slot target pairs")
+	}
 	at := map[int]NodeID{}
 	for i := 0; i+1 < len(f); i += 2 {
 		s, err := strconv.Atoi(f[i])
-		if _, ok := n.plan.Member(NodeID(f[i+1])); err != nil || s < 0 || s >= NumSlots || !ok {
-			continue
+		if err != nil || s < 0 || s >= NumSlots {
+			return nil, fmt.Errorf("chkv: bad slot %q", truncate([]byte(f[i]), 32))
 		}
 		at[s] = NodeID(f[i+1])
 	}
-	if len(at) == 0 {
-		return
+	return at, nil
+}
+
+// followHandoffsLocked flips slots that node from handed off to a target
+// without the NameNode learning it (its MIGRATE answer was lost, or it was
+// declared down meanwhile and got the slots back) to that target: the data
+// is there. Only slots the served table gives to from, with no batch under
+// way, whose target is a live member, follow. It returns how many did.
+func (n *NameNode) followHandoffsLocked(from NodeID, at map[int]NodeID) int {
+	for s, id := range at {
+		p, ok := n.table.Primary(s)
+		m, member := n.plan.Member(id)
+		if !ok || p.ID != from || n.mig.jobs[s] != nil || !member || !m.State.Live() || id == from {
+			delete(at, s)
+		}
 	}
-	n.cfg.Logger.Info("namenode: slots were handed off without our knowing: following them", "slots", len(at))
+	if len(at) == 0 {
+		return 0
+	}
+	n.cfg.Logger.Info("namenode: slots were handed off without our knowing: following them", "from", from, "slots", len(at))
 	served := n.table
 	if err := n.flipLocked(func(x int) ([]NodeID, bool) {
 		if id, ok := at[x]; ok {
@@ -560,7 +630,39 @@ func (n *NameNode) adoptHandoffLocked(msg string) {
 		return ownersOf(served, x)
 	}); err != nil {
 		n.cfg.Logger.Error("namenode: follow a handoff", "err", err)
+		return 0
 	}
+	return len(at)
+}
+
+// cmdHandedOff handles CHKV.HANDEDOFF <id> <slot> <target> [<slot>
+// <target> ...]: a DataNode reports slots the table gives it although it
+// handed their data off to a target (see followHandoffsLocked). It answers
+// how many slots followed; the new table is pushed as usual.
+func (n *NameNode) cmdHandedOff(w *replyWriter, args [][]byte) {
+	f := make([]string, 0, len(args)-2)
+	for _, a := range args[2:] {
+		f = append(f, string(a))
+	}
+	at, err := parseHandoffs(f)
+	if err != nil {
+		w.errorText("ERR " + err.Error())
+		return
+	}
+	id := NodeID(args[1])
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.peers[id] == nil {
+		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
+		return
+	}
+	followed := n.followHandoffsLocked(id, at)
+	if followed > 0 {
+		if err := n.reconcileLocked(); err != nil {
+			n.cfg.Logger.Error("namenode: reconcile", "err", err)
+		}
+	}
+	w.int(int64(followed))
 }
 
 func (n *NameNode) progressOf(id NodeID) *nodeProgress {
