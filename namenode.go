@@ -584,7 +584,11 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 // applyLocked computes the plan after ch and starts moving the served
 // table towards it. On an error in the change nothing changes.
 func (n *NameNode) applyLocked(ch Change) error {
-	next, err := NextTable(n.plan, ch, n.cfg.Ring)
+	prev := n.plan
+	if ch.Kind == ChangeJoin {
+		prev = n.returnLostLocked(prev, ch.Member.ID)
+	}
+	next, err := NextTable(prev, ch, n.cfg.Ring)
 	if err != nil {
 		return err
 	}
@@ -599,6 +603,33 @@ func (n *NameNode) applyLocked(ch Change) error {
 	}
 	n.beginProgressLocked()
 	return n.reconcileLocked()
+}
+
+// returnLostLocked gives the slots lost with node id back to it in plan,
+// before the plan balances its return: a node back from a cut owns what it
+// held already, and must not get a newcomer's share on top of it.
+func (n *NameNode) returnLostLocked(plan *Table, id NodeID) *Table {
+	back := false
+	for s := range NumSlots {
+		if plan.lost[s] && n.lostFrom[s] == id {
+			back = true
+			break
+		}
+	}
+	if !back {
+		return plan
+	}
+	t, err := composeTable(plan.Version, plan.Replicas, plan.Members, func(s int) ([]NodeID, bool) {
+		if plan.lost[s] && n.lostFrom[s] == id {
+			return []NodeID{id}, false
+		}
+		return ownersOf(plan, s)
+	})
+	if err != nil {
+		n.cfg.Logger.Warn("namenode: cannot give lost slots back before the rebalance", "id", id, "err", err)
+		return plan
+	}
+	return t
 }
 
 // setPlanLocked saves (with a DataDir) and adopts plan.

@@ -265,6 +265,9 @@ func (n *NameNode) reconcileLocked() error {
 	if n.bootstrappingLocked() {
 		return nil
 	}
+	if err := n.restoreLostLocked(); err != nil {
+		return err
+	}
 	ms := &n.mig
 	served, plan := n.table, n.plan
 	flip := map[int]bool{}
@@ -342,6 +345,39 @@ func (n *NameNode) reconcileLocked() error {
 		return n.finishLocked()
 	}
 	return nil
+}
+
+// restoreLostLocked gives a slot the served table has lost back to the node
+// that held it when that node is live again, before anything else: the
+// data is there. When the plan wants the slot elsewhere it then moves as
+// usual; flipping it there directly would serve it empty.
+func (n *NameNode) restoreLostLocked() error {
+	served, plan := n.table, n.plan
+	restore := map[int]NodeID{}
+	for s, id := range n.lostFrom {
+		if _, ok := served.Primary(s); ok || n.mig.jobs[s] != nil {
+			continue
+		}
+		if pp, ok := plan.Primary(s); ok && pp.ID == id {
+			continue // the plain flip gives it back
+		}
+		if m, ok := plan.Member(id); ok && m.State.Live() {
+			restore[s] = id
+		}
+	}
+	if len(restore) == 0 {
+		return nil
+	}
+	n.cfg.Logger.Info("namenode: lost slots back with the node that held them", "slots", len(restore))
+	for s := range restore {
+		delete(n.lostFrom, s)
+	}
+	return n.flipLocked(func(s int) ([]NodeID, bool) {
+		if id, ok := restore[s]; ok {
+			return []NodeID{id}, false
+		}
+		return ownersOf(served, s)
+	})
 }
 
 // bootstrappingLocked reports whether a new cluster still waits for
