@@ -432,6 +432,7 @@ func (n *NameNode) tableMembersLocked(owners func(s int) ([]NodeID, bool)) []Mem
 // that left are removed from the plan, the served table becomes the plan
 // exactly, and the progress figures close.
 func (n *NameNode) finishLocked() error {
+	removed := false
 	for _, m := range n.plan.Members {
 		if m.State != NodeLeaving {
 			continue
@@ -448,6 +449,12 @@ func (n *NameNode) finishLocked() error {
 			return err
 		}
 		n.cfg.Logger.Info("namenode: node left", "id", m.ID)
+		removed = true
+	}
+	if removed {
+		// The plan without the member may place other slots anew (a
+		// node down meanwhile): those must move, not flip.
+		return n.reconcileLocked()
 	}
 	same := len(n.table.Members) == len(n.plan.Members) && n.table.Replicas == n.plan.Replicas
 	for i := 0; same && i < len(n.plan.Members); i++ {
