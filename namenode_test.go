@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -461,6 +462,13 @@ func TestNameNodeBadInput(t *testing.T) {
 		{`CHKV.HEARTBEAT a`, "-ERR wrong number of arguments for 'chkv.heartbeat' command\r\n"},
 		{`CHKV.LEAVE zz`, "-ERR chkv: unknown node zz\r\n"},
 		{`CHKV.TABLE x`, "-ERR wrong number of arguments for 'chkv.table' command\r\n"},
+		{`CHKV.HANDEDOFF zz 1 a`, "-ERR chkv: unknown node zz\r\n"},
+		{`CHKV.HANDEDOFF a 16384 b`, "-ERR chkv: bad slot \"16384\"\r\n"},
+		{`CHKV.HANDEDOFF a 1 b 2`, "-ERR chkv: want slot target pairs\r\n"},
+		{`CHKV.HANDEDOFF a 1`, "-ERR wrong number of arguments for 'chkv.handedoff' command\r\n"},
+		{`CHKV.HANDEDOFF a 1 zz`, ":0\r\n"},    // no such target: nothing follows
+		{`CHKV.HANDEDOFF a 0 a 1 a`, ":0\r\n"}, // to itself
+
 		{`SET k v`, "-ERR unknown command 'SET', with args beginning with: 'k' 'v' \r\n"},
 	}
 	// withCluster runs check in a bubble with nodes a, b and c registered,
@@ -487,6 +495,31 @@ func TestNameNodeBadInput(t *testing.T) {
 			})
 		})
 	}
+	t.Run("a reported handoff moves the slot to its target", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// With data movement: the fake DataNodes fail every MIGRATE,
+			// so the served table keeps what it has until a report.
+			e := startNameNodeEnv(t, func(c *NameNodeConfig) { c.NoDataMovement = false })
+			for _, id := range []string{"a", "b", "c"} {
+				e.register(id)
+			}
+			before := e.nn.Table()
+			s := 0
+			for p, _ := before.Primary(s); p.ID != "a"; p, _ = before.Primary(s) {
+				s++
+			}
+			if got := e.do(fmt.Sprintf("CHKV.HANDEDOFF a %d b", s)); got != ":1\r\n" {
+				t.Fatalf("got %q", got)
+			}
+			after := e.nn.Table()
+			if p, _ := after.Primary(s); p.ID != "b" || after.Version <= before.Version {
+				t.Errorf("slot %d: primary %s at version %d (was %d)", s, p.ID, after.Version, before.Version)
+			}
+			if got := e.do(fmt.Sprintf("CHKV.HANDEDOFF a %d b", s)); got != ":0\r\n" {
+				t.Errorf("again: got %q, want :0 (the table no longer gives the slot to a)", got)
+			}
+		})
+	})
 	t.Run("stale heartbeat gets the table", func(t *testing.T) {
 		withCluster(t, func(t *testing.T, e *nnEnv) {
 			if got := e.table("CHKV.HEARTBEAT b 1"); got.Version != 3 {
