@@ -67,6 +67,7 @@ type slotMove struct {
 	peerAddr string
 	dirty    map[string]struct{} // out: keys written since last sent; under the slot lock
 	thawed   chan struct{}       // out: closed when the freeze ends
+	digest   runningDigest       // in: what the records applied so far add up to; under the slot lock
 }
 
 // migrationStats are a DataNode's migration counters, in INFO.
@@ -79,8 +80,13 @@ type migrationStats struct {
 // observe is the store's WriteObserver in cluster mode: it records the keys
 // written in a slot that is being copied out. It runs under the slot lock.
 func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
-	if m := cn.moves[slot].Load(); m != nil && m.out && m.dirty != nil {
+	m := cn.moves[slot].Load()
+	switch {
+	case m == nil:
+	case m.out && m.dirty != nil:
 		m.dirty[key] = struct{}{}
+	case !m.out && !m.digest.applying:
+		m.digest.inexact = true // not a record: the running digest misses it
 	}
 }
 
@@ -214,13 +220,17 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 			// reported when the table gives the slot back here.
 			continue
 		}
-		redirect := msgClusterDown
-		if owned {
-			redirect = "MOVED " + strconv.Itoa(s) + " " + p.Addr
-		}
 		sd := st.slot(s)
 		sd.mu.Lock()
+		if m == nil && len(sd.keys) == 0 && len(sd.waiters) == 0 {
+			sd.mu.Unlock() // nothing here: most slots of most tables
+			continue
+		}
 		if cur, _ := cn.current(); cur.Version == t.Version && cn.moves[s].Load() == m {
+			redirect := msgClusterDown
+			if owned {
+				redirect = "MOVED " + strconv.Itoa(s) + " " + p.Addr
+			}
 			switch {
 			case !owned && m == nil:
 				// Lost (database mode): the data stays, answering
@@ -784,6 +794,7 @@ func (cn *clusterNode) importData(b []byte) error {
 		}
 	}()
 	var keys int64
+	var m *slotMove
 	for d.next(&rec) {
 		if rec.slot != locked {
 			if locked >= 0 {
@@ -791,11 +802,11 @@ func (cn *clusterNode) importData(b []byte) error {
 			}
 			locked = rec.slot
 			st.slot(locked).mu.Lock()
-			if m := cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
+			if m = cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
 				return fmt.Errorf("chkv: slot %d is not being imported", locked)
 			}
 		}
-		if err := st.applyRecord(&rec); err != nil {
+		if err := st.applyRecord(&rec, &m.digest); err != nil {
 			return err
 		}
 		if rec.op == recSetString || rec.op == recSetList || rec.op == recDel {
@@ -817,6 +828,7 @@ func (cn *clusterNode) importDigest(c *conn, args [][]byte) error {
 	type pair struct {
 		slot int
 		seq  uint64
+		m    *slotMove
 	}
 	ps := make([]pair, 0, len(args)/2)
 	for i := 1; i+1 < len(args); i += 2 {
@@ -825,15 +837,20 @@ func (cn *clusterNode) importDigest(c *conn, args [][]byte) error {
 		if err1 != nil || err2 != nil || s < 0 || s >= NumSlots {
 			return errors.New("chkv: bad slot or sequence")
 		}
-		if m := cn.moves[s].Load(); m == nil || m.out || m.state.Load() != moveImporting {
+		m := cn.moves[s].Load()
+		if m == nil || m.out || m.state.Load() != moveImporting {
 			return fmt.Errorf("chkv: slot %d is not being imported", s)
 		}
-		ps = append(ps, pair{s, seq})
+		ps = append(ps, pair{s, seq, m})
 	}
 	c.w.array(2 * len(ps))
+	st := cn.d.store
 	for _, p := range ps {
-		cn.d.store.raiseSeq(p.slot, p.seq)
-		k, d := cn.d.store.slotDigest(p.slot, now)
+		sd := st.slot(p.slot)
+		sd.mu.Lock()
+		sd.seq = max(sd.seq, p.seq)
+		k, d := st.importedDigest(p.slot, &p.m.digest, now)
+		sd.mu.Unlock()
 		c.w.int(k)
 		c.w.int(int64(d))
 	}

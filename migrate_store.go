@@ -61,6 +61,7 @@ func (r *recordEncoder) del(slot int, key string) {
 // values into chunks. The caller holds the slot lock.
 func (r *recordEncoder) entry(slot int, key string, e *entry) {
 	r.keys++
+	valueHash(e) // cached for the digest while the value is at hand
 	if e.kind == kindString {
 		first := e.str[:min(len(e.str), recordChunk)]
 		r.head(recSetString, slot, key)
@@ -198,10 +199,16 @@ func (d *recordDecoder) next(rec *record) bool {
 // applyRecord applies one migration record to its slot, keeping the
 // record's version and raising the slot's version sequence past it. The
 // caller holds the slot lock.
-func (s *Store) applyRecord(rec *record) error {
+func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	slot, key := rec.slot, rec.key
 	sd := &s.slots[slot]
 	old := sd.keys[string(key)]
+	d.applying = true
+	defer func() { d.applying = false }()
+	if old != nil && rec.op != recAppendString && rec.op != recAppendList {
+		d.keys--
+		d.sum -= entryDigest(string(key), old)
+	}
 	switch rec.op {
 	case recDel:
 		if old != nil {
@@ -224,8 +231,14 @@ func (s *Store) applyRecord(rec *record) error {
 		s.insert(slot, string(key), e)
 		e.version = rec.version
 		sd.seq = max(sd.seq, rec.version)
+		d.keys++
+		d.sum += entryDigest(string(key), e)
+		if e.expireAt != 0 {
+			d.inexact = true
+		}
 		return nil
 	}
+	d.inexact = true // a chunk of a big value: the slot is scanned at the end
 	if old == nil || (rec.op == recAppendString) != (old.kind == kindString) {
 		return fmt.Errorf("%w: append to a missing key or one of another type", errBadRecord)
 	}
@@ -239,16 +252,8 @@ func (s *Store) applyRecord(rec *record) error {
 	}
 	s.update(slot, string(key), old, before, hadTTL)
 	old.version = version // a chunk is part of the same write
+	old.vhOK = false      // ... so the value's hash is stale under the same version
 	return nil
-}
-
-// raiseSeq makes slot's version sequence at least seq, so versions handed
-// out after a migration never repeat one handed out before it.
-func (s *Store) raiseSeq(slot int, seq uint64) {
-	sd := &s.slots[slot]
-	sd.mu.Lock()
-	sd.seq = max(sd.seq, seq)
-	sd.mu.Unlock()
 }
 
 // slotSeq returns slot's version sequence.
@@ -276,24 +281,72 @@ func (s *Store) slotDigest(slot int, now int64) (keys int64, digest uint64) {
 	sd := &s.slots[slot]
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
+	return s.slotDigestLocked(slot, now)
+}
+
+// slotDigestLocked is slotDigest for a caller holding the slot lock.
+func (s *Store) slotDigestLocked(slot int, now int64) (keys int64, digest uint64) {
+	sd := &s.slots[slot]
 	for k, e := range sd.keys {
 		if e.expireAt != 0 && e.expireAt <= now {
 			continue
 		}
-		h := digestMix(xxhash.Sum64String(k), e.version)
-		h = digestMix(h, uint64(e.expireAt))
-		h = digestMix(h, uint64(e.kind))
-		if e.kind == kindString {
-			h = digestMix(h, xxhash.Sum64(e.str))
-		} else {
-			for i := range e.list.len() {
-				h = digestMix(h, xxhash.Sum64(e.list.at(i)))
-			}
-		}
 		keys++
-		digest += h // a sum: the map's order does not matter
+		digest += entryDigest(k, e) // a sum: the map's order does not matter
 	}
 	return keys, digest
+}
+
+// entryDigest hashes a key with its value, version, expiry and type: a
+// slot's digest is the sum over its live keys.
+func entryDigest(k string, e *entry) uint64 {
+	h := digestMix(xxhash.Sum64String(k), e.version)
+	h = digestMix(h, uint64(e.expireAt))
+	h = digestMix(h, uint64(e.kind))
+	return digestMix(h, valueHash(e))
+}
+
+// valueHash returns the hash of e's value, from its cache when the cache
+// belongs to e's version. The migration fills it while it encodes the
+// entry (the value is in the CPU's cache then), so the digest at the end of
+// a copy reads the entry, not the value bytes. The caller holds the slot
+// lock.
+func valueHash(e *entry) uint64 {
+	if e.vhOK && e.vhVer == uint32(e.version) {
+		return e.vh
+	}
+	var h uint64
+	if e.kind == kindString {
+		h = xxhash.Sum64(e.str)
+	} else {
+		for i := range e.list.len() {
+			h = digestMix(h, xxhash.Sum64(e.list.at(i)))
+		}
+	}
+	e.vh, e.vhOK, e.vhVer = h, true, uint32(e.version)
+	return h
+}
+
+// runningDigest is the running digest of a slot being imported, kept as
+// records are applied, while their entries are still in the CPU's cache:
+// rescanning a big slot at the end costs a cache miss per key. It is only
+// trusted while nothing but whole-key records touched the slot and no key
+// has an expiry (whose cut-off depends on the time of the check).
+type runningDigest struct {
+	keys     int64
+	sum      uint64
+	inexact  bool // an append, an expiry, or a write not from a record
+	applying bool // a record is being applied: the observer ignores it
+}
+
+// exact returns the slot's live key count and digest from d when d can be
+// trusted, else by a scan. The caller holds the slot lock.
+func (s *Store) importedDigest(slot int, d *runningDigest, now int64) (keys int64, digest uint64) {
+	sd := &s.slots[slot]
+	if d.inexact || sd.ttlKeys != 0 || int64(len(sd.keys)) != d.keys {
+		return s.slotDigestLocked(slot, now)
+	}
+	return d.keys, d.sum
 }
 
 // digestMix folds v into the hash h (xxhash64's round: multiply, rotate,

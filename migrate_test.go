@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -268,14 +269,16 @@ func TestRecordsRoundTrip(t *testing.T) {
 	dst.slot(slot).mu.Lock()
 	d := recordDecoder{b: enc.buf}
 	var rec record
+	var run runningDigest
 	for d.next(&rec) {
-		require.NoError(t, dst.applyRecord(&rec))
+		require.NoError(t, dst.applyRecord(&rec, &run))
 	}
+	dst.slot(slot).seq = max(dst.slot(slot).seq, seq)
+	require.True(t, run.inexact, "a big value in chunks and a key with a TTL: the digest is taken by a scan")
+	k2, d2 := dst.importedDigest(slot, &run, 0)
 	dst.slot(slot).mu.Unlock()
 	require.NoError(t, d.err)
-	dst.raiseSeq(slot, seq)
 	k1, d1 := src.slotDigest(slot, 0)
-	k2, d2 := dst.slotDigest(slot, 0)
 	require.Equal(t, int64(3), k1)
 	require.Equal(t, k1, k2)
 	require.Equal(t, d1, d2)
@@ -293,6 +296,92 @@ func TestRecordsRoundTrip(t *testing.T) {
 		require.False(t, d.next(&rec))
 		require.Error(t, d.err)
 	}
+}
+
+// TestRunningDigest: the digest a target keeps while applying records
+// equals a scan of the slot, through overwrites and deletions, and gives
+// way to a scan once the slot changed behind its back.
+func TestRunningDigest(t *testing.T) {
+	src := NewStore(StoreConfig{})
+	defer src.Close()
+	dst := NewStore(StoreConfig{})
+	defer dst.Close()
+	const slot = 7
+	var run runningDigest
+	apply := func(keys ...string) {
+		t.Helper()
+		sd := src.slot(slot)
+		sd.mu.Lock()
+		var enc recordEncoder
+		for _, k := range keys {
+			if e := sd.keys[k]; e != nil {
+				enc.entry(slot, k, e)
+			} else {
+				enc.del(slot, k)
+			}
+		}
+		sd.mu.Unlock()
+		dd := dst.slot(slot)
+		dd.mu.Lock()
+		defer dd.mu.Unlock()
+		d := recordDecoder{b: enc.buf}
+		var rec record
+		for d.next(&rec) {
+			require.NoError(t, dst.applyRecord(&rec, &run))
+		}
+		require.NoError(t, d.err)
+	}
+	check := func(exact bool) {
+		t.Helper()
+		dd := dst.slot(slot)
+		dd.mu.Lock()
+		k2, d2 := dst.importedDigest(slot, &run, 0)
+		fromRun := !run.inexact && dd.ttlKeys == 0 && int64(len(dd.keys)) == run.keys
+		dd.mu.Unlock()
+		k1, d1 := src.slotDigest(slot, 0)
+		require.Equal(t, k1, k2)
+		require.Equal(t, d1, d2)
+		require.Equal(t, exact, fromRun)
+	}
+	set := func(k, v string) {
+		sd := src.slot(slot)
+		sd.mu.Lock()
+		src.setString(slot, []byte(k), sd.keys[k], []byte(v), 0, false)
+		sd.mu.Unlock()
+	}
+	var keys []string
+	for i := range 300 {
+		k := "k" + strconv.Itoa(i)
+		keys = append(keys, k)
+		set(k, strings.Repeat("v", i))
+	}
+	sd := src.slot(slot)
+	sd.mu.Lock()
+	e := src.pushList(slot, []byte("list"), nil, false, []byte("a"))
+	src.pushList(slot, []byte("list"), e, false, []byte("b"))
+	sd.mu.Unlock()
+	apply(append(keys, "list")...)
+	check(true)
+	// Overwrites and deletions, sent again as a catch-up round would.
+	for i := 0; i < 300; i += 3 {
+		set(keys[i], "new")
+	}
+	for i := 1; i < 300; i += 7 {
+		sd.mu.Lock()
+		src.remove(slot, keys[i], sd.keys[keys[i]])
+		sd.mu.Unlock()
+	}
+	apply(keys...)
+	check(true)
+	// A write that is not a record: the key count no longer matches.
+	dd := dst.slot(slot)
+	dd.mu.Lock()
+	dst.remove(slot, "list", dd.keys["list"])
+	dd.mu.Unlock()
+	sd.mu.Lock()
+	src.remove(slot, "list", sd.keys["list"])
+	sd.mu.Unlock()
+	check(false)
 }
 
 // TestMigrateNodeDeath kills a DataNode that holds the only copy of its

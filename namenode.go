@@ -781,7 +781,7 @@ func (n *NameNode) statusLocked() []byte {
 		}
 	}
 	for s := 0; s < NumSlots && st.Stable; s++ {
-		if len(t.Owners(s)) == 0 || !sameOwners(t, n.plan, s) {
+		if t.cnt[s] == 0 || !sameOwners(t, n.plan, s) {
 			st.Stable = false
 		}
 	}

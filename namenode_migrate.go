@@ -127,6 +127,17 @@ func composeTable(version uint64, replicas int, members []Member, owners func(s 
 	return t, nil
 }
 
+// resolveOwners calls owners once for every slot and returns a function
+// answering from the results: a flip consults the owners three times.
+func resolveOwners(owners func(s int) ([]NodeID, bool)) func(s int) ([]NodeID, bool) {
+	ids := make([][]NodeID, NumSlots)
+	lost := make([]bool, NumSlots)
+	for s := range NumSlots {
+		ids[s], lost[s] = owners(s)
+	}
+	return func(s int) ([]NodeID, bool) { return ids[s], lost[s] }
+}
+
 // ownersOf returns slot s's owner ids in t and whether it is lost.
 func ownersOf(t *Table, s int) ([]NodeID, bool) { return t.Owners(s), t.lost[s] }
 
@@ -402,6 +413,7 @@ func (n *NameNode) bootstrappingLocked() bool {
 
 // flipLocked publishes the next served table with the given owners.
 func (n *NameNode) flipLocked(owners func(s int) ([]NodeID, bool)) error {
+	owners = resolveOwners(owners)
 	members := n.tableMembersLocked(owners)
 	t, err := composeTable(n.table.Version+1, max(n.table.Replicas, n.plan.Replicas), members, owners)
 	if err != nil {

@@ -24,7 +24,14 @@ type entry struct {
 	list     *list
 	version  uint64
 	expireAt int64 // unix milliseconds; 0 means no expiry
-	kind     valueKind
+	// vh caches the hash of the value for migration digests, valid while
+	// vhOK and vhVer is the low half of version: every write bumps the
+	// version, so nothing else needs to forget it. It fills the padding of
+	// the struct's 64-byte size class.
+	vh    uint64
+	kind  valueKind
+	vhOK  bool
+	vhVer uint32
 }
 
 // slotMapHint is the initial capacity of a slot's key map.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,10 +159,10 @@ func (pc *procCluster) census(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// cpu returns the CPU time the cluster's processes have used.
-func (pc *procCluster) cpu() time.Duration {
-	var total time.Duration
-	for _, cmd := range pc.nodes {
+// cpu returns the CPU time each of the cluster's processes has used.
+func (pc *procCluster) cpu() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for id, cmd := range pc.nodes {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
 		if err != nil {
 			continue
@@ -170,9 +171,28 @@ func (pc *procCluster) cpu() time.Duration {
 		if len(f) > 12 {
 			u, _ := strconv.ParseInt(f[11], 10, 64)
 			s, _ := strconv.ParseInt(f[12], 10, 64)
-			total += time.Duration(u+s) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+			out[id] = time.Duration(u+s) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 		}
 	}
+	return out
+}
+
+// cpuSince prints each process's CPU time since before and returns the sum.
+func (pc *procCluster) cpuSince(before map[string]time.Duration) time.Duration {
+	var total time.Duration
+	var parts []string
+	ids := make([]string, 0, len(pc.nodes))
+	for id := range pc.nodes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	now := pc.cpu()
+	for _, id := range ids {
+		d := now[id] - before[id]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2fs", id, d.Seconds()))
+	}
+	fmt.Printf("CPU time by process from join to stable: %s\n", strings.Join(parts, ", "))
 	return total
 }
 
@@ -242,7 +262,7 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	}
 	st, err := pc.waitStable(ctx, newID)
 	wall := time.Since(t0)
-	cpu := pc.cpu() - cpu0
+	cpu := pc.cpuSince(cpu0)
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
