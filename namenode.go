@@ -773,9 +773,9 @@ type nnStatusMember struct {
 func (n *NameNode) statusLocked() []byte {
 	t := n.table
 	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas}
-	for _, m := range t.Members {
-		p, r := t.Load(m.ID)
-		st.Members = append(st.Members, nnStatusMember{ID: m.ID, Addr: m.Addr, Rack: m.Rack, State: m.State.String(), Primaries: p, Replicas: r})
+	prim, repl := t.loads()
+	for i, m := range t.Members {
+		st.Members = append(st.Members, nnStatusMember{ID: m.ID, Addr: m.Addr, Rack: m.Rack, State: m.State.String(), Primaries: prim[i], Replicas: repl[i]})
 		if m.State == NodeJoining || m.State == NodeLeaving {
 			st.Stable = false
 		}

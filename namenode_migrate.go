@@ -780,12 +780,20 @@ func (n *NameNode) migrationStatusLocked() MigrationStatus {
 	ms := &n.mig
 	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
 	in, out := map[NodeID]int{}, map[NodeID]int{}
+	served, plan := n.table, n.plan
+	holding := make([]bool, len(served.Members)) // by served member index
+	for i, m := range served.Members {
+		holding[i] = holds(plan, m.ID)
+	}
 	for s := range NumSlots {
-		sp, sok := n.table.Primary(s)
-		pp, pok := n.plan.Primary(s)
-		if sok && pok && sp.ID != pp.ID && holds(n.plan, sp.ID) {
-			out[sp.ID]++
-			in[pp.ID]++
+		if served.cnt[s] == 0 || plan.cnt[s] == 0 {
+			continue
+		}
+		si := served.own[s][0]
+		sp, pp := served.Members[si].ID, plan.Members[plan.own[s][0]].ID
+		if sp != pp && holding[si] {
+			out[sp]++
+			in[pp]++
 			st.Active = true
 		}
 	}

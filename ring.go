@@ -218,6 +218,22 @@ func (t *Table) Load(id NodeID) (primaries, replicas int) {
 	return primaries, replicas
 }
 
+// loads returns, per member index, how many slots it leads and how many
+// replica copies it holds: Load for every member in one pass.
+func (t *Table) loads() (primaries, replicas []int) {
+	primaries, replicas = make([]int, len(t.Members)), make([]int, len(t.Members))
+	for s := range NumSlots {
+		for c := range int(t.cnt[s]) {
+			if c == 0 {
+				primaries[t.own[s][c]]++
+			} else {
+				replicas[t.own[s][c]]++
+			}
+		}
+	}
+	return primaries, replicas
+}
+
 // SlotRange is a run of consecutive slots with the same owners, as CLUSTER
 // SLOTS groups them.
 type SlotRange struct {
