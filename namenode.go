@@ -694,24 +694,26 @@ func (n *NameNode) syncPeersLocked() {
 	}
 }
 
-// declareFailed marks p's node down unless p was replaced or heard from meanwhile.
-func (n *NameNode) declareFailed(p *nnPeer) {
+// declareFailed marks p's node down unless p was replaced or heard from
+// meanwhile. It reports whether p's watch is over: false when a heartbeat
+// arrived as the last probe failed, and the detector must watch on.
+func (n *NameNode) declareFailed(p *nnPeer) (done bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.peers[p.id] != p || n.isClosed() {
-		return
+		return true
 	}
 	select {
 	case <-p.beats: // a heartbeat arrived as the last probe failed
-		p.beat()
-		return
+		return false
 	default:
 	}
 	if err := n.applyLocked(Change{Kind: ChangeFail, Member: Member{ID: p.id}}); err != nil {
 		n.cfg.Logger.Error("namenode: cannot mark node down", "id", p.id, "err", err)
-		return
+		return false
 	}
 	n.cfg.Logger.Warn("namenode: node down", "id", p.id, "version", n.table.Version)
+	return true
 }
 
 // watch streams the table to a CHKV.WATCH connection: the current one, then
@@ -882,10 +884,10 @@ func (p *nnPeer) detect() {
 				return
 			}
 		}
-		if !alive {
-			p.n.declareFailed(p)
+		if !alive && p.n.declareFailed(p) {
 			return
 		}
+		// A heartbeat came in as the last probe failed: watch on.
 	}
 }
 
