@@ -406,6 +406,32 @@ func TestNameNodeFailureDetection(t *testing.T) {
 		})
 	})
 
+	t.Run("heartbeat during the last probe, then silence", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := startNameNodeEnv(t)
+			e.register("a")
+			e.register("b")
+			e.mn.DelayLink("a", "nn", time.Hour) // probes time out
+			// The third probe runs from hbt+2pi+2pt to hbt+2pi+3pt; a
+			// heartbeat (from the test's connection) lands in the middle.
+			time.Sleep(hbt + 2*pi + 2*pt + pt/2)
+			if got := e.do("CHKV.HEARTBEAT a 2"); got != "+OK\r\n" {
+				t.Fatalf("heartbeat: %q", got)
+			}
+			time.Sleep(pt)
+			synctest.Wait()
+			if e.state("a") != NodeUp {
+				t.Fatalf("after the heartbeat: a is %v", e.state("a"))
+			}
+			// Silent from then on: declared down one full detection later.
+			time.Sleep(hbt + 3*pt + 2*pi)
+			synctest.Wait()
+			if e.state("a") != NodeDown {
+				t.Fatalf("a silent since its last heartbeat is %v, want down", e.state("a"))
+			}
+		})
+	})
+
 	t.Run("down node comes back once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := startNameNodeEnv(t)
