@@ -301,8 +301,7 @@ func (cn *clusterNode) reportHandoffs(ctx context.Context, link *peerLink) error
 	t, _ := cn.current()
 	args := []string{"CHKV.HANDEDOFF", string(cn.id)}
 	for s := range NumSlots {
-		m := cn.moves[s].Load()
-		if p, ok := t.Primary(s); ok && p.ID == cn.id && m != nil && m.out && m.state.Load() == moveHandedOff {
+		if m := cn.ledHandedOff(t, s); m != nil {
 			args = append(args, strconv.Itoa(s), string(m.peerID))
 		}
 	}
@@ -318,6 +317,16 @@ func (cn *clusterNode) reportHandoffs(ctx context.Context, link *peerLink) error
 		lv = slog.LevelInfo
 	}
 	cn.d.cfg.Logger.Log(ctx, lv, "reported slots handed off that the table gives this node", "id", cn.id, "slots", (len(args)-2)/2, "followed", r)
+	return nil
+}
+
+// ledHandedOff returns slot s's move when t gives s to this node although
+// the node has handed it off, else nil.
+func (cn *clusterNode) ledHandedOff(t *Table, s int) *slotMove {
+	m := cn.moves[s].Load()
+	if p, ok := t.Primary(s); ok && p.ID == cn.id && m != nil && m.out && m.state.Load() == moveHandedOff {
+		return m
+	}
 	return nil
 }
 

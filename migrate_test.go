@@ -470,8 +470,7 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 	handedOffUnseen := func() bool {
 		tb := src.Table()
 		for s := range NumSlots {
-			m := src.cluster.moves[s].Load()
-			if p, ok := tb.Primary(s); ok && p.ID == "dn1" && m != nil && m.out && m.state.Load() == moveHandedOff {
+			if src.cluster.ledHandedOff(tb, s) != nil {
 				return true
 			}
 		}
