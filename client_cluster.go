@@ -207,8 +207,8 @@ func (c *Client) tableFrom(ctx context.Context, p *clientPool) (*Table, error) {
 	if !ok {
 		return nil, fmt.Errorf("chkv: table from %s: %w", p.addr, unexpectedReply(out[0]))
 	}
-	t := new(Table)
-	if err := t.UnmarshalBinary([]byte(b)); err != nil {
+	t, err := decodeTable([]byte(b))
+	if err != nil {
 		return nil, fmt.Errorf("chkv: table from %s: %w", p.addr, err)
 	}
 	return t, nil
@@ -288,8 +288,8 @@ func (c *Client) watchOnce(ctx context.Context) (got bool) {
 		if !ok {
 			return got
 		}
-		t := new(Table)
-		if t.UnmarshalBinary([]byte(b)) != nil {
+		t, err := decodeTable([]byte(b))
+		if err != nil {
 			return got
 		}
 		c.adopt(t)

@@ -352,11 +352,7 @@ func replyTable(r any) (*Table, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: expected a table, got %T", ErrProtocol, r)
 	}
-	t := new(Table)
-	if err := t.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return decodeTable(b)
 }
 
 // FetchTable asks the server at addr (the NameNode or any cluster DataNode)

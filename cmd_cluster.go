@@ -57,8 +57,8 @@ func cmdAsking(c *conn, args [][]byte) {
 
 // cmdPushTable adopts a table pushed by the NameNode when it is newer.
 func cmdPushTable(c *conn, args [][]byte) {
-	t := new(Table)
-	if err := t.UnmarshalBinary(args[1]); err != nil {
+	t, err := decodeTable(args[1])
+	if err != nil {
 		c.w.errorText("ERR chkv: bad table: " + strings.TrimPrefix(err.Error(), "chkv: "))
 		return
 	}

@@ -368,6 +368,9 @@ func cmdInfo(c *conn, args [][]byte) {
 		"used_memory_human", humanBytes(d.store.UsedMemory()),
 		"used_memory_heap", ms.HeapAlloc,
 		"used_memory_sys", ms.Sys,
+		"go_heap_goal", ms.NextGC,
+		"go_heap_allocated_total", ms.TotalAlloc,
+		"go_gc_cycles", ms.NumGC,
 		"maxmemory", 0,
 		"maxmemory_policy", "noeviction",
 	)

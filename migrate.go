@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -50,13 +51,14 @@ const (
 
 // Tuning of a migration.
 const (
-	migrateSendBytes  = 256 << 10        // DATA request size the sender aims at
-	migrateKeysPerRun = 512              // keys encoded per slot lock
-	migrateWholeSlot  = 2048             // a slot this small is snapshot in one lock hold
-	migrateRounds     = 8                // catch-up rounds before the freeze at most
-	migrateFreezeAt   = 128              // dirty keys left that end the catch-up
-	freezeWaitLimit   = 2 * time.Second  // longest a command waits for a freeze
-	migrateIOTimeout  = 10 * time.Second // one read or write of the copy stream
+	migrateSendBytes  = readBufSize - 1024 // DATA request size the sender aims at: the target parses it in its read buffer, allocating nothing
+	migrateKeysPerRun = 512                // keys encoded per slot lock
+	migrateWholeSlot  = 2048               // a slot this small is snapshot in one lock hold
+	migrateInFlight   = 64                 // DATA requests the sender keeps unanswered at least (it reads replies at twice that)
+	migrateRounds     = 8                  // catch-up rounds before the freeze at most
+	migrateFreezeAt   = 128                // dirty keys left that end the catch-up
+	freezeWaitLimit   = 2 * time.Second    // longest a command waits for a freeze
+	migrateIOTimeout  = 10 * time.Second   // one read or write of the copy stream
 )
 
 // slotMove is a slot on its way out of (out) or into this node.
@@ -385,7 +387,8 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		}
 	}()
 	defer nc.Close()
-	mv := &mover{cn: cn, nc: nc, bw: bufio.NewWriterSize(nc, 64<<10), br: bufio.NewReader(nc), rate: rate, start: time.Now()}
+	mv := newMover(cn, nc, rate)
+	defer mv.release()
 	ms := make([]*slotMove, len(slots))
 	for i := range slots {
 		ms[i] = &slotMove{out: true, peerID: targetID, peerAddr: targetAddr, thawed: make(chan struct{})}
@@ -562,6 +565,36 @@ type mover struct {
 	bytes   int64 // record bytes sent
 }
 
+// moverPool keeps movers' buffers from one migration to the next: a
+// rebalance runs many, and garbage on a DataNode full of data is what
+// costs (a collection of its whole heap).
+var moverPool sync.Pool
+
+// newMover returns a mover on nc, with buffers from moverPool.
+func newMover(cn *clusterNode, nc net.Conn, rate float64) *mover {
+	mv, _ := moverPool.Get().(*mover)
+	if mv == nil {
+		mv = &mover{bw: bufio.NewWriterSize(nil, 64<<10), br: bufio.NewReader(nil)}
+	}
+	bw, br, w, enc := mv.bw, mv.br, mv.w, mv.enc
+	bw.Reset(nc)
+	br.Reset(nc)
+	enc.reset()
+	*mv = mover{cn: cn, nc: nc, bw: bw, br: br, w: w, enc: enc, rate: rate, start: time.Now()}
+	return mv
+}
+
+// release returns mv's buffers to moverPool unless one grew big (a
+// huge value went through).
+func (mv *mover) release() {
+	mv.bw.Reset(nil)
+	mv.br.Reset(nil)
+	mv.cn, mv.nc, mv.last, mv.err = nil, nil, nil, nil
+	if cap(mv.enc.buf) <= 4*migrateSendBytes && cap(mv.w.buf) <= 4*migrateSendBytes {
+		moverPool.Put(mv)
+	}
+}
+
 // send writes one CHKV.IMPORT request without waiting for its reply.
 func (mv *mover) send(sub string, args ...string) {
 	mv.w.buf = mv.w.buf[:0]
@@ -593,21 +626,7 @@ func (mv *mover) flush() error {
 }
 
 // sync flushes and reads every pending reply; the first error reply fails it.
-func (mv *mover) sync() error {
-	if err := mv.flush(); err != nil {
-		return err
-	}
-	for ; mv.pending > 0; mv.pending-- {
-		mv.nc.SetReadDeadline(time.Now().Add(migrateIOTimeout))
-		r, err := readPeerReply(mv.br, 0)
-		if err != nil {
-			mv.err = err
-			return err
-		}
-		mv.last = r
-	}
-	return nil
-}
+func (mv *mover) sync() error { return mv.drain(0) }
 
 // sendRecords sends the encoded records as DATA requests of about
 // migrateSendBytes each, cut at record boundaries, then resets the encoder.
@@ -625,8 +644,14 @@ func (mv *mover) sendRecords() error {
 		mv.w.array(3)
 		mv.w.bulkString("CHKV.IMPORT")
 		mv.w.bulkString("DATA")
-		mv.w.bulk(b[marks[0]:end])
+		mv.w.buf = append(mv.w.buf, '$')
+		mv.w.buf = strconv.AppendInt(mv.w.buf, int64(end-marks[0]), 10)
+		mv.w.buf = append(mv.w.buf, '\r', '\n')
 		mv.write(mv.w.buf)
+		if mv.err == nil {
+			mv.bw.Write(b[marks[0]:end])
+			_, mv.err = mv.bw.WriteString("\r\n")
+		}
 		mv.bytes += int64(end - marks[0])
 		for len(marks) > 0 && marks[0] < end {
 			marks = marks[1:]
@@ -635,10 +660,28 @@ func (mv *mover) sendRecords() error {
 	mv.keys += mv.enc.keys
 	mv.enc.reset()
 	mv.throttle()
-	if mv.pending > 64 { // keep the replies from piling up
-		return mv.sync()
+	if mv.pending > 2*migrateInFlight {
+		return mv.drain(migrateInFlight)
 	}
 	return mv.err
+}
+
+// drain flushes and reads replies until at most keep are pending: the
+// target is kept busy while the sender waits for it to catch up.
+func (mv *mover) drain(keep int) error {
+	if err := mv.flush(); err != nil {
+		return err
+	}
+	for ; mv.pending > keep; mv.pending-- {
+		mv.nc.SetReadDeadline(time.Now().Add(migrateIOTimeout))
+		r, err := readPeerReply(mv.br, 0)
+		if err != nil {
+			mv.err = err
+			return err
+		}
+		mv.last = r
+	}
+	return nil
 }
 
 // throttle sleeps as long as the copy runs ahead of the rate cap.
@@ -801,9 +844,15 @@ func (cn *clusterNode) importData(b []byte) error {
 				st.slot(locked).mu.Unlock()
 			}
 			locked = rec.slot
-			st.slot(locked).mu.Lock()
+			sd := st.slot(locked)
+			sd.mu.Lock()
 			if m = cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
 				return fmt.Errorf("chkv: slot %d is not being imported", locked)
+			}
+			if len(sd.keys) == 0 {
+				// A slot's snapshot arrives in a run: size its map for
+				// the run's keys at once instead of growing it.
+				st.presize(locked, 1+d.countRun(locked))
 			}
 		}
 		if err := st.applyRecord(&rec, &m.digest); err != nil {

@@ -196,6 +196,27 @@ func (d *recordDecoder) next(rec *record) bool {
 	return d.err == nil
 }
 
+// countRun counts the set records of slot that follow in d's input without
+// another slot's in between, without consuming them.
+func (d recordDecoder) countRun(slot int) int {
+	var rec record
+	n := 0
+	for d.next(&rec) && rec.slot == slot {
+		if rec.op == recSetString || rec.op == recSetList {
+			n++
+		}
+	}
+	return n
+}
+
+// presize gives an empty slot a key map with room for n keys. The caller
+// holds the slot lock.
+func (s *Store) presize(slot, n int) {
+	if sd := &s.slots[slot]; len(sd.keys) == 0 && n > slotMapHint {
+		sd.keys = make(map[string]*entry, n)
+	}
+}
+
 // applyRecord applies one migration record to its slot, keeping the
 // record's version and raising the slot's version sequence past it. The
 // caller holds the slot lock.

@@ -364,13 +364,24 @@ func (t *Table) MarshalBinary() ([]byte, error) {
 // yields an error wrapping ErrBadTable, never a panic; t is left unchanged
 // on error.
 func (t *Table) UnmarshalBinary(data []byte) error {
+	nt, err := decodeTable(data)
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	return nil
+}
+
+// decodeTable is UnmarshalBinary into a new table: a table is large, and
+// a node decodes one for every change.
+func decodeTable(data []byte) (*Table, error) {
 	d := decoder{b: data}
 	if len(data) < len(tableMagic)+1 || string(data[:len(tableMagic)]) != tableMagic {
-		return fmt.Errorf("%w: bad magic", ErrBadTable)
+		return nil, fmt.Errorf("%w: bad magic", ErrBadTable)
 	}
 	d.b = d.b[len(tableMagic):]
 	if f := d.byte(); f != tableFormat {
-		return fmt.Errorf("%w: unknown format %d", ErrBadTable, f)
+		return nil, fmt.Errorf("%w: unknown format %d", ErrBadTable, f)
 	}
 	nt := new(Table)
 	nt.Version = d.uvarint()
@@ -413,13 +424,12 @@ func (t *Table) UnmarshalBinary(data []byte) error {
 		d.fail("%d trailing bytes", len(d.b))
 	}
 	if d.err != nil {
-		return d.err
+		return nil, d.err
 	}
 	if err := nt.check(); err != nil {
-		return err
+		return nil, err
 	}
-	*t = *nt
-	return nil
+	return nt, nil
 }
 
 // decoder reads the wire encoding, remembering the first error.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chkv/chkv"
@@ -49,6 +50,9 @@ func startProcs(ctx context.Context, bin string, datanodes int, nnFlags []string
 	var err error
 	if pc.nn, err = freeAddr(); err != nil {
 		return nil, err
+	}
+	if dir := os.Getenv("CHKV_BENCH_PROFILES"); dir != "" {
+		nnFlags = append(nnFlags, "--cpuprofile", dir+"/namenode.prof")
 	}
 	nn := exec.Command(bin, append([]string{"namenode", "--addr", pc.nn, "--replicas", "0", "--expect", strconv.Itoa(datanodes)}, nnFlags...)...)
 	if err := nn.Start(); err != nil {
@@ -101,11 +105,26 @@ func (pc *procCluster) addDataNode(id string) error {
 		args = append(args, "--cpuprofile", dir+"/"+id+".prof")
 	}
 	cmd := exec.Command(pc.bin, args...)
+	if os.Getenv("CHKV_BENCH_STDERR") != "" {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	pc.nodes[id], pc.addrs[id] = cmd, addr
 	return nil
+}
+
+// cutProfiles, with CHKV_BENCH_PROFILES set, ends each process's CPU
+// profile file and starts the next (ID.prof.1 profiles the move of a
+// process that ran before the join, ID.prof the new node's).
+func (pc *procCluster) cutProfiles() {
+	if os.Getenv("CHKV_BENCH_PROFILES") == "" {
+		return
+	}
+	for _, cmd := range pc.nodes {
+		cmd.Process.Signal(syscall.SIGUSR1)
+	}
 }
 
 func (pc *procCluster) status(ctx context.Context) (status, error) {
@@ -157,6 +176,61 @@ func (pc *procCluster) census(ctx context.Context) (map[string]int64, error) {
 		out[id], _ = n.(int64)
 	}
 	return out, nil
+}
+
+// gcInfo is a DataNode's garbage collector figures from INFO memory.
+type gcInfo struct{ heap, goal, allocated, cycles int64 }
+
+// gcStats reads every DataNode's gcInfo.
+func (pc *procCluster) gcStats(ctx context.Context) map[string]gcInfo {
+	out := map[string]gcInfo{}
+	for id, addr := range pc.addrs {
+		c, err := chkv.NewClient(ctx, chkv.ClientConfig{Addr: addr})
+		if err != nil {
+			continue
+		}
+		r, err := c.Do(ctx, "INFO", "memory")
+		c.Close()
+		s, _ := r.(string)
+		if err != nil {
+			continue
+		}
+		var g gcInfo
+		for _, line := range strings.Split(s, "\r\n") {
+			k, v, _ := strings.Cut(line, ":")
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch k {
+			case "used_memory_heap":
+				g.heap = n
+			case "go_heap_goal":
+				g.goal = n
+			case "go_heap_allocated_total":
+				g.allocated = n
+			case "go_gc_cycles":
+				g.cycles = n
+			}
+		}
+		out[id] = g
+	}
+	return out
+}
+
+// printGC prints, for each node that ran before the move, the room its
+// heap had until the next collection when the move began, what it
+// allocated during the move and how many collections ran.
+func (pc *procCluster) printGC(before, after map[string]gcInfo) {
+	ids := make([]string, 0, len(before))
+	for id := range before {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var parts []string
+	for _, id := range ids {
+		b, a := before[id], after[id]
+		parts = append(parts, fmt.Sprintf("%s %.1f MB room, %.1f MB allocated, %d GC", id,
+			float64(b.goal-b.heap)/(1<<20), float64(a.allocated-b.allocated)/(1<<20), a.cycles-b.cycles))
+	}
+	fmt.Printf("garbage collection during the move: %s\n", strings.Join(parts, "; "))
 }
 
 // cpu returns the CPU time each of the cluster's processes has used.
@@ -255,7 +329,9 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	}
 	fmt.Printf("keys per node before: %v\n", before)
 	newID := "dn" + strconv.Itoa(nodes+1)
+	gc0 := pc.gcStats(ctx)
 	cpu0 := pc.cpu()
+	pc.cutProfiles()
 	t0 := time.Now()
 	if err := pc.addDataNode(newID); err != nil {
 		return err
@@ -263,6 +339,8 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	st, err := pc.waitStable(ctx, newID)
 	wall := time.Since(t0)
 	cpu := pc.cpuSince(cpu0)
+	pc.cutProfiles()
+	pc.printGC(gc0, pc.gcStats(ctx))
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 
 	"github.com/chkv/chkv"
@@ -114,30 +115,87 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 }
 
 // runtimeFlags adds the Go runtime flags a server process takes
-// (--gc-percent, --cpuprofile, --procs) to fs; after parsing, the returned
-// function applies them and returns the function that ends the profile.
+// (--gc-percent, --gc-min-heap, --cpuprofile, --procs) to fs; after
+// parsing, the returned function applies them and returns the function
+// that undoes them (ends the profile).
 func runtimeFlags(fs *flag.FlagSet) func() (func(), error) {
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	gcMinHeap := fs.Int("gc-min-heap-mb", 64, "heap MiB below which the GC does not run (0: Go's own pacing)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (SIGUSR1 goes on in FILE.1, FILE.2, ...)")
 	procs := fs.Int("procs", 0, "CPU cores to run on (GOMAXPROCS); 0: all")
 	return func() (func(), error) {
-		debug.SetGCPercent(*gcPercent)
+		if *gcPercent < 0 || *gcMinHeap < 0 {
+			return nil, errors.New("--gc-percent and --gc-min-heap-mb must not be negative")
+		}
+		stopGC := func() {}
+		if *gcMinHeap > 0 {
+			stopGC = startGCTuner(int64(*gcMinHeap)<<20, *gcPercent)
+		} else {
+			debug.SetGCPercent(*gcPercent)
+		}
 		if *procs > 0 {
 			runtime.GOMAXPROCS(*procs)
 		}
 		if *cpuProfile == "" {
-			return func() {}, nil
+			return stopGC, nil
 		}
-		f, err := os.Create(*cpuProfile)
+		stopProfile, err := startProfile(*cpuProfile)
 		if err != nil {
+			stopGC()
 			return nil, err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return func() { pprof.StopCPUProfile(); f.Close() }, nil
+		return func() { stopProfile(); stopGC() }, nil
 	}
+}
+
+// startProfile writes a CPU profile to name until the returned function
+// is called. Each SIGUSR1 ends the file and goes on in the next one
+// (name.1, name.2, ...), so a benchmark can profile one phase of a
+// long-running process.
+func startProfile(name string) (func(), error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var mu sync.Mutex
+	cut := make(chan os.Signal, 1)
+	signal.Notify(cut, syscall.SIGUSR1)
+	go func() {
+		for n := 1; ; n++ {
+			if _, ok := <-cut; !ok {
+				return
+			}
+			mu.Lock()
+			if f == nil {
+				mu.Unlock()
+				return
+			}
+			pprof.StopCPUProfile()
+			f.Close()
+			if f, _ = os.Create(fmt.Sprintf("%s.%d", name, n)); f != nil {
+				if pprof.StartCPUProfile(f) != nil {
+					f.Close()
+					f = nil
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() {
+		signal.Stop(cut)
+		close(cut)
+		mu.Lock()
+		defer mu.Unlock()
+		if f != nil {
+			pprof.StopCPUProfile()
+			f.Close()
+			f = nil
+		}
+	}, nil
 }
 
 func port(addr string) string {
@@ -155,7 +213,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // nameNodeConfig parses the flags of chkv namenode.
-func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, error) {
+// It also returns the function that applies the runtime flags.
+func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func() (func(), error), error) {
 	fs := flag.NewFlagSet("namenode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := chkv.DefaultNameNodeConfig()
@@ -169,23 +228,29 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, error
 	fs.IntVar(&cfg.MigrateParallel, "migrate-parallel", chkv.DefaultMigrateParallel, "batches of slots each DataNode sends at once")
 	fs.IntVar(&cfg.MigrateBatch, "migrate-batch", chkv.DefaultMigrateBatch, "most slots in one batch")
 	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
+	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
+		return cfg, nil, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.MigrateBatch < 1 || cfg.ExpectDataNodes < 0 {
-		return cfg, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
+		return cfg, nil, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
 	}
-	return cfg, nil
+	return cfg, rt, nil
 }
 
 func runNameNode(args []string, stdout, stderr io.Writer) error {
-	cfg, err := nameNodeConfig(args, stderr)
+	cfg, rt, err := nameNodeConfig(args, stderr)
 	if err != nil {
 		return err
 	}
+	stopRT, err := rt()
+	if err != nil {
+		return err
+	}
+	defer stopRT()
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signalContext()
 	defer stop()
