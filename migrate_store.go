@@ -241,15 +241,16 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 			s.remove(slot, string(key), old)
 		}
 		e := &entry{kind: kindString, expireAt: rec.expireAt}
+		var k string
 		if rec.op == recSetString {
-			e.str = cloneBytes(rec.str)
+			k, e.str = keyValue(key, rec.str)
 		} else {
-			e.kind, e.list = kindList, &list{}
+			k, e.kind, e.list = string(key), kindList, &list{}
 			for _, v := range rec.elems {
 				e.list.pushBack(cloneBytes(v))
 			}
 		}
-		s.insert(slot, string(key), e)
+		s.insert(slot, k, e)
 		e.version = rec.version
 		sd.seq = max(sd.seq, rec.version)
 		d.keys++

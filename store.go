@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // valueKind is what a key holds.
@@ -285,15 +286,20 @@ func (s *Store) SetObserver(o WriteObserver) {
 // told. The caller holds the slot lock; e is the key's live entry or nil.
 func (s *Store) setString(slot int, key []byte, e *entry, val []byte, expireAt int64, keepTTL bool) *entry {
 	if e == nil {
-		e = &entry{kind: kindString, str: cloneBytes(val), expireAt: expireAt}
-		s.insert(slot, string(key), e)
+		k, v := keyValue(key, val)
+		e = &entry{kind: kindString, str: v, expireAt: expireAt}
+		s.insert(slot, k, e)
 		return e
 	}
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
 	if e.kind == kindString && cap(e.str) >= len(val) && cap(e.str) <= 2*len(val)+16 {
 		e.str = append(e.str[:0], val...)
 	} else {
-		e.str = cloneBytes(val)
+		// A new allocation for key and value, and the map's key with
+		// it: the old key may share its allocation with the old value.
+		k, v := keyValue(key, val)
+		e.str = v
+		s.slots[slot].keys[k] = e
 	}
 	e.kind, e.list = kindString, nil
 	if !keepTTL {
@@ -395,6 +401,20 @@ func (s *Store) expireCycle() int {
 		sd.mu.Unlock()
 	}
 	return reclaimed
+}
+
+// keyValue copies key and val into one allocation and returns them as the
+// key string and the value: a key costs one object less to allocate and
+// for the garbage collector to mark, and a read finds the value next to
+// the key it compared. The value's capacity ends at its length, so an
+// append moves it out; the old allocation then stays alive with the key
+// until the key goes or is set anew (setString re-keys), which costs at
+// most the value's size at that set.
+func keyValue(key, val []byte) (string, []byte) {
+	b := make([]byte, len(key)+len(val))
+	copy(b, key)
+	copy(b[len(key):], val)
+	return unsafe.String(unsafe.SliceData(b), len(key)), b[len(key):len(b):len(b)]
 }
 
 // cloneBytes returns a copy of b that does not alias it (never nil).

@@ -330,7 +330,7 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	fmt.Printf("keys per node before: %v\n", before)
 	newID := "dn" + strconv.Itoa(nodes+1)
 	gc0 := pc.gcStats(ctx)
-	cpu0 := pc.cpu()
+	cpu0, self0 := pc.cpu(), cpuTime()
 	pc.cutProfiles()
 	t0 := time.Now()
 	if err := pc.addDataNode(newID); err != nil {
@@ -339,6 +339,7 @@ func runProcs(ctx context.Context, bin string, nodes, keys, size, clients int, n
 	st, err := pc.waitStable(ctx, newID)
 	wall := time.Since(t0)
 	cpu := pc.cpuSince(cpu0)
+	fmt.Printf("CPU time of this program (its clients, polling the status) from join to stable: %.2fs\n", (cpuTime() - self0).Seconds())
 	pc.cutProfiles()
 	pc.printGC(gc0, pc.gcStats(ctx))
 	time.Sleep(200 * time.Millisecond)
