@@ -278,11 +278,23 @@ func (cn *clusterNode) importsPending() bool {
 }
 
 // leave closes the node once it has left the cluster (seen in table
-// version v, 0 when the NameNode said it no longer knows the node).
+// version v, 0 when the NameNode said it no longer knows the node). It
+// lingers for two heartbeats first, answering -MOVED: a client whose table
+// still sends it requests learns where its keys went, instead of finding
+// its connection closed under a request whose outcome it cannot know.
 func (cn *clusterNode) leave(v uint64) {
 	if cn.left.CompareAndSwap(false, true) {
-		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", v)
-		go cn.d.Close()
+		linger := min(max(2*cn.cfg.HeartbeatInterval, 50*time.Millisecond), 2*time.Second)
+		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", v, "after", linger)
+		go func() {
+			t := time.NewTimer(linger)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-cn.d.closed:
+			}
+			cn.d.Close()
+		}()
 	}
 }
 
