@@ -51,14 +51,14 @@ const (
 
 // Tuning of a migration.
 const (
-	migrateSendBytes  = readBufSize - 1024 // DATA request size the sender aims at: the target parses it in its read buffer, allocating nothing
-	migrateKeysPerRun = 512                // keys encoded per slot lock
-	migrateWholeSlot  = 2048               // a slot this small is snapshot in one lock hold
-	migrateInFlight   = 64                 // DATA requests the sender keeps unanswered at least (it reads replies at twice that)
-	migrateRounds     = 8                  // catch-up rounds before the freeze at most
-	migrateFreezeAt   = 128                // dirty keys left that end the catch-up
-	freezeWaitLimit   = 2 * time.Second    // longest a command waits for a freeze
-	migrateIOTimeout  = 10 * time.Second   // one read or write of the copy stream
+	migrateSendBytes  = 240 << 10        // DATA request size the sender aims at: with one more record, within the target's 256 KiB pooled bulk buffers
+	migrateKeysPerRun = 512              // keys encoded per slot lock
+	migrateWholeSlot  = 2048             // a slot this small is snapshot in one lock hold
+	migrateInFlight   = 8                // DATA requests the sender keeps unanswered at least (it reads replies at twice that)
+	migrateRounds     = 8                // catch-up rounds before the freeze at most
+	migrateFreezeAt   = 128              // dirty keys left that end the catch-up
+	freezeWaitLimit   = 2 * time.Second  // longest a command waits for a freeze
+	migrateIOTimeout  = 10 * time.Second // one read or write of the copy stream
 )
 
 // slotMove is a slot on its way out of (out) or into this node.
@@ -440,6 +440,7 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		ms[i].dirty = map[string]struct{}{}
 		cn.moves[s].Store(ms[i])
 		cn.stats.slotsOut.Add(1)
+		mv.enc.hint(s, len(sd.keys))
 		var list []string
 		if len(sd.keys) <= migrateWholeSlot {
 			now := st.nowMs()
@@ -586,7 +587,10 @@ var moverPool sync.Pool
 func newMover(cn *clusterNode, nc net.Conn, rate float64) *mover {
 	mv, _ := moverPool.Get().(*mover)
 	if mv == nil {
-		mv = &mover{bw: bufio.NewWriterSize(nil, 64<<10), br: bufio.NewReader(nil)}
+		// DATA payloads bypass bw (a bufio.Writer writes what is larger
+		// than its free room straight through), so it stays small.
+		mv = &mover{bw: bufio.NewWriterSize(nil, 8<<10), br: bufio.NewReaderSize(nil, 512)}
+		mv.enc.buf = make([]byte, 0, migrateSendBytes+migrateSendBytes/8)
 	}
 	bw, br, w, enc := mv.bw, mv.br, mv.w, mv.enc
 	bw.Reset(nc)
@@ -861,11 +865,13 @@ func (cn *clusterNode) importData(b []byte) error {
 			if m = cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
 				return fmt.Errorf("chkv: slot %d is not being imported", locked)
 			}
-			if len(sd.keys) == 0 {
-				// A slot's snapshot arrives in a run: size its map for
-				// the run's keys at once instead of growing it.
-				st.presize(locked, 1+d.countRun(locked))
-			}
+		}
+		if rec.op == recHint {
+			// The source's key count before a slot's snapshot: size an
+			// empty map for it at once instead of growing it, within
+			// what the bytes left of this request can fill.
+			st.presize(locked, min(int(min(rec.version, 1<<30)), len(d.b)/presizeBytesPerKey))
+			continue
 		}
 		if err := st.applyRecord(&rec, &m.digest); err != nil {
 			return err

@@ -20,7 +20,14 @@ const (
 	recAppendString = 3 // key bytes
 	recAppendList   = 4 // key count elements...
 	recDel          = 5 // key
+	recHint         = 6 // "" keys: how many keys the slot's snapshot brings
 )
+
+// presizeBytesPerKey bounds a hint: a map sized for n keys takes about
+// this many bytes per key, so a request of b bytes sizes one for at most
+// b/presizeBytesPerKey keys and a receiver never allocates for a hint more
+// than the bytes it received.
+const presizeBytesPerKey = 32
 
 // recordChunk is the most value bytes one record carries.
 const recordChunk = 1 << 20
@@ -49,6 +56,12 @@ func (r *recordEncoder) head(op byte, slot int, key string) {
 func (r *recordEncoder) bytes(b []byte) {
 	r.buf = binary.AppendUvarint(r.buf, uint64(len(b)))
 	r.buf = append(r.buf, b...)
+}
+
+// hint encodes how many keys slot's snapshot is about to bring.
+func (r *recordEncoder) hint(slot, keys int) {
+	r.head(recHint, slot, "")
+	r.buf = binary.AppendUvarint(r.buf, uint64(keys))
 }
 
 // del encodes the deletion of key.
@@ -190,23 +203,12 @@ func (d *recordDecoder) next(rec *record) bool {
 	case recAppendList:
 		d.list(rec)
 	case recDel:
+	case recHint:
+		rec.version = d.uvarint() // the key count
 	default:
 		d.err = fmt.Errorf("%w: op %d", errBadRecord, rec.op)
 	}
 	return d.err == nil
-}
-
-// countRun counts the set records of slot that follow in d's input without
-// another slot's in between, without consuming them.
-func (d recordDecoder) countRun(slot int) int {
-	var rec record
-	n := 0
-	for d.next(&rec) && rec.slot == slot {
-		if rec.op == recSetString || rec.op == recSetList {
-			n++
-		}
-	}
-	return n
 }
 
 // presize gives an empty slot a key map with room for n keys. The caller
@@ -221,6 +223,9 @@ func (s *Store) presize(slot, n int) {
 // record's version and raising the slot's version sequence past it. The
 // caller holds the slot lock.
 func (s *Store) applyRecord(rec *record, d *runningDigest) error {
+	if rec.op == recHint {
+		return nil // sizing only: the receiver presizes before
+	}
 	slot, key := rec.slot, rec.key
 	sd := &s.slots[slot]
 	old := sd.keys[string(key)]

@@ -95,7 +95,7 @@ func sameOwners(a, b *Table, s int) bool {
 		return false
 	}
 	for i := range int(a.cnt[s]) {
-		if a.Members[a.own[s][i]].ID != b.Members[b.own[s][i]].ID {
+		if a.Members[a.ownRow(s)[i]].ID != b.Members[b.ownRow(s)[i]].ID {
 			return false
 		}
 	}
@@ -105,7 +105,7 @@ func sameOwners(a, b *Table, s int) bool {
 // composeTable builds a table from members and per-slot owner lists
 // (owners returns the ids, primary first, or lost).
 func composeTable(version uint64, replicas int, members []Member, owners func(s int) ([]NodeID, bool)) (*Table, error) {
-	t := &Table{Version: version, Replicas: replicas, Members: members}
+	t := newTable(version, replicas, members)
 	for s := range NumSlots {
 		ids, lost := owners(s)
 		t.lost[s] = lost
@@ -114,10 +114,10 @@ func composeTable(version uint64, replicas int, members []Member, owners func(s 
 			if !ok {
 				return nil, fmt.Errorf("%w: slot %d owner %q is not a member", ErrBadTable, s, id)
 			}
-			if int(t.cnt[s]) == maxCopies {
+			if int(t.cnt[s]) == replicas+1 {
 				return nil, fmt.Errorf("%w: slot %d has too many owners", ErrBadTable, s)
 			}
-			t.own[s][t.cnt[s]] = uint16(i)
+			t.ownRow(s)[t.cnt[s]] = uint16(i)
 			t.cnt[s]++
 		}
 	}
@@ -789,8 +789,8 @@ func (n *NameNode) migrationStatusLocked() MigrationStatus {
 		if served.cnt[s] == 0 || plan.cnt[s] == 0 {
 			continue
 		}
-		si := served.own[s][0]
-		sp, pp := served.Members[si].ID, plan.Members[plan.own[s][0]].ID
+		si := served.ownRow(s)[0]
+		sp, pp := served.Members[si].ID, plan.Members[plan.ownRow(s)[0]].ID
 		if sp != pp && holding[si] {
 			out[sp]++
 			in[pp]++

@@ -5,6 +5,7 @@ package chkv
 import (
 	"bytes"
 	"io"
+	"sync"
 )
 
 // Protocol error texts, exactly as Redis 7.0 writes them after "-ERR ".
@@ -36,6 +37,80 @@ const (
 	// maxEmptyReads is how many (0, nil) reads in a row a reader tolerates.
 	maxEmptyReads = 100
 )
+
+// Large bulks of up to pooledBulkMax bytes are read into buffers of a few
+// sizes (pooledBulkMin, doubling) that go back to a pool once the request
+// has run: a stream of big requests (a migration's DATA, big values)
+// reuses a handful of buffers instead of allocating each. A pooled buffer
+// is memory received before; one that has to be made grows with the bytes
+// received, as any other.
+const (
+	pooledBulkMin     = 64 << 10
+	pooledBulkMax     = 1 << 20
+	pooledBulkClasses = 5 // 64 KiB ... 1 MiB
+)
+
+var bulkPools [pooledBulkClasses]sync.Pool // of *[]byte with cap in [pooledBulkMin<<class, 2*that)
+
+// bulkClass returns the pool class of a bulk of n bytes: the smallest
+// whose buffers hold n, or -1 when n is too small to be worth a pooled
+// buffer (at most half the smallest) or too large to pool.
+func bulkClass(n int) int {
+	if n <= pooledBulkMin/2 {
+		return -1
+	}
+	for c := range pooledBulkClasses {
+		if n <= pooledBulkMin<<c {
+			return c
+		}
+	}
+	return -1
+}
+
+// poolBulk keeps b for a later bulk: in the largest class whose size its
+// capacity reaches, if any.
+func poolBulk(b []byte) {
+	for c := pooledBulkClasses - 1; c >= 0; c-- {
+		if size := pooledBulkMin << c; cap(b) >= size {
+			if cap(b) < 2*size {
+				bulkPools[c].Put(&b)
+			}
+			return
+		}
+	}
+}
+
+// pooledBulk returns a pooled buffer that holds n bytes, or nil: one of
+// n's class (at least its size), else one of the class below that happens
+// to be large enough (buffers grow to sizes between classes).
+func pooledBulk(n int) []byte {
+	c := bulkClass(n)
+	if c < 0 {
+		return nil
+	}
+	if b, _ := bulkPools[c].Get().(*[]byte); b != nil {
+		return *b
+	}
+	if c == 0 {
+		return nil
+	}
+	if b, _ := bulkPools[c-1].Get().(*[]byte); b != nil {
+		if cap(*b) >= n {
+			return *b
+		}
+		bulkPools[c-1].Put(b)
+	}
+	return nil
+}
+
+// bulkBufSize is the size of the buffer a bulk of n bytes is read into: n,
+// or its pool class's buffer size (less than 2n).
+func bulkBufSize(n int) int {
+	if c := bulkClass(n); c >= 0 {
+		return pooledBulkMin << c
+	}
+	return n
+}
 
 // RequestLimits bounds what one client may make a server hold.
 type RequestLimits struct {
@@ -188,7 +263,8 @@ func (r *requestReader) next() ([][]byte, error) {
 // argument list grown long, and a read buffer grown beyond four times its
 // initial size unless at least half of it holds bytes still to parse.
 func (r *requestReader) release() {
-	for i := range r.bigs {
+	for i, b := range r.bigs {
+		poolBulk(b)
 		r.bigs[i] = nil
 	}
 	r.bigs = r.bigs[:0]
@@ -242,11 +318,11 @@ func (r *requestReader) fill() (int, error) {
 // most min(declared length, 2*received+bulkSlack) when it is full.
 func (r *requestReader) fillBulk() (int, error) {
 	if len(r.cur) == cap(r.cur) {
-		nb := make([]byte, len(r.cur), min(r.bulk, 2*len(r.cur)+r.slack))
+		nb := make([]byte, len(r.cur), r.bulkCap(len(r.cur)))
 		copy(nb, r.cur)
 		r.cur = nb
 	}
-	n, err := r.rd.Read(r.cur[len(r.cur):cap(r.cur)])
+	n, err := r.rd.Read(r.cur[len(r.cur):min(cap(r.cur), r.bulk)])
 	r.cur = r.cur[:len(r.cur)+n]
 	if err != nil {
 		r.rerr = err
@@ -255,6 +331,12 @@ func (r *requestReader) fillBulk() (int, error) {
 		}
 	}
 	return n, err
+}
+
+// bulkCap is the capacity of a new buffer for the large bulk being read
+// when have bytes of it arrived: its bulkBufSize, but at most 2*have+slack.
+func (r *requestReader) bulkCap(have int) int {
+	return min(bulkBufSize(r.bulk), 2*have+r.slack)
 }
 
 // parse advances the request being parsed over the buffered bytes. It
@@ -306,7 +388,11 @@ func (r *requestReader) parse() (done bool, err error) {
 				// Too large to wait for in place: collect it in its own
 				// buffer, sized by what has arrived, not by what is declared.
 				have := min(avail, r.bulk)
-				r.cur = make([]byte, have, min(r.bulk, 2*have+r.slack))
+				if b := pooledBulk(r.bulk); b != nil {
+					r.cur = b[:have]
+				} else {
+					r.cur = make([]byte, have, r.bulkCap(have))
+				}
 				copy(r.cur, r.buf[r.pos:])
 				r.pos += have
 			}
@@ -373,7 +459,8 @@ func (r *requestReader) finish() bool {
 	bi := 0
 	for _, s := range r.spans {
 		if s.off < 0 {
-			r.args = append(r.args, r.bigs[bi])
+			b := r.bigs[bi]
+			r.args = append(r.args, b[:len(b):len(b)])
 			bi++
 			continue
 		}

@@ -145,7 +145,7 @@ type Table struct {
 	// Members is every member in any state, sorted by ID.
 	Members []Member
 
-	own  [NumSlots][maxCopies]uint16 // indices into Members
+	own  []uint16 // NumSlots rows of Replicas+1 indices into Members (nil: no slot has owners)
 	cnt  [NumSlots]uint8
 	lost [NumSlots]bool
 }
@@ -155,6 +155,21 @@ var (
 	_ encoding.BinaryUnmarshaler = (*Table)(nil)
 )
 
+// newTable returns a table with room for the owners of every slot.
+func newTable(version uint64, replicas int, members []Member) *Table {
+	return &Table{Version: version, Replicas: replicas, Members: members, own: make([]uint16, NumSlots*(replicas+1))}
+}
+
+// ownRow returns the row of slot s's owner indices: its first cnt[s] are
+// the owners, primary first; the rest are zero.
+func (t *Table) ownRow(s int) []uint16 {
+	if t.own == nil {
+		return nil
+	}
+	w := t.Replicas + 1
+	return t.own[s*w : s*w+w : s*w+w]
+}
+
 // Owners returns slot's owners, primary first; nil when the slot is lost,
 // unassigned or out of range.
 func (t *Table) Owners(slot int) []NodeID {
@@ -163,7 +178,7 @@ func (t *Table) Owners(slot int) []NodeID {
 	}
 	ids := make([]NodeID, t.cnt[slot])
 	for i := range ids {
-		ids[i] = t.Members[t.own[slot][i]].ID
+		ids[i] = t.Members[t.ownRow(slot)[i]].ID
 	}
 	return ids
 }
@@ -173,7 +188,7 @@ func (t *Table) Primary(slot int) (Member, bool) {
 	if t == nil || slot < 0 || slot >= NumSlots || t.cnt[slot] == 0 {
 		return Member{}, false
 	}
-	return t.Members[t.own[slot][0]], true
+	return t.Members[t.ownRow(slot)[0]], true
 }
 
 // Lost reports whether slot lost its last copy (database mode): it has no
@@ -205,7 +220,7 @@ func (t *Table) Load(id NodeID) (primaries, replicas int) {
 	}
 	for s := range NumSlots {
 		for c := range int(t.cnt[s]) {
-			if int(t.own[s][c]) != i {
+			if int(t.ownRow(s)[c]) != i {
 				continue
 			}
 			if c == 0 {
@@ -223,11 +238,11 @@ func (t *Table) Load(id NodeID) (primaries, replicas int) {
 func (t *Table) loads() (primaries, replicas []int) {
 	primaries, replicas = make([]int, len(t.Members)), make([]int, len(t.Members))
 	for s := range NumSlots {
-		for c := range int(t.cnt[s]) {
+		for c, o := range t.ownRow(s)[:t.cnt[s]] {
 			if c == 0 {
-				primaries[t.own[s][c]]++
+				primaries[o]++
 			} else {
-				replicas[t.own[s][c]]++
+				replicas[o]++
 			}
 		}
 	}
@@ -262,7 +277,7 @@ func (t *Table) Ranges() []SlotRange {
 // runEnd returns the last slot of the run of slots identical to s.
 func (t *Table) runEnd(s int) int {
 	e := s
-	for e+1 < NumSlots && t.cnt[e+1] == t.cnt[s] && t.lost[e+1] == t.lost[s] && t.own[e+1] == t.own[s] {
+	for e+1 < NumSlots && t.cnt[e+1] == t.cnt[s] && t.lost[e+1] == t.lost[s] && slices.Equal(t.ownRow(e+1), t.ownRow(s)) {
 		e++
 	}
 	return e
@@ -296,8 +311,8 @@ func (t *Table) check() error {
 			return fmt.Errorf("%w: slot %d has %d owners (lost %v) with %d replicas", ErrBadTable, s, n, t.lost[s], t.Replicas)
 		}
 		for i := range n {
-			o := t.own[s][i]
-			if int(o) >= len(t.Members) || slices.Contains(t.own[s][:i], o) {
+			o := t.ownRow(s)[i]
+			if int(o) >= len(t.Members) || slices.Contains(t.ownRow(s)[:i], o) {
 				return fmt.Errorf("%w: slot %d has a bad or repeated owner", ErrBadTable, s)
 			}
 		}
@@ -352,7 +367,7 @@ func (t *Table) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(r.start-next))
 		b = binary.AppendUvarint(b, uint64(r.end-r.start))
 		b = binary.AppendUvarint(b, uint64(t.cnt[r.start]))
-		for _, o := range t.own[r.start][:t.cnt[r.start]] {
+		for _, o := range t.ownRow(r.start)[:t.cnt[r.start]] {
 			b = binary.AppendUvarint(b, uint64(o))
 		}
 		next = r.end + 1
@@ -389,6 +404,9 @@ func decodeTable(data []byte) (*Table, error) {
 	if nt.Replicas > MaxReplicas {
 		d.fail("replicas %d", nt.Replicas)
 	}
+	if d.err == nil {
+		nt.own = make([]uint16, NumSlots*(nt.Replicas+1))
+	}
 	nm := d.count(MaxMembers, 5)
 	nt.Members = make([]Member, 0, nm)
 	for range nm {
@@ -414,7 +432,7 @@ func decodeTable(data []byte) (*Table, error) {
 			owners[i] = uint16(d.count(len(nt.Members)-1, 0))
 		}
 		for s := start; s <= end; s++ {
-			nt.own[s] = owners
+			copy(nt.ownRow(s), owners[:])
 			nt.cnt[s] = uint8(n)
 			nt.lost[s] = n == 0
 		}
@@ -691,7 +709,7 @@ func NextTable(prev *Table, ch Change, cfg RingConfig) (*Table, error) {
 	if ch.Kind == ChangeRemove {
 		i, _ := findMember(prev.Members, ch.Member.ID)
 		for s := range NumSlots {
-			if slices.Contains(prev.own[s][:prev.cnt[s]], uint16(i)) {
+			if slices.Contains(prev.ownRow(s)[:prev.cnt[s]], uint16(i)) {
 				return nil, fmt.Errorf("%w: remove %q: it still owns slot %d", ErrBadChange, ch.Member.ID, s)
 			}
 		}
@@ -852,7 +870,7 @@ func (p *planner) load(prev *Table, reassignLost bool) {
 	for s := range NumSlots {
 		n, liveSource, primaryDied := 0, false, false
 		for c := range int(prev.cnt[s]) {
-			o := newIdx[prev.own[s][c]]
+			o := newIdx[prev.ownRow(s)[c]]
 			switch {
 			case o >= 0 && p.ms[o].State.Live():
 				p.own[s][n] = o
@@ -1615,12 +1633,13 @@ func (p *planner) augment(u int, give bool, prim []int, slotsOf [][]int32, lo, h
 
 // table builds the result.
 func (p *planner) table(version uint64) *Table {
-	t := &Table{Version: version, Replicas: p.cfg.Replicas, Members: p.ms}
+	t := newTable(version, p.cfg.Replicas, p.ms)
 	for s := range NumSlots {
 		t.cnt[s] = uint8(p.cnt[s])
 		t.lost[s] = p.lost[s]
+		row := t.ownRow(s)
 		for c, o := range p.owners(s) {
-			t.own[s][c] = uint16(o)
+			row[c] = uint16(o)
 		}
 	}
 	return t
@@ -1688,10 +1707,10 @@ func Diff(a, b *Table) ([]Move, DiffSummary) {
 	for s := range NumSlots {
 		na, nb := int(a.cnt[s]), int(b.cnt[s])
 		for c := range na {
-			A[c] = ai[a.own[s][c]]
+			A[c] = ai[a.ownRow(s)[c]]
 		}
 		for c := range nb {
-			B[c] = bi[b.own[s][c]]
+			B[c] = bi[b.ownRow(s)[c]]
 		}
 		nr := 0
 		for _, o := range A[:na] {

@@ -267,7 +267,8 @@ func TestRingBadChanges(t *testing.T) {
 	}
 	down := mustNext(t, base, Change{Kind: ChangeFail, Member: Member{ID: "b"}}, cfg)
 	owning := *down // a hand-made table where down b still owns slot 0
-	owning.own[0][1], owning.cnt[0] = 1, 2
+	owning.own = slices.Clone(down.own)
+	owning.ownRow(0)[1], owning.cnt[0] = 1, 2
 	cases := []struct {
 		name string
 		prev *Table
@@ -439,14 +440,16 @@ func TestTableDiff(t *testing.T) {
 	for i := range ms {
 		ms[i].State, ms[i].Weight = NodeUp, 1
 	}
-	a := &Table{Replicas: 1, Members: ms}
-	a.own[0], a.cnt[0] = [maxCopies]uint16{0, 1}, 2
-	a.own[1], a.cnt[1] = [maxCopies]uint16{0, 1}, 2
+	a := newTable(0, 1, ms)
+	copy(a.ownRow(0), []uint16{0, 1})
+	copy(a.ownRow(1), []uint16{0, 1})
+	a.cnt[0], a.cnt[1] = 2, 2
 	a.lost[2] = true
-	b := &Table{Version: 1, Replicas: 1, Members: ms}
-	b.own[0], b.cnt[0] = [maxCopies]uint16{2, 0}, 2
-	b.own[1], b.cnt[1] = [maxCopies]uint16{1}, 1
-	b.own[2], b.cnt[2] = [maxCopies]uint16{0}, 1
+	b := newTable(1, 1, ms)
+	copy(b.ownRow(0), []uint16{2, 0})
+	copy(b.ownRow(1), []uint16{1})
+	copy(b.ownRow(2), []uint16{0})
+	b.cnt[0], b.cnt[1], b.cnt[2] = 2, 1, 1
 	moves, sum := Diff(a, b)
 	wantMoves := []Move{{Slot: 0, From: "b", To: "c", Role: RolePrimary}, {Slot: 2, To: "a", Role: RolePrimary}}
 	if !reflect.DeepEqual(moves, wantMoves) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -11,52 +10,58 @@ import (
 )
 
 // gcTuner paces the garbage collector like GOGC=percent, except that the
-// heap may grow to minHeap before it is collected at all. Go's own pacer
-// collects a heap of a few MiB every few MiB allocated: a DataNode that
-// receives a migration starts nearly empty and would collect its whole,
-// growing heap a dozen times while the records arrive. A server has the
-// memory to spare; a big heap is paced exactly as before.
+// heap may grow to minHeap before it is collected, and a heap near minHeap
+// still gets minHeap/2 of room. Go's own pacer collects a heap of a few MiB
+// every few MiB allocated: a DataNode that receives a migration starts
+// nearly empty and would collect its whole, growing heap a dozen times
+// while the records arrive. A server has the memory to spare; a big heap
+// is paced exactly as with GOGC=percent.
 //
-// It also collects while the process is idle once the heap has used half
-// its way to the next collection: a burst of work that follows (a
-// migration, a bulk load) then starts with the room of a whole cycle
-// instead of paying for a collection of the whole heap in its midst.
+// After every collection (a finalizer that re-arms itself runs once per
+// cycle) it sets GOGC to the percentage that puts the next goal there. A
+// percentage, not an absolute limit: when the finalizer runs late, the
+// runtime applies the last percentage to the new live heap, which errs
+// towards room, not towards collecting again at once.
 //
-// It works with GOGC off and a soft memory limit that it moves after every
-// collection (a finalizer that re-arms itself runs once per cycle) to the
-// heap goal plus the memory the runtime uses besides objects and free pages
-// (which the runtime returns to the OS to stay under the limit).
+// It also collects while the process is nearly idle (under idleCPU of a
+// core for idleSpan) once the heap has used half its way to the next
+// collection: a collection then costs CPU nobody waits for, and a burst of
+// work that follows (a migration, a bulk load) starts with the room of a
+// whole cycle instead of collecting the whole heap in its midst.
 type gcTuner struct {
 	minHeap uint64
 	percent uint64
 	stopped atomic.Bool
 	samples []metrics.Sample
-	limit   atomic.Uint64 // the memory limit set last
 	quit    chan struct{}
 }
 
 const (
-	metricLive    = "/gc/heap/live:bytes"
-	metricTotal   = "/memory/classes/total:bytes"
-	metricObjects = "/memory/classes/heap/objects:bytes"
-	metricFree    = "/memory/classes/heap/free:bytes"
-	metricFreed   = "/memory/classes/heap/released:bytes"
+	metricLive = "/gc/heap/live:bytes"
+	metricGoal = "/gc/heap/goal:bytes"
+	metricHeap = "/memory/classes/heap/objects:bytes"
+
+	maxTunedPercent = 1000 // the most GOGC the tuner sets (a tiny heap)
 )
 
-// startGCTuner starts pacing; the returned function restores Go's pacer.
-func startGCTuner(minHeap int64, percent int) (stop func()) {
-	t := &gcTuner{minHeap: uint64(minHeap), percent: uint64(percent), samples: []metrics.Sample{
-		{Name: metricLive}, {Name: metricTotal}, {Name: metricObjects}, {Name: metricFree}, {Name: metricFreed},
-	}}
-	t.quit = make(chan struct{})
-	oldPercent := debug.SetGCPercent(-1)
+// startGCTuner starts pacing, and collecting when idle if idle is set;
+// the returned function restores Go's pacer.
+func startGCTuner(minHeap int64, percent int, idle bool) (stop func()) {
+	t := &gcTuner{
+		minHeap: uint64(minHeap),
+		percent: uint64(percent),
+		samples: []metrics.Sample{{Name: metricLive}},
+		quit:    make(chan struct{}),
+	}
+	oldPercent := debug.SetGCPercent(percent)
 	t.update()
 	t.arm()
-	go t.idleLoop()
+	if idle {
+		go t.idleLoop()
+	}
 	return func() {
 		t.stopped.Store(true)
 		close(t.quit)
-		debug.SetMemoryLimit(math.MaxInt64)
 		debug.SetGCPercent(oldPercent)
 	}
 }
@@ -74,32 +79,38 @@ func (t *gcTuner) arm() {
 	})
 }
 
-// update sets the memory limit from the heap the last collection left.
+// update sets GOGC from the heap the last collection left.
 func (t *gcTuner) update() {
 	metrics.Read(t.samples)
-	live := t.samples[0].Value.Uint64()
-	v := func(i int) uint64 { return t.samples[i].Value.Uint64() }
-	other := v(1) - v(2) - v(3) - v(4) // fragmentation, stacks, metadata: what free pages cannot cover
-	limit := min(gcLimit(live, other, t.minHeap, t.percent), math.MaxInt64)
-	t.limit.Store(limit)
-	debug.SetMemoryLimit(int64(limit))
+	debug.SetGCPercent(gcPercentFor(t.samples[0].Value.Uint64(), t.minHeap, t.percent))
+}
+
+// gcPercentFor is the GOGC that sets the next collection of a live heap of
+// live bytes at the goal GOGC=percent sets, but at least minHeap and at
+// least minHeap/2 above live; within [percent, maxTunedPercent].
+func gcPercentFor(live, minHeap, percent uint64) int {
+	if live == 0 {
+		return maxTunedPercent
+	}
+	goal := max(live+max(live/100*percent, minHeap/2), minHeap)
+	return int(min(max((goal-live)*100/live, percent), maxTunedPercent))
 }
 
 // Idle collection: the process counts as idle when it used less than
-// idleCPU of one core over idleSpan.
+// idleCPU of one core over idleSpan ticks.
 const (
 	idleTick = 100 * time.Millisecond
-	idleSpan = 3 // ticks
-	idleCPU  = 0.05
+	idleSpan = 3
+	idleCPU  = 0.25
 )
 
 // idleLoop runs a collection when the process is idle and the heap has
 // grown more than half way from what the last collection left to the
-// limit, at most once per cycle.
+// next goal.
 func (t *gcTuner) idleLoop() {
 	tick := time.NewTicker(idleTick)
 	defer tick.Stop()
-	samples := []metrics.Sample{{Name: metricLive}, {Name: metricTotal}, {Name: metricFreed}, {Name: metricFree}}
+	samples := []metrics.Sample{{Name: metricLive}, {Name: metricGoal}, {Name: metricHeap}}
 	lastCPU, quiet := cpuTime(), 0
 	for {
 		select {
@@ -118,8 +129,8 @@ func (t *gcTuner) idleLoop() {
 			continue
 		}
 		metrics.Read(samples)
-		live, inUse := samples[0].Value.Uint64(), samples[1].Value.Uint64()-samples[2].Value.Uint64()-samples[3].Value.Uint64()
-		if limit := t.limit.Load(); inUse > live && limit > live && inUse-live > (limit-live)/2 {
+		live, goal, heap := samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64()
+		if goal > live && heap > live && heap-live > (goal-live)/2 {
 			runtime.GC()
 			quiet = 0
 			lastCPU = cpuTime() // the collection's own CPU is not work
@@ -134,14 +145,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// gcLimit is the memory limit for a live heap of live bytes, with other
-// bytes of runtime memory besides heap objects and free pages: the heap
-// goal GOGC=percent sets, but at least minHeap, and at least minHeap/2
-// above live (a heap just under minHeap would be collected again at once),
-// plus other.
-func gcLimit(live, other, minHeap, percent uint64) uint64 {
-	goal := live + max(live/100*percent, minHeap/2)
-	return max(goal, minHeap) + other
 }

@@ -115,12 +115,13 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 }
 
 // runtimeFlags adds the Go runtime flags a server process takes
-// (--gc-percent, --gc-min-heap, --cpuprofile, --procs) to fs; after
+// (--gc-percent, --gc-min-heap-mb, --gc-idle, --cpuprofile, --procs) to fs; after
 // parsing, the returned function applies them and returns the function
 // that undoes them (ends the profile).
 func runtimeFlags(fs *flag.FlagSet) func() (func(), error) {
 	gcPercent := fs.Int("gc-percent", 50, "Go GC target percentage: lower uses less memory, more CPU")
 	gcMinHeap := fs.Int("gc-min-heap-mb", 64, "heap MiB below which the GC does not run (0: Go's own pacing)")
+	gcIdle := fs.Bool("gc-idle", true, "collect garbage while the process is nearly idle (with --gc-min-heap-mb)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (SIGUSR1 goes on in FILE.1, FILE.2, ...)")
 	procs := fs.Int("procs", 0, "CPU cores to run on (GOMAXPROCS); 0: all")
 	return func() (func(), error) {
@@ -129,7 +130,7 @@ func runtimeFlags(fs *flag.FlagSet) func() (func(), error) {
 		}
 		stopGC := func() {}
 		if *gcMinHeap > 0 {
-			stopGC = startGCTuner(int64(*gcMinHeap)<<20, *gcPercent)
+			stopGC = startGCTuner(int64(*gcMinHeap)<<20, *gcPercent, *gcIdle)
 		} else {
 			debug.SetGCPercent(*gcPercent)
 		}
