@@ -97,8 +97,27 @@ type clusterNode struct {
 	// sawLeaving is set once a table showed the node leaving.
 	sawLeaving atomic.Bool
 	// misled is set when the table gives the node a slot it has handed
-	// off: the loop reports it to the NameNode (CHKV.HANDEDOFF).
-	misled atomic.Bool
+	// off: the loop reports it to the NameNode (CHKV.HANDEDOFF). It is
+	// worked out again (under misledMu) after each table and each handoff.
+	misled   atomic.Bool
+	misledMu sync.Mutex
+}
+
+// checkMisled works out misled from the current table and moves. It runs
+// after every table adoption and every handoff, so the last run sees both
+// the newest table and the newest handoff.
+func (cn *clusterNode) checkMisled() {
+	cn.misledMu.Lock()
+	defer cn.misledMu.Unlock()
+	t, _ := cn.current()
+	misled := false
+	for s := range NumSlots {
+		if t != nil && cn.ledHandedOff(t, s) != nil {
+			misled = true
+			break
+		}
+	}
+	cn.misled.Store(misled)
 }
 
 // startCluster turns d into a cluster member: it adds the cluster commands,

@@ -197,7 +197,7 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 // leaving node is done.
 func (cn *clusterNode) afterAdopt(t *Table) {
 	st := cn.d.store
-	misled := false
+	defer cn.checkMisled() // a handed-off slot this table gives back: the data is at the target, tell the NameNode
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
@@ -207,8 +207,6 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 			case m != nil && !m.out:
 				cn.moves[s].CompareAndSwap(m, nil)
 				cn.stats.slotsIn.Add(-1)
-			case m != nil && m.state.Load() == moveHandedOff:
-				misled = true // the data is at m.peerID: tell the NameNode
 			}
 			continue
 		}
@@ -248,7 +246,6 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		}
 		sd.mu.Unlock()
 	}
-	cn.misled.Store(misled)
 	me, ok := t.Member(cn.id)
 	if ok && me.State.Live() {
 		cn.member.Store(true)
@@ -544,6 +541,10 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		close(ms[i].thawed)
 		bytes += cn.d.store.slotBytes(s)
 	}
+	// The table still gives the slots here until the NameNode flips them;
+	// should the NameNode never hear of this handoff (it declared the node
+	// down meanwhile and dropped the batch), the heartbeat reports it.
+	cn.checkMisled()
 	cn.stats.keysSent.Add(mv.keys)
 	cn.stats.bytesSent.Add(mv.bytes)
 	cn.stats.slotsSent.Add(int64(len(slots)))
