@@ -35,8 +35,11 @@ type entry struct {
 	vhVer uint32
 }
 
-// slotMapHint is the initial capacity of a slot's key map.
-const slotMapHint = 9
+// slotMapHint is the initial capacity of a slot's key map: 0, a small map
+// (up to 8 keys in one group, found by comparing them, no hashing and no
+// directory to load): with 100,000 keys most slots hold about 6, and a GET
+// at -P 16 ran 12% faster than with maps made for 9 (bench/README).
+const slotMapHint = 0
 
 // entryOverhead approximates the bytes a key costs beyond its key and value
 // bytes (map slot, entry struct, allocation rounding); it feeds INFO memory.
@@ -211,8 +214,6 @@ func (sd *slotData) nextVersion() uint64 {
 func (s *Store) insert(slot int, key string, e *entry) {
 	sd := &s.slots[slot]
 	if sd.keys == nil {
-		// Past 8 entries a Go map hashes instead of comparing every key
-		// linearly; starting there keeps small slots as fast as big ones.
 		sd.keys = make(map[string]*entry, slotMapHint)
 	}
 	e.version = sd.nextVersion()
