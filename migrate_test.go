@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -495,4 +496,71 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 	got, err := c.MGet(ctx, slices.Collect(maps.Keys(kv))...)
 	require.NoError(t, err)
 	require.Equal(t, kv, got)
+}
+
+// TestImportBadInput: CHKV.IMPORT with malformed or unexpected input gets
+// a clear error and changes nothing; a size hint claiming millions of keys
+// allocates no more than the request's bytes could fill; the node keeps
+// serving.
+func TestImportBadInput(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 2; c.Replicas = 0 })
+	ctx := context.Background()
+	d := cl.DataNode("dn1")
+	c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
+	require.NoError(t, err)
+	defer c.Close()
+	tb := cl.NameNode().Table()
+	slot := -1
+	for s := range NumSlots {
+		if p, _ := tb.Primary(s); p.ID == "dn2" {
+			slot = s
+			break
+		}
+	}
+	require.GreaterOrEqual(t, slot, 0)
+	var enc recordEncoder
+	enc.entry(slot, "k", &entry{kind: kindString, str: []byte("v"), version: 7})
+	good := slices.Clone(enc.buf)
+	enc.reset()
+	enc.hint(slot, 1<<24)
+	hint := slices.Clone(enc.buf)
+	s := strconv.Itoa(slot)
+	refused := func(want string, args ...any) {
+		t.Helper()
+		_, err := c.Do(ctx, args...)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), want)
+	}
+	refused("not being imported", "CHKV.IMPORT", "DATA", good)
+	refused("served here", "CHKV.IMPORT", "BEGIN", "dn2", strconv.Itoa(func() int {
+		for x := range NumSlots {
+			if p, _ := tb.Primary(x); p.ID == "dn1" {
+				return x
+			}
+		}
+		return 0
+	}()))
+	refused("unknown CHKV.IMPORT subcommand", "CHKV.IMPORT", "NOPE", "x")
+	refused("bad or repeated slot", "CHKV.IMPORT", "BEGIN", "dn2", "99999")
+	_, err = c.Do(ctx, "CHKV.IMPORT", "BEGIN", "dn2", s)
+	require.NoError(t, err)
+	refused("bad migration record", "CHKV.IMPORT", "DATA", good[:len(good)-1])
+	refused("bad migration record", "CHKV.IMPORT", "DATA", append([]byte{99}, good[1:]...))
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = c.Do(ctx, "CHKV.IMPORT", "DATA", hint)
+	require.NoError(t, err)
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "a hint of 16M keys in a %d-byte request", len(hint))
+
+	_, err = c.Do(ctx, "CHKV.IMPORT", "DATA", good)
+	require.NoError(t, err)
+	require.Equal(t, 1, d.Store().CountKeysInSlot(slot))
+	_, err = c.Do(ctx, "CHKV.IMPORT", "ABORT", s)
+	require.NoError(t, err)
+	require.Equal(t, 0, d.Store().CountKeysInSlot(slot), "an aborted import leaves nothing")
+	r, err := c.Do(ctx, "PING")
+	require.NoError(t, err)
+	require.Equal(t, "PONG", r)
 }
