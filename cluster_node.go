@@ -111,11 +111,8 @@ func (cn *clusterNode) checkMisled() {
 	defer cn.misledMu.Unlock()
 	t, _ := cn.current()
 	misled := false
-	for s := range NumSlots {
-		if t != nil && cn.ledHandedOff(t, s) != nil {
-			misled = true
-			break
-		}
+	for s := 0; t != nil && s < NumSlots && !misled; s++ {
+		misled = cn.ledHandedOff(t, s) != nil
 	}
 	cn.misled.Store(misled)
 }

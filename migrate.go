@@ -861,8 +861,7 @@ func (cn *clusterNode) importData(b []byte) error {
 				st.slot(locked).mu.Unlock()
 			}
 			locked = rec.slot
-			sd := st.slot(locked)
-			sd.mu.Lock()
+			st.slot(locked).mu.Lock()
 			if m = cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
 				return fmt.Errorf("chkv: slot %d is not being imported", locked)
 			}

@@ -38,15 +38,14 @@ const (
 	maxEmptyReads = 100
 )
 
-// Large bulks of up to pooledBulkMax bytes are read into buffers of a few
-// sizes (pooledBulkMin, doubling) that go back to a pool once the request
+// Large bulks of up to 1 MiB are read into buffers of a few sizes
+// (pooledBulkMin, doubling, pooledBulkClasses of them) that go back to a pool once the request
 // has run: a stream of big requests (a migration's DATA, big values)
 // reuses a handful of buffers instead of allocating each. A pooled buffer
 // is memory received before; one that has to be made grows with the bytes
 // received, as any other.
 const (
 	pooledBulkMin     = 64 << 10
-	pooledBulkMax     = 1 << 20
 	pooledBulkClasses = 5 // 64 KiB ... 1 MiB
 )
 

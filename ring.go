@@ -398,15 +398,15 @@ func decodeTable(data []byte) (*Table, error) {
 	if f := d.byte(); f != tableFormat {
 		return nil, fmt.Errorf("%w: unknown format %d", ErrBadTable, f)
 	}
-	nt := new(Table)
-	nt.Version = d.uvarint()
-	nt.Replicas = int(d.byte())
-	if nt.Replicas > MaxReplicas {
-		d.fail("replicas %d", nt.Replicas)
+	version := d.uvarint()
+	replicas := int(d.byte())
+	if replicas > MaxReplicas {
+		d.fail("replicas %d", replicas)
 	}
-	if d.err == nil {
-		nt.own = make([]uint16, NumSlots*(nt.Replicas+1))
+	if d.err != nil {
+		return nil, d.err
 	}
+	nt := newTable(version, replicas, nil)
 	nm := d.count(MaxMembers, 5)
 	nt.Members = make([]Member, 0, nm)
 	for range nm {
