@@ -214,6 +214,11 @@ func (cn *clusterNode) loop() {
 	forgotten := false // the NameNode answered that it does not know us
 	for {
 		var err error
+		if cn.left.Load() {
+			// Left: the node lingers answering -MOVED until it closes,
+			// but must not heartbeat (or register anew) meanwhile.
+			return
+		}
 		if forgotten && cn.sawLeaving.Load() {
 			// The NameNode forgot us after we were leaving: we have left,
 			// even if the table saying so never reached us. Registering
