@@ -355,13 +355,21 @@ func (cn *clusterNode) ledHandedOff(t *Table, s int) *slotMove {
 // (CHKV.LEAVE). Its slots move to the other nodes while it keeps serving;
 // once none is left the node closes itself: Done is closed and Left
 // reports true. Leave returns when the NameNode has accepted the request.
+// Asking again is a no-op, also once the NameNode has removed the node: a
+// node that was leaving and is forgotten has left, and closes itself when
+// it hears so (possibly only now, after a network cut).
 func (d *DataNode) Leave(ctx context.Context) error {
-	if d.cluster == nil {
+	cn := d.cluster
+	if cn == nil {
 		return errors.New("chkv: leave: not in cluster mode")
 	}
-	link := &peerLink{tr: d.cfg.Transport, addr: d.cluster.cfg.NameNode, timeout: d.cluster.cfg.RPCTimeout}
+	link := &peerLink{tr: d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
 	defer link.close()
-	if _, err := link.do(ctx, "CHKV.LEAVE", string(d.cluster.id)); err != nil {
+	if _, err := link.do(ctx, "CHKV.LEAVE", string(cn.id)); err != nil {
+		var re *RESPError
+		if errors.As(err, &re) && strings.Contains(re.Msg, "unknown node") && (cn.left.Load() || cn.sawLeaving.Load()) {
+			return nil
+		}
 		return fmt.Errorf("chkv: leave: %w", err)
 	}
 	return nil

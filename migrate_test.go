@@ -564,3 +564,22 @@ func TestImportBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "PONG", r)
 }
+
+// TestLeaveAgainAfterLeft: asking a node that has left to leave again is a
+// no-op, not an error, although the NameNode no longer knows it (in the
+// rapid test, a leaving node cut off while its last slot flipped asked
+// again after the cut and got "unknown node"). (CHKV.LEAVE of an id the
+// NameNode never knew is refused: TestNameNodeBadInput.)
+func TestLeaveAgainAfterLeft(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.Replicas = 0
+		c.HeartbeatInterval = 50 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := cl.DataNode("dn3")
+	require.NoError(t, cl.RemoveDataNode(ctx, "dn3"))
+	require.True(t, d.Left())
+	require.NoError(t, d.Leave(ctx), "leaving again after leaving")
+	require.ErrorContains(t, cl.RemoveDataNode(ctx, "dn3"), "no running DataNode")
+}
