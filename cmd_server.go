@@ -374,11 +374,12 @@ func cmdInfo(c *conn, args [][]byte) {
 		"maxmemory", 0,
 		"maxmemory_policy", "noeviction",
 	)
+	cmds, netIn, netOut := d.connTotals()
 	section("Stats",
 		"total_connections_received", d.stats.connsReceived.Load(),
-		"total_commands_processed", d.commandsProcessed(),
-		"total_net_input_bytes", d.stats.netIn.Load(),
-		"total_net_output_bytes", d.stats.netOut.Load(),
+		"total_commands_processed", cmds,
+		"total_net_input_bytes", netIn,
+		"total_net_output_bytes", netOut,
 		"rejected_connections", d.stats.connsRejected.Load(),
 		"expired_keys", d.store.ExpiredKeys(),
 	)
@@ -518,13 +519,16 @@ func writeCommandInfo(w *replyWriter, cmd *command) {
 	w.array(0) // subcommands
 }
 
-// commandsProcessed sums the commands of closed and open connections.
-func (d *DataNode) commandsProcessed() int64 {
+// connTotals sums the commands and the bytes in and out of closed and
+// open connections.
+func (d *DataNode) connTotals() (cmds, in, out int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := d.stats.commands.Load()
+	cmds, in, out = d.stats.commands.Load(), d.stats.netIn.Load(), d.stats.netOut.Load()
 	for c := range d.conns {
-		n += c.cmds.Load()
+		cmds += c.cmds.Load()
+		in += c.bytesIn.Load()
+		out += c.bytesOut.Load()
 	}
-	return n
+	return cmds, in, out
 }

@@ -25,7 +25,11 @@ type conn struct {
 	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
 	asking  bool  // ASKING came just before this command (cluster mode)
 	gate    int   // slot+1 of the running command, counted in flight (cluster mode)
-	cmds    atomic.Int64
+	// Counters INFO sums over connections, kept per connection: shared
+	// ones would bounce between cores on every read and write.
+	cmds     atomic.Int64
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
 
 	mu      sync.Mutex // guards the fields CLIENT LIST reads from other goroutines
 	name    string
@@ -36,9 +40,9 @@ type conn struct {
 
 func (d *DataNode) newConn(nc net.Conn) *conn {
 	c := &conn{d: d, nc: nc, id: d.nextID.Add(1), created: d.cfg.Now()}
-	c.in = &watchConn{Conn: nc, idle: d.cfg.IdleTimeout, in: &d.stats.netIn}
+	c.in = &watchConn{Conn: nc, idle: d.cfg.IdleTimeout, in: &c.bytesIn}
 	c.rr = newRequestReader(c.in, d.cfg.Limits)
-	c.w.w = &countingWriter{w: nc, n: &d.stats.netOut}
+	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
 	c.authed = d.cfg.RequirePass == ""
 	return c
 }
@@ -50,6 +54,8 @@ func (c *conn) serve() {
 		c.nc.Close()
 		c.d.mu.Lock()
 		c.d.stats.commands.Add(c.cmds.Load())
+		c.d.stats.netIn.Add(c.bytesIn.Load())
+		c.d.stats.netOut.Add(c.bytesOut.Load())
 		delete(c.d.conns, c)
 		c.d.mu.Unlock()
 		c.d.wg.Done()

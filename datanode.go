@@ -130,11 +130,9 @@ type DataNode struct {
 type serverStats struct {
 	connsReceived atomic.Int64
 	connsRejected atomic.Int64
-	commands      atomic.Int64
-	keyHits       atomic.Int64
-	keyMisses     atomic.Int64
-	netIn         atomic.Int64
-	netOut        atomic.Int64
+	commands      atomic.Int64 // of closed connections; open ones count their own
+	netIn         atomic.Int64 // likewise
+	netOut        atomic.Int64 // likewise
 }
 
 // StartDataNode starts a standalone DataNode listening on cfg.Addr. Close stops it.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -491,4 +492,50 @@ func TestRedisCLI(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Equal(t, "OK\nhello\n2\na\nb\nhello\n1\nERR value is not an integer or out of range\n\n", string(out))
+}
+
+// TestInfoStatsCountsBytes: INFO stats counts the bytes every connection
+// sent and received, open ones and closed ones alike (each connection
+// keeps its own counters; INFO sums them).
+func TestInfoStatsCountsBytes(t *testing.T) {
+	d := RunT(t)
+	roundTrip := func(nc net.Conn, req, want string) {
+		t.Helper()
+		_, err := nc.Write([]byte(req))
+		require.NoError(t, err)
+		got := make([]byte, len(want))
+		_, err = io.ReadFull(nc, got)
+		require.NoError(t, err)
+		require.Equal(t, want, string(got))
+	}
+	open, err := net.Dial("tcp", d.Addr())
+	require.NoError(t, err)
+	defer open.Close()
+	roundTrip(open, "PING\r\n", "+PONG\r\n") // 6 bytes in, 7 out
+	closed, err := net.Dial("tcp", d.Addr())
+	require.NoError(t, err)
+	roundTrip(closed, "*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n", "$5\r\nhello\r\n") // 25 in, 11 out
+	closed.Close()
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.conns) == 1
+	}, 10*time.Second, time.Millisecond, "the server notices the closed connection")
+
+	info, err := net.Dial("tcp", d.Addr())
+	require.NoError(t, err)
+	defer info.Close()
+	_, err = info.Write([]byte("INFO stats\r\n")) // 12 in, counted before the reply is made
+	require.NoError(t, err)
+	text, err := readClientReply(bufio.NewReader(info), 0)
+	require.NoError(t, err)
+	stats := map[string]string{}
+	for _, l := range strings.Split(text.(string), "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			stats[k] = v
+		}
+	}
+	require.Equal(t, strconv.Itoa(6+25+12), stats["total_net_input_bytes"])
+	require.Equal(t, strconv.Itoa(7+11), stats["total_net_output_bytes"])
+	require.Equal(t, "3", stats["total_connections_received"])
 }
