@@ -12,9 +12,7 @@ N=${2:-200000}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-for tool in redis-server redis-benchmark redis-cli python3; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
-done
+require_tools redis-server redis-benchmark redis-cli python3
 # Four consecutive free ports for chkv (NameNode P, DataNodes P+1..P+3), three for Redis.
 freeports() {
   python3 - "$1" <<'PY'

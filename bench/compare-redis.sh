@@ -14,15 +14,12 @@ KEYS=${KEYS:-1000000}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-for tool in redis-server redis-benchmark redis-cli python3; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
-done
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+require_tools redis-server redis-benchmark redis-cli python3
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 
 go build -o "$TMP/chkv" ./cmd/chkv
 start_servers() {
-  RPORT=$(freeport); CPORT=$(freeport)
+  RPORT=$(free_port); CPORT=$(free_port)
   redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
   RPID=$!
   "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &

@@ -1,5 +1,16 @@
 # Shared by the comparison scripts: interleaved redis-benchmark rounds, medians and the ratio table.
 
+# require_tools TOOL... exits with a hint when a tool is missing.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
+  done
+}
+
+# free_port prints a free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # median prints the median of the whitespace-separated numbers on stdin.
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

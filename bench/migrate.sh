@@ -17,9 +17,7 @@ KEYS=${2:-1000000}
 REDIS_PIPELINE=${REDIS_PIPELINE:-10} # keys per MIGRATE in redis-cli --cluster rebalance (its default: 10)
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for tool in redis-server redis-cli python3; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
-done
+require_tools redis-server redis-cli python3
 go build -o "$TMP/migrate" ./bench/migrate
 go build -o "$TMP/chkv" ./cmd/chkv
 

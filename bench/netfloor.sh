@@ -15,10 +15,7 @@ ROUNDS=${1:-5}
 N=${2:-200000}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for tool in redis-server redis-benchmark redis-cli python3; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
-done
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+require_tools redis-server redis-benchmark redis-cli python3
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 TICK=$(getconf CLK_TCK)
 
@@ -28,16 +25,16 @@ go build -o "$TMP/netfloor" ./bench/netfloor
 declare -A PORT PID
 start() { # name command...
   local name=$1; shift
-  local port; port=$(freeport)
+  local port; port=$(free_port)
   "$@" --addr 127.0.0.1:$port >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!; PORT[$name]=$port
 }
-rport=$(freeport)
+rport=$(free_port)
 redis-server --port $rport --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
 PID[redis]=$!; PORT[redis]=$rport
 start chkv "$TMP/chkv" server
 start chkv-procs1 "$TMP/chkv" server --procs 1
-start floor env "$TMP/netfloor" -mode goroutine
+start floor "$TMP/netfloor" -mode goroutine
 start floor-procs1 env GOMAXPROCS=1 "$TMP/netfloor" -mode goroutine
 start floor-epoll "$TMP/netfloor" -mode epoll
 NAMES="redis chkv chkv-procs1 floor floor-procs1 floor-epoll"
