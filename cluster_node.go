@@ -294,10 +294,10 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 	}
 	r, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10))
 	if err != nil {
-		var re *RESPError
-		if errors.As(err, &re) && strings.Contains(re.Msg, "unknown node") {
+		if nameNodeForgot(err) {
 			return false, nil
 		}
+		var re *RESPError
 		if errors.As(err, &re) && strings.Contains(re.Msg, "marked down") {
 			return false, errMarkedDown
 		}
@@ -351,6 +351,13 @@ func (cn *clusterNode) ledHandedOff(t *Table, s int) *slotMove {
 	return nil
 }
 
+// nameNodeForgot reports whether err is the NameNode's answer that it does
+// not know the node (it never did, or removed it after it left).
+func nameNodeForgot(err error) bool {
+	var re *RESPError
+	return errors.As(err, &re) && strings.Contains(re.Msg, "unknown node")
+}
+
 // Leave asks the NameNode to take the node out of the cluster gracefully
 // (CHKV.LEAVE). Its slots move to the other nodes while it keeps serving;
 // once none is left the node closes itself: Done is closed and Left
@@ -366,8 +373,7 @@ func (d *DataNode) Leave(ctx context.Context) error {
 	link := &peerLink{tr: d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
 	defer link.close()
 	if _, err := link.do(ctx, "CHKV.LEAVE", string(cn.id)); err != nil {
-		var re *RESPError
-		if errors.As(err, &re) && strings.Contains(re.Msg, "unknown node") && (cn.left.Load() || cn.sawLeaving.Load()) {
+		if nameNodeForgot(err) && (cn.left.Load() || cn.sawLeaving.Load()) {
 			return nil
 		}
 		return fmt.Errorf("chkv: leave: %w", err)
