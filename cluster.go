@@ -3,6 +3,7 @@
 package chkv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ type ClusterConfig struct {
 	// MigrateParallel and MigrateBatch are the NameNode's settings of the
 	// same names; 0 means their defaults.
 	MigrateParallel, MigrateBatch int
+	// EventLoops is each DataNode's DataNodeConfig.EventLoops (on TCP).
+	// 0: one per DataNode, as the nodes share the process's cores.
+	EventLoops int
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
 }
@@ -254,6 +258,7 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.Transport = c.net.Transport(string(id))
 	}
 	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
+	cfg.EventLoops = cmp.Or(c.cfg.EventLoops, 1)
 	cc := DefaultClusterNodeConfig(c.nn.Addr())
 	cc.ID = id
 	cc.HeartbeatInterval = c.cfg.HeartbeatInterval

@@ -16,6 +16,7 @@ const (
 	flagStale                          // allowed on stale data
 	flagDenyOOM                        // refused when memory is full
 	flagTrackName                      // recorded as the client's last command (CLIENT LIST)
+	flagLong                           // runs long or waits on other nodes: never on an event loop
 )
 
 // command is one entry of the command table.

@@ -25,13 +25,20 @@ type conn struct {
 	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
 	asking  bool  // ASKING came just before this command (cluster mode)
 	gate    int   // slot+1 of the running command, counted in flight (cluster mode)
+	// lc is the connection's socket while an event loop serves it
+	// (eventloop_linux.go); nil when its own goroutine does.
+	lc *loopConn
+	// wouldWait is set by a command that would have to wait (a frozen
+	// slot) under an event loop, which must not wait: the loop hands the
+	// connection to a goroutine that runs the command again.
+	wouldWait bool
 	// Counters INFO sums over connections, kept per connection: shared
 	// ones would bounce between cores on every read and write.
 	cmds     atomic.Int64
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 
-	mu      sync.Mutex // guards the fields CLIENT LIST reads from other goroutines
+	mu      sync.Mutex // guards nc's swap and the fields CLIENT LIST reads from other goroutines
 	name    string
 	lastCmd string
 	libName string
@@ -48,30 +55,24 @@ func (d *DataNode) newConn(nc net.Conn) *conn {
 }
 
 // serve runs the request loop until the client leaves, breaks the protocol
-// or the node closes.
-func (c *conn) serve() {
+// or the node closes; args, when not nil, is a request read already (an
+// event loop handed the connection over to run it).
+func (c *conn) serve(args [][]byte) {
 	defer func() {
 		c.nc.Close()
-		c.d.mu.Lock()
-		c.d.stats.commands.Add(c.cmds.Load())
-		c.d.stats.netIn.Add(c.bytesIn.Load())
-		c.d.stats.netOut.Add(c.bytesOut.Load())
-		delete(c.d.conns, c)
-		c.d.mu.Unlock()
-		c.d.wg.Done()
+		c.gone()
 	}()
 	for {
-		args, err := c.rr.next()
-		if err != nil {
-			var pe *ProtocolError
-			if errors.As(err, &pe) {
-				c.w.errorText("ERR " + pe.Error())
-				c.w.flush()
+		if args == nil {
+			var err error
+			if args, err = c.rr.next(); err != nil {
+				c.protocolError(err)
+				return
 			}
-			return
+			c.cmds.Add(1) // per connection: a shared counter would bounce between cores
 		}
-		c.cmds.Add(1) // per connection: a shared counter would bounce between cores
 		c.exec(args)
+		args = nil
 		if c.quit {
 			c.w.flush()
 			return
@@ -83,6 +84,36 @@ func (c *conn) serve() {
 			}
 		}
 	}
+}
+
+// protocolError answers a protocol violation the request reader reported
+// in err (any other error ends the connection silently).
+func (c *conn) protocolError(err error) {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		c.w.errorText("ERR " + pe.Error())
+		c.w.flush()
+	}
+}
+
+// gone forgets a closed connection: its counters go to the node's.
+func (c *conn) gone() {
+	c.d.mu.Lock()
+	c.d.stats.commands.Add(c.cmds.Load())
+	c.d.stats.netIn.Add(c.bytesIn.Load())
+	c.d.stats.netOut.Add(c.bytesOut.Load())
+	delete(c.d.conns, c)
+	c.d.mu.Unlock()
+	c.d.wg.Done()
+}
+
+// close closes the connection's socket from another goroutine (the node
+// closing); the goroutine or event loop serving it then finishes.
+func (c *conn) close() {
+	c.mu.Lock()
+	nc := c.nc
+	c.mu.Unlock()
+	nc.Close()
 }
 
 // now returns the store's clock in unix milliseconds, read once per

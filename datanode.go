@@ -33,6 +33,12 @@ type DataNodeConfig struct {
 	IdleTimeout time.Duration
 	// Now is the clock for TTLs; tests inject a fake one. Default time.Now.
 	Now func() time.Time
+	// EventLoops is how many event loops serve plain TCP clients on Linux
+	// (eventloop_linux.go): each serves its share of the connections from
+	// one thread with epoll, as Redis does, instead of a goroutine per
+	// connection. 0: one per GOMAXPROCS; negative: none (a goroutine per
+	// connection, as with TLS, other systems and the memory transport).
+	EventLoops int
 	// Logger receives the server's log lines. Default: discard.
 	Logger *slog.Logger
 	// Cluster, when set, makes the node a cluster member (cluster_node.go):
@@ -124,6 +130,10 @@ type DataNode struct {
 	cluster *clusterNode
 
 	stats serverStats
+
+	loopsOnce sync.Once
+	loops     []*eventLoop // started on the first connection they may serve
+	nextLoop  int          // round robin over loops; owned by acceptLoop
 }
 
 // serverStats are the counters INFO reports.
@@ -182,9 +192,13 @@ func (d *DataNode) Close() error {
 		d.closeErr = d.ln.Close()
 		d.mu.Lock()
 		for c := range d.conns {
-			c.nc.Close()
+			c.close()
 		}
 		d.mu.Unlock()
+		d.loopsOnce.Do(func() {}) // no loop starts now; the started ones are seen
+		for _, l := range d.loops {
+			l.signal()
+		}
 		d.wg.Wait()
 		d.store.Close()
 	})
@@ -238,7 +252,9 @@ func (d *DataNode) acceptLoop() {
 		d.conns[c] = struct{}{}
 		d.wg.Add(1)
 		d.mu.Unlock()
-		go c.serve()
+		if !d.loopServe(c) {
+			go c.serve(nil)
+		}
 	}
 }
 

@@ -170,6 +170,12 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 			c.w.errorText("ASK " + strconv.Itoa(slot) + " " + m.peerAddr)
 			return false
 		case moveFrozen:
+			if c.lc != nil {
+				// An event loop must not wait: it hands the client to a
+				// goroutine, which routes the command again.
+				c.asking, c.wouldWait = asking, true
+				return false
+			}
 			if deadline.IsZero() {
 				deadline = time.Now().Add(freezeWaitLimit)
 			}
@@ -302,7 +308,7 @@ func (d *DataNode) Left() bool { return d.cluster != nil && d.cluster.left.Load(
 // migrateCommands are the commands of the migration protocol.
 func migrateCommands() []*command {
 	return []*command{
-		{"chkv.migrate", -5, flagAdmin | flagStale, 0, 0, 0, cmdMigrate},
+		{"chkv.migrate", -5, flagAdmin | flagStale | flagLong, 0, 0, 0, cmdMigrate},
 		{"chkv.import", -2, flagAdmin | flagStale, 0, 0, 0, cmdImport},
 	}
 }

@@ -4,6 +4,7 @@ package chkv
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"sync"
 )
@@ -191,7 +192,13 @@ type requestReader struct {
 	spans []span   // arguments so far
 	bigs  [][]byte // large bulks of the request, in order
 	args  [][]byte // the last request's arguments, returned by next
+	held  bool     // next returned args: release them on the next call
 }
+
+// errWouldBlock is what a non-blocking source (the event loop's loopConn)
+// returns when no bytes are ready; next then returns it too, keeping the
+// request parsed so far, and resumes when called again.
+var errWouldBlock = errors.New("chkv: no bytes ready")
 
 // newRequestReader returns a reader of requests from rd within lim (zero
 // fields take their defaults).
@@ -227,7 +234,10 @@ func (r *requestReader) next() ([][]byte, error) {
 	if r.fail != nil {
 		return nil, r.fail
 	}
-	r.release()
+	if r.held {
+		r.release()
+		r.held = false
+	}
 	empty := 0
 	for {
 		done, err := r.parse()
@@ -237,12 +247,16 @@ func (r *requestReader) next() ([][]byte, error) {
 		}
 		if done {
 			if len(r.args) > 0 {
+				r.held = true
 				return r.args, nil
 			}
 			continue // an empty request: skip it
 		}
 		n, err := r.fill()
 		if err != nil {
+			if err == errWouldBlock {
+				return nil, err // not sticky: the parse resumes on the next call
+			}
 			if err == io.EOF && (r.r != r.w || r.multi) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -304,6 +318,9 @@ func (r *requestReader) fill() (int, error) {
 	}
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
+	if err == errWouldBlock {
+		return n, err
+	}
 	if err != nil {
 		r.rerr = err
 		if n > 0 {
@@ -323,6 +340,9 @@ func (r *requestReader) fillBulk() (int, error) {
 	}
 	n, err := r.rd.Read(r.cur[len(r.cur):min(cap(r.cur), r.bulk)])
 	r.cur = r.cur[:len(r.cur)+n]
+	if err == errWouldBlock {
+		return n, err
+	}
 	if err != nil {
 		r.rerr = err
 		if n > 0 {

@@ -83,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// eventLoopsUsage describes --event-loops of a DataNode process.
+const eventLoopsUsage = "epoll event loops serving TCP clients on Linux (0: one per core; -1: a goroutine per connection)"
+
 func runServer(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -94,6 +97,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxClients, "maxclients", cfg.MaxClients, "most clients connected at once")
 	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", cfg.Limits.MaxBulk, "largest value or argument in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
+	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -277,6 +281,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval")
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
+	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -324,6 +329,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
+	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops of each DataNode (0: one; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,0 +1,515 @@
+// Event loops: plain TCP clients served from a few threads with epoll, as Redis serves them.
+
+//go:build linux
+
+package chkv
+
+import (
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// An eventLoop serves its share of a DataNode's plain TCP connections from
+// one locked OS thread: it waits for ready sockets with one level-triggered
+// epoll set, reads each once, runs the requests read and writes their
+// replies, as Redis's event loop does. A goroutine per connection costs
+// more per request: a read that fails with EAGAIN after every request, a
+// park and a wake-up through the runtime's netpoller and scheduler
+// (bench/netfloor.sh measures the difference).
+//
+// A command that may wait (BLPOP and friends, CHKV.MIGRATE, which runs a
+// whole move, or any command on a slot frozen by a move) must not hold up
+// the loop's other clients: before it runs, the loop hands its connection to a goroutine of its own, which
+// serves it from then on as it serves TLS or memory-transport clients.
+type eventLoop struct {
+	d    *DataNode
+	ep   int    // the epoll set
+	wake [2]int // a pipe; a byte written to wake[1] wakes the loop
+
+	mu      sync.Mutex
+	adds    []*conn // connections handed to the loop, registered when it wakes
+	stopped bool    // the loop has finished: add serves no more
+	woken   atomic.Bool
+	closes  atomic.Bool // some connection asked to be closed
+
+	conns  map[int32]*conn // by socket; owned by the loop's goroutine
+	events []syscall.EpollEvent
+	now    time.Time // when the last wait returned
+}
+
+// loopConn is a connection's socket under an event loop: a non-blocking
+// descriptor taken out of the runtime's netpoller. It is the conn's nc (for
+// CLIENT LIST and Close from other goroutines), the request reader's source
+// and the reply writer's sink; only the loop's goroutine reads and writes it.
+type loopConn struct {
+	loop          *eventLoop
+	fd            int
+	local, remote net.Addr
+	in            *atomic.Int64 // bytes received, for INFO
+
+	readable bool      // epoll reported the socket readable and no read has been tried since
+	out      []byte    // replies the socket did not take yet; no request runs while there are some
+	wantOut  bool      // registered for writability (and not for readability)
+	last     time.Time // the last bytes received, for the idle timeout
+	closing  atomic.Bool
+}
+
+// loopServe hands c to an event loop if one may serve it (a plain TCP
+// connection on a node with loops); false leaves c to a goroutine.
+func (d *DataNode) loopServe(c *conn) bool {
+	if d.cfg.EventLoops < 0 {
+		return false
+	}
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	d.loopsOnce.Do(d.startLoops)
+	if len(d.loops) == 0 {
+		return false
+	}
+	// Take a duplicate of the descriptor out of the netpoller: it shares
+	// the original's non-blocking open file, which closing the original
+	// leaves open.
+	rc, err := tc.SyscallConn()
+	fd := -1
+	if err == nil {
+		cerr := rc.Control(func(p uintptr) { fd, err = syscall.Dup(int(p)) })
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return false
+	}
+	syscall.CloseOnExec(fd)
+	l := d.loops[d.nextLoop%len(d.loops)]
+	d.nextLoop++
+	lc := &loopConn{loop: l, fd: fd, local: tc.LocalAddr(), remote: tc.RemoteAddr(), in: &c.bytesIn}
+	tc.Close()
+	c.mu.Lock()
+	c.nc, c.lc = lc, lc
+	c.mu.Unlock()
+	c.rr.rd = lc
+	c.w.w = &countingWriter{w: lc, n: &c.bytesOut}
+	l.add(c)
+	return true
+}
+
+// startLoops starts the node's event loops (none if epoll is unavailable).
+func (d *DataNode) startLoops() {
+	n := d.cfg.EventLoops
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		l, err := newEventLoop(d)
+		if err != nil {
+			d.cfg.Logger.Warn("event loop", "err", err)
+			return
+		}
+		d.loops = append(d.loops, l)
+		d.wg.Add(1)
+		go l.run()
+	}
+}
+
+func newEventLoop(d *DataNode) (*eventLoop, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &eventLoop{d: d, ep: ep, conns: make(map[int32]*conn), events: make([]syscall.EpollEvent, 256)}
+	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(ep)
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
+		l.closeFds()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return l, nil
+}
+
+func (l *eventLoop) closeFds() {
+	syscall.Close(l.ep)
+	syscall.Close(l.wake[0])
+	syscall.Close(l.wake[1])
+}
+
+// add gives c to the loop. After the loop has finished (the node closed),
+// c is closed at once.
+func (l *eventLoop) add(c *conn) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		syscall.Close(c.lc.fd)
+		c.gone()
+		return
+	}
+	l.adds = append(l.adds, c)
+	l.mu.Unlock()
+	l.signal()
+}
+
+// signal wakes the loop (once, however many call it before it wakes).
+func (l *eventLoop) signal() {
+	if l.woken.CompareAndSwap(false, true) {
+		b := [1]byte{1}
+		syscall.Write(l.wake[1], b[:])
+	}
+}
+
+// run is the loop: wait, then serve every ready connection, until the node closes.
+func (l *eventLoop) run() {
+	defer l.d.wg.Done()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	idle := l.d.cfg.IdleTimeout
+	var swept time.Time
+	for {
+		n := l.wait(idle)
+		l.now = time.Now()
+		for _, ev := range l.events[:n] {
+			if ev.Fd == int32(l.wake[0]) {
+				if !l.woke() {
+					l.stop()
+					return
+				}
+				continue
+			}
+			c := l.conns[ev.Fd]
+			if c == nil {
+				continue
+			}
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				c.lc.readable = true
+			}
+			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && len(c.lc.out) > 0 {
+				if err := c.lc.writeOut(); err != nil {
+					l.drop(c)
+					continue
+				}
+			}
+			l.serve(c)
+		}
+		if idle > 0 && l.now.Sub(swept) >= idle/4 {
+			swept = l.now
+			for _, c := range l.conns {
+				if l.now.Sub(c.lc.last) >= idle {
+					l.drop(c)
+				}
+			}
+		}
+	}
+}
+
+// wait waits for ready descriptors and returns how many are in l.events.
+// It first polls without blocking and without the runtime's system-call
+// bookkeeping, which a busy loop would pay on every wait for nothing.
+func (l *eventLoop) wait(idle time.Duration) int {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e == 0 && r > 0 {
+		return int(r)
+	}
+	timeout := -1
+	if idle > 0 {
+		timeout = int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
+	}
+	n, err := syscall.EpollWait(l.ep, l.events, timeout)
+	if err != nil {
+		return 0 // EINTR
+	}
+	return n
+}
+
+// woke handles a wake-up: it registers added connections and drops the
+// ones closed from other goroutines. It returns false when the node is
+// closing and the loop must stop.
+func (l *eventLoop) woke() bool {
+	var b [64]byte
+	for {
+		if n, _ := syscall.Read(l.wake[0], b[:]); n < len(b) {
+			break
+		}
+	}
+	l.woken.Store(false)
+	select {
+	case <-l.d.closed:
+		return false
+	default:
+	}
+	l.mu.Lock()
+	adds := l.adds
+	l.adds = nil
+	l.mu.Unlock()
+	for _, c := range adds {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lc.fd)}
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.lc.fd, &ev); err != nil {
+			syscall.Close(c.lc.fd)
+			c.gone()
+			continue
+		}
+		c.lc.last = l.now
+		l.conns[int32(c.lc.fd)] = c
+	}
+	if l.closes.Swap(false) {
+		for _, c := range l.conns {
+			if c.lc.closing.Load() {
+				l.drop(c)
+			}
+		}
+	}
+	return true
+}
+
+// stop closes every connection of the loop and the loop's own descriptors.
+func (l *eventLoop) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	adds := l.adds
+	l.adds = nil
+	l.mu.Unlock()
+	for _, c := range l.conns {
+		l.drop(c)
+	}
+	for _, c := range adds {
+		syscall.Close(c.lc.fd)
+		c.gone()
+	}
+	l.closeFds()
+}
+
+// drop closes c's socket and forgets c.
+func (l *eventLoop) drop(c *conn) {
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.lc.fd, nil)
+	delete(l.conns, int32(c.lc.fd))
+	syscall.Close(c.lc.fd)
+	c.gone()
+}
+
+// serve runs what c's buffered and readable requests allow, then sets what
+// the loop waits for on c's socket: readability, or writability while
+// replies wait for the client to read them.
+func (l *eventLoop) serve(c *conn) {
+	args, st := c.step()
+	switch st {
+	case stepClose:
+		l.drop(c)
+		return
+	case stepHandOff:
+		l.handOff(c, args)
+		return
+	}
+	lc := c.lc
+	if want := len(lc.out) > 0; want != lc.wantOut {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(lc.fd)}
+		if want {
+			ev.Events = syscall.EPOLLOUT
+		}
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lc.fd, &ev); err != nil {
+			l.drop(c)
+			return
+		}
+		lc.wantOut = want
+	}
+}
+
+// stepResult says what the loop does with a connection after step.
+type stepResult int
+
+const (
+	stepWait    stepResult = iota // wait for the socket
+	stepClose                     // close the connection
+	stepHandOff                   // give the connection to a goroutine, with the request to run
+)
+
+// step serves c's requests until none is complete and no read is allowed
+// (one read per readiness, as Redis, so that one busy client does not
+// starve the others) or replies wait for the client.
+func (c *conn) step() ([][]byte, stepResult) {
+	for len(c.lc.out) == 0 {
+		args, err := c.rr.next()
+		if err == errWouldBlock {
+			c.nowMs = 0
+			if c.w.flush() != nil {
+				return nil, stepClose
+			}
+			return nil, stepWait
+		}
+		if err != nil {
+			c.protocolError(err)
+			return nil, stepClose
+		}
+		c.cmds.Add(1)
+		if cmd := c.d.lookupCommand(args[0]); cmd != nil && cmd.flags&(flagBlocking|flagLong) != 0 {
+			return args, stepHandOff
+		}
+		c.exec(args)
+		if c.wouldWait {
+			c.wouldWait = false
+			return args, stepHandOff
+		}
+		if c.quit {
+			c.w.flush()
+			return nil, stepClose
+		}
+		if c.rr.buffered() == 0 || len(c.w.buf) > 64<<10 {
+			c.nowMs = 0
+			if c.w.flush() != nil {
+				return nil, stepClose
+			}
+		}
+	}
+	return nil, stepWait
+}
+
+// handOff gives c to a goroutine of its own, which runs args first: the
+// socket goes back to the runtime's netpoller as a net.Conn.
+func (l *eventLoop) handOff(c *conn, args [][]byte) {
+	lc := c.lc
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
+	delete(l.conns, int32(lc.fd))
+	f := os.NewFile(uintptr(lc.fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		l.d.cfg.Logger.Warn("event loop hand-off", "err", err)
+		c.gone()
+		return
+	}
+	c.mu.Lock()
+	c.nc, c.lc = nc, nil
+	c.mu.Unlock()
+	c.in.Conn = nc
+	c.rr.rd = c.in
+	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
+	select {
+	case <-l.d.closed: // Close may have closed lc instead of nc
+		nc.Close()
+	default:
+	}
+	out := lc.out
+	go func() {
+		if len(out) > 0 {
+			if _, err := nc.Write(out); err != nil {
+				nc.Close()
+			}
+		}
+		c.serve(args)
+	}()
+}
+
+// Read reads what the socket holds, once per readiness: errWouldBlock
+// when epoll has not reported it readable since the last read.
+func (lc *loopConn) Read(p []byte) (int, error) {
+	if !lc.readable {
+		return 0, errWouldBlock
+	}
+	lc.readable = false
+	for {
+		n, err := rawIO(syscall.SYS_READ, lc.fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, &net.OpError{Op: "read", Net: "tcp", Source: lc.local, Addr: lc.remote, Err: err}
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		lc.in.Add(int64(n))
+		lc.last = lc.loop.now
+		return n, nil
+	}
+}
+
+// Write writes p, keeping what the socket does not take in lc.out for when
+// it becomes writable; it fails only when the connection is broken.
+func (lc *loopConn) Write(p []byte) (int, error) {
+	if len(lc.out) > 0 {
+		lc.out = append(lc.out, p...)
+		return len(p), nil
+	}
+	n, err := lc.write(p)
+	if err != nil {
+		return 0, err
+	}
+	if n < len(p) {
+		lc.out = append(lc.out, p[n:]...)
+	}
+	return len(p), nil
+}
+
+// writeOut writes the replies waiting in lc.out, as far as the socket takes them.
+func (lc *loopConn) writeOut() error {
+	n, err := lc.write(lc.out)
+	if err != nil {
+		return err
+	}
+	if n == len(lc.out) {
+		if cap(lc.out) > 1<<20 {
+			lc.out = nil // do not keep a huge buffer for an idle client
+		} else {
+			lc.out = lc.out[:0]
+		}
+		return nil
+	}
+	lc.out = lc.out[:copy(lc.out, lc.out[n:])]
+	return nil
+}
+
+// write writes as much of p as the socket takes without blocking.
+func (lc *loopConn) write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := rawIO(syscall.SYS_WRITE, lc.fd, p[done:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return done, nil
+		case err != nil:
+			return done, &net.OpError{Op: "write", Net: "tcp", Source: lc.local, Addr: lc.remote, Err: err}
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Close asks the loop to close the connection; any goroutine may call it.
+func (lc *loopConn) Close() error {
+	if lc.closing.CompareAndSwap(false, true) {
+		lc.loop.closes.Store(true)
+		lc.loop.signal()
+	}
+	return nil
+}
+
+func (lc *loopConn) LocalAddr() net.Addr                { return lc.local }
+func (lc *loopConn) RemoteAddr() net.Addr               { return lc.remote }
+func (lc *loopConn) SetDeadline(t time.Time) error      { return nil }
+func (lc *loopConn) SetReadDeadline(t time.Time) error  { return nil }
+func (lc *loopConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// rawIO reads or writes the non-blocking socket fd without the runtime's
+// system-call bookkeeping (it never blocks).
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
