@@ -36,7 +36,9 @@ type DataNodeConfig struct {
 	// EventLoops is how many event loops serve plain TCP clients on Linux
 	// (eventloop_linux.go): each serves its share of the connections from
 	// one thread with epoll, as Redis does, instead of a goroutine per
-	// connection. 0: one per GOMAXPROCS; negative: none (a goroutine per
+	// connection. 0: one per two cores of GOMAXPROCS (at least one), which
+	// leaves the other half to the garbage collector, expiry, moves and,
+	// on a shared machine, the clients; negative: none (a goroutine per
 	// connection, as with TLS, other systems and the memory transport).
 	EventLoops int
 	// Logger receives the server's log lines. Default: discard.

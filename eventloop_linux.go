@@ -107,7 +107,7 @@ func (d *DataNode) loopServe(c *conn) bool {
 func (d *DataNode) startLoops() {
 	n := d.cfg.EventLoops
 	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	for range n {
 		l, err := newEventLoop(d)

@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // eventLoopsUsage describes --event-loops of a DataNode process.
-const eventLoopsUsage = "epoll event loops serving TCP clients on Linux (0: one per core; -1: a goroutine per connection)"
+const eventLoopsUsage = "epoll event loops serving TCP clients on Linux (0: one per two cores; -1: a goroutine per connection)"
 
 func runServer(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
