@@ -40,6 +40,7 @@ type eventLoop struct {
 	closes  atomic.Bool // some connection asked to be closed
 
 	conns  map[int32]*conn // by socket; owned by the loop's goroutine
+	owing  []owed          // connections with replies to write at the end of the turn
 	events []syscall.EpollEvent
 	now    time.Time // when the last wait returned
 }
@@ -55,6 +56,7 @@ type loopConn struct {
 	in            *atomic.Int64 // bytes received, for INFO
 
 	readable bool      // epoll reported the socket readable and no read has been tried since
+	owing    bool      // in loop.owing
 	out      []byte    // replies the socket did not take yet; no request runs while there are some
 	wantOut  bool      // registered for writability (and not for readability)
 	last     time.Time // the last bytes received, for the idle timeout
@@ -201,6 +203,7 @@ func (l *eventLoop) run() {
 			}
 			l.serve(c)
 		}
+		l.flushOwed()
 		if idle > 0 && l.now.Sub(swept) >= idle/4 {
 			swept = l.now
 			for _, c := range l.conns {
@@ -296,9 +299,8 @@ func (l *eventLoop) drop(c *conn) {
 	c.gone()
 }
 
-// serve runs what c's buffered and readable requests allow, then sets what
-// the loop waits for on c's socket: readability, or writability while
-// replies wait for the client to read them.
+// serve runs what c's buffered and readable requests allow; their replies
+// are written at the end of the turn.
 func (l *eventLoop) serve(c *conn) {
 	args, st := c.step()
 	switch st {
@@ -309,6 +311,46 @@ func (l *eventLoop) serve(c *conn) {
 		l.handOff(c, args)
 		return
 	}
+	if len(c.w.buf) > 0 {
+		if !c.lc.owing {
+			c.lc.owing = true
+			l.owing = append(l.owing, owed{c, c.lc})
+		}
+		return
+	}
+	l.watch(c)
+}
+
+// flushOwed writes the replies of the turn, after every ready connection
+// has been read and served, as Redis writes them before it waits again:
+// the client woken by the first write is still awake for the next ones.
+func (l *eventLoop) flushOwed() {
+	for i, o := range l.owing {
+		l.owing[i] = owed{}
+		c := o.c
+		if l.conns[int32(o.lc.fd)] != c {
+			continue // dropped meanwhile
+		}
+		o.lc.owing = false
+		c.nowMs = 0
+		if c.w.flush() != nil {
+			l.drop(c)
+			continue
+		}
+		l.watch(c)
+	}
+	l.owing = l.owing[:0]
+}
+
+// owed is a connection with replies to write, and its socket then.
+type owed struct {
+	c  *conn
+	lc *loopConn
+}
+
+// watch sets what the loop waits for on c's socket: readability, or
+// writability while replies wait for the client to read them.
+func (l *eventLoop) watch(c *conn) {
 	lc := c.lc
 	if want := len(lc.out) > 0; want != lc.wantOut {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(lc.fd)}
@@ -339,11 +381,7 @@ func (c *conn) step() ([][]byte, stepResult) {
 	for len(c.lc.out) == 0 {
 		args, err := c.rr.next()
 		if err == errWouldBlock {
-			c.nowMs = 0
-			if c.w.flush() != nil {
-				return nil, stepClose
-			}
-			return nil, stepWait
+			return nil, stepWait // the loop writes the replies at the end of the turn
 		}
 		if err != nil {
 			c.protocolError(err)
@@ -362,7 +400,7 @@ func (c *conn) step() ([][]byte, stepResult) {
 			c.w.flush()
 			return nil, stepClose
 		}
-		if c.rr.buffered() == 0 || len(c.w.buf) > 64<<10 {
+		if len(c.w.buf) > 64<<10 {
 			c.nowMs = 0
 			if c.w.flush() != nil {
 				return nil, stepClose
