@@ -207,6 +207,9 @@ type chunkReader struct {
 	rr   *requestReader
 	sent int // bytes handed out
 	base int // bytes handed out before the current request began
+	// nonBlocking makes the reads that return nothing return errWouldBlock,
+	// as an event loop's socket does; the caller then calls next again.
+	nonBlocking bool
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -215,6 +218,9 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if c.rng.IntN(8) == 0 {
+		if c.nonBlocking {
+			return 0, errWouldBlock
+		}
 		return 0, nil // readers may return nothing; the reader must retry
 	}
 	n := min(len(p), len(c.data), 1+c.rng.IntN(1+c.rng.IntN(64)))
@@ -254,13 +260,19 @@ func sumCap(bs [][]byte) int {
 
 // readChunked reads every request from in, split into random chunks drawn
 // from seed, through a reader with a buffer of size bytes.
-func readChunked(t *testing.T, in []byte, seed uint64, lim RequestLimits, size, slack int) refResult {
-	c := &chunkReader{t: t, data: in, rng: rand.New(rand.NewPCG(seed, seed>>7))}
+func readChunked(t *testing.T, in []byte, seed uint64, lim RequestLimits, size, slack int, nonBlocking bool) refResult {
+	c := &chunkReader{t: t, data: in, rng: rand.New(rand.NewPCG(seed, seed>>7)), nonBlocking: nonBlocking}
 	c.rr = newRequestReaderSize(c, lim, size, slack)
 	var res refResult
+	resumed := false // the last next returned errWouldBlock: the request goes on
 	for {
-		c.base = c.sent - c.rr.buffered()
+		if !resumed {
+			c.base = c.sent - c.rr.buffered()
+		}
 		args, err := c.rr.next()
+		if resumed = err == errWouldBlock; resumed {
+			continue
+		}
 		if err != nil {
 			var pe *ProtocolError
 			if !errors.As(err, &pe) && err != io.EOF && err != io.ErrUnexpectedEOF {
@@ -313,12 +325,15 @@ func FuzzRequestReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
 		lim := fuzzLimits(seed)
 		want := refParse(in, lim).String()
-		if got := readChunked(t, in, seed, lim, readBufSize, bulkSlack).String(); got != want {
+		if got := readChunked(t, in, seed, lim, readBufSize, bulkSlack, false).String(); got != want {
 			t.Fatalf("default buffer:\n got %s\nwant %s", got, want)
 		}
 		size := 4 + int(seed%40)
-		if got := readChunked(t, in, seed, lim, size, 1+int(seed%7)).String(); got != want {
+		if got := readChunked(t, in, seed, lim, size, 1+int(seed%7), false).String(); got != want {
 			t.Fatalf("%d-byte buffer:\n got %s\nwant %s", size, got, want)
+		}
+		if got := readChunked(t, in, seed, lim, size, 1+int(seed%7), true).String(); got != want {
+			t.Fatalf("%d-byte buffer, non-blocking reads:\n got %s\nwant %s", size, got, want)
 		}
 	})
 }
