@@ -38,7 +38,7 @@ CBASE=$(freeports 4)
 RBASE=$(freeports 3)
 for i in 0 1 2; do
   p=$((RBASE + i)); mkdir -p "$TMP/r$p"
-  (cd "$TMP/r$p" && redis-server --port $p --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+  (cd "$TMP/r$p" && exec redis-server --port $p --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
     --save "" --appendonly no >"$TMP/redis$p.log" 2>&1) &
 done
 for i in 0 1 2; do for _ in $(seq 100); do redis-cli -p $((RBASE + i)) ping >/dev/null 2>&1 && break; sleep 0.05; done; done
