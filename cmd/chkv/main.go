@@ -331,9 +331,15 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops of each DataNode (0: one; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
+	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	stopRT, err := rt()
+	if err != nil {
+		return err
+	}
+	defer stopRT()
 	if cfg.DataNodes < 1 {
 		return errors.New("cluster needs at least one DataNode")
 	}
