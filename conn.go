@@ -28,9 +28,10 @@ type conn struct {
 	// lc is the connection's socket while an event loop serves it
 	// (eventloop_linux.go); nil when its own goroutine does.
 	lc *loopConn
-	// wouldWait is set by a command that would have to wait (a frozen
-	// slot) under an event loop, which must not wait: the loop hands the
-	// connection to a goroutine that runs the command again.
+	// wouldWait is set, under an event loop, which must not wait, instead
+	// of running a command that may wait (flagBlocking, flagLong) or would
+	// wait for a frozen slot: the loop hands the connection to a goroutine
+	// that runs the command again.
 	wouldWait bool
 	// Counters INFO sums over connections, kept per connection: shared
 	// ones would bounce between cores on every read and write.
@@ -138,6 +139,10 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
 		c.w.errorText("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if c.lc != nil && cmd.flags&(flagBlocking|flagLong) != 0 {
+		c.wouldWait = true // run it from a goroutine (eventloop_linux.go)
 		return
 	}
 	if c.d.route != nil && !c.d.route(c, cmd, args) {

@@ -388,9 +388,6 @@ func (c *conn) step() ([][]byte, stepResult) {
 			return nil, stepClose
 		}
 		c.cmds.Add(1)
-		if cmd := c.d.lookupCommand(args[0]); cmd != nil && cmd.flags&(flagBlocking|flagLong) != 0 {
-			return args, stepHandOff
-		}
 		c.exec(args)
 		if c.wouldWait {
 			c.wouldWait = false
