@@ -288,10 +288,10 @@ type ringStats struct {
 }
 
 // checkTable checks a table against the model: members, owner lists, racks
-// and balance. forced, when a failure just happened, counts per node the
-// slots the failed node led whose only surviving copy is on that node: it
-// must lead them, even above its ceiling (the next change rebalances).
-func checkTable(t *Table, m *ringModel, forced map[NodeID]int) (ringStats, error) {
+// and balance. survivors, when a failure just happened, holds for each slot
+// the failed node led its owners before the failure: only those hold the
+// slot's data, so one of them must lead it (see leadsFeasible).
+func checkTable(t *Table, m *ringModel, survivors *slotView) (ringStats, error) {
 	var st ringStats
 	if len(t.Members) != len(m.nodes) {
 		return st, fmt.Errorf("table has %d members, model %d", len(t.Members), len(m.nodes))
@@ -345,13 +345,14 @@ func checkTable(t *Table, m *ringModel, forced map[NodeID]int) (ringStats, error
 	}
 	live := m.live()
 	// Right after a failure, slots the failed node led must be led by a
-	// survivor; where few survivors carry many of them, leads can miss the
-	// bounds until the next change rebalances.
-	overForced := len(forced) > 0
+	// survivor; where few survivors carry many of them, no choice of leaders
+	// meets the bounds, and leads may miss them until the next change
+	// rebalances. Whenever some choice meets them, the table must.
+	overForced := survivors != nil && !leadsFeasible(t, survivors, live, sh)
 	for _, id := range live {
 		s := sh[id]
 		c, p := copies[id], led[id]
-		if (p < ratFloor(s.primaries) && !overForced) || p > ratCeil(s.primaries)+forced[id] {
+		if (p < ratFloor(s.primaries) || p > ratCeil(s.primaries)) && !overForced {
 			return st, fmt.Errorf("node %s leads %d slots, share %s", id, p, s.primaries.FloatString(2))
 		}
 		if c < ratFloor(s.copies) || c > ratCeil(s.copies) {
@@ -637,14 +638,14 @@ func checkStep(prev, next *Table, pv *slotView, ch Change, before, after *ringMo
 
 // ringMachine is the rapid state machine.
 type ringMachine struct {
-	model  *ringModel
-	table  *Table
-	racks  int
-	maxN   int
-	nextID int
-	steps  int
-	forced map[NodeID]int // see checkTable
-	total  *int           // changes applied over all cases
+	model     *ringModel
+	table     *Table
+	racks     int
+	maxN      int
+	nextID    int
+	steps     int
+	survivors *slotView // see checkTable
+	total     *int      // changes applied over all cases
 }
 
 func (r *ringMachine) newMember(t *rapid.T, weighted bool) Member {
@@ -684,33 +685,168 @@ func (r *ringMachine) step(t *rapid.T, ch Change) {
 	if _, err := checkStep(r.table, next, pv, ch, r.model, after); err != nil {
 		t.Fatal(err)
 	}
-	r.forced = forcedLeaders(pv, ch, after)
+	r.survivors = survivorsOf(pv, ch)
 	r.model, r.table = after, next
 }
 
-// forcedLeaders counts, after a failure, the slots the failed node led
-// whose only surviving copy is on each node.
-func forcedLeaders(prev *slotView, ch Change, after *ringModel) map[NodeID]int {
+// survivorsOf returns, after a failure, the owners before it of each slot
+// the failed node led (nil for other slots); nil for other changes.
+func survivorsOf(prev *slotView, ch Change) *slotView {
 	if ch.Kind != ChangeFail {
 		return nil
 	}
-	forced := map[NodeID]int{}
-	for s := range NumSlots {
-		own := prev.owners[s]
-		if len(own) < 2 || own[0] != ch.Member.ID {
-			continue
-		}
-		var alive []NodeID
-		for _, o := range own[1:] {
-			if after.isLive(o) {
-				alive = append(alive, o)
-			}
-		}
-		if len(alive) == 1 {
-			forced[alive[0]]++
+	v := new(slotView)
+	for s, own := range prev.owners {
+		if len(own) > 0 && own[0] == ch.Member.ID {
+			v.owners[s] = own
 		}
 	}
-	return forced
+	return v
+}
+
+// leadsFeasible reports whether some choice of a leader for every slot of t
+// gives each live node a lead count between the floor and ceiling of its
+// share, where a slot listed in survivors must be led by one of its owners
+// that survived (any owner when none did). It decides this exactly, as a
+// flow with lower bounds: slots grouped by who may lead them, each group
+// sending its slot count to those nodes, each node taking floor..ceil.
+func leadsFeasible(t *Table, survivors *slotView, live []NodeID, sh map[NodeID]shares) bool {
+	idx := map[NodeID]int{}
+	for i, id := range live {
+		idx[id] = i
+	}
+	groups := map[string][]int{} // eligible node indices by key
+	count := map[string]int{}
+	for s := range NumSlots {
+		own := t.Owners(s)
+		if len(own) == 0 {
+			continue
+		}
+		var elig []int
+		for _, o := range own {
+			if survivors.owners[s] == nil || slices.Contains(survivors.owners[s], o) {
+				elig = append(elig, idx[o])
+			}
+		}
+		if len(elig) == 0 {
+			for _, o := range own {
+				elig = append(elig, idx[o])
+			}
+		}
+		slices.Sort(elig)
+		key := fmt.Sprint(elig)
+		groups[key] = elig
+		count[key]++
+	}
+	// Vertices: 0 source, 1 sink, 2 super source, 3 super sink, then
+	// nodes, then groups. Lower bounds move into the super edges.
+	n := len(live)
+	f := newFlow(4 + n + len(groups))
+	excess := make([]int, 4+n+len(groups))
+	bound := func(u, v, lo, hi int) {
+		f.edge(u, v, hi-lo)
+		excess[v] += lo
+		excess[u] -= lo
+	}
+	const inf = 1 << 30
+	g := 4 + n
+	for key, elig := range groups {
+		bound(0, g, count[key], count[key])
+		for _, i := range elig {
+			f.edge(g, 4+i, inf)
+		}
+		g++
+	}
+	for i, id := range live {
+		bound(4+i, 1, ratFloor(sh[id].primaries), ratCeil(sh[id].primaries))
+	}
+	f.edge(1, 0, inf)
+	need := 0
+	for v, e := range excess {
+		switch {
+		case e > 0:
+			f.edge(2, v, e)
+			need += e
+		case e < 0:
+			f.edge(v, 3, -e)
+		}
+	}
+	return f.max(2, 3) == need
+}
+
+// flow is a small Dinic max-flow solver for leadsFeasible.
+type flow struct {
+	head       []int
+	to, next   []int
+	cap        []int
+	level, cur []int
+}
+
+func newFlow(n int) *flow {
+	f := &flow{head: make([]int, n), level: make([]int, n), cur: make([]int, n)}
+	for i := range f.head {
+		f.head[i] = -1
+	}
+	return f
+}
+
+func (f *flow) edge(u, v, c int) {
+	for _, e := range [2][3]int{{u, v, c}, {v, u, 0}} {
+		f.to = append(f.to, e[1])
+		f.cap = append(f.cap, e[2])
+		f.next = append(f.next, f.head[e[0]])
+		f.head[e[0]] = len(f.to) - 1
+	}
+}
+
+func (f *flow) max(s, t int) int {
+	total := 0
+	for {
+		for i := range f.level {
+			f.level[i] = -1
+		}
+		f.level[s] = 0
+		queue := []int{s}
+		for len(queue) > 0 {
+			u := queue[0]
+			queue = queue[1:]
+			for e := f.head[u]; e >= 0; e = f.next[e] {
+				if f.cap[e] > 0 && f.level[f.to[e]] < 0 {
+					f.level[f.to[e]] = f.level[u] + 1
+					queue = append(queue, f.to[e])
+				}
+			}
+		}
+		if f.level[t] < 0 {
+			return total
+		}
+		copy(f.cur, f.head)
+		for {
+			pushed := f.push(s, t, 1<<30)
+			if pushed == 0 {
+				break
+			}
+			total += pushed
+		}
+	}
+}
+
+func (f *flow) push(u, t, limit int) int {
+	if u == t {
+		return limit
+	}
+	for ; f.cur[u] >= 0; f.cur[u] = f.next[f.cur[u]] {
+		e := f.cur[u]
+		v := f.to[e]
+		if f.cap[e] > 0 && f.level[v] == f.level[u]+1 {
+			if d := f.push(v, t, min(limit, f.cap[e])); d > 0 {
+				f.cap[e] -= d
+				f.cap[e^1] += d
+				return d
+			}
+		}
+	}
+	return 0
 }
 
 func (r *ringMachine) pick(t *rapid.T, states ...NodeState) (NodeID, bool) {
@@ -815,7 +951,7 @@ func TestRingRapid(t *testing.T) {
 				}
 			},
 			"": func(t *rapid.T) {
-				if _, err := checkTable(r.table, r.model, r.forced); err != nil {
+				if _, err := checkTable(r.table, r.model, r.survivors); err != nil {
 					t.Fatal(err)
 				}
 			},
