@@ -3,11 +3,11 @@
 package chkv
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -54,8 +54,13 @@ type ClusterConfig struct {
 	// MigrateParallel and MigrateBatch are the NameNode's settings of the
 	// same names; 0 means their defaults.
 	MigrateParallel, MigrateBatch int
-	// EventLoops is each DataNode's DataNodeConfig.EventLoops (on TCP).
-	// 0: one per DataNode, as the nodes share the process's cores.
+	// EventLoops is how many event loops serve the plain TCP clients of
+	// all the DataNodes together (see DataNodeConfig.EventLoops): the
+	// nodes share the process's cores, so they share its loops, and a
+	// loop's wait returns the ready clients of every node. 0: GOMAXPROCS
+	// minus one, at least one (a loop holds a P while it serves; the one
+	// left keeps the NameNode, heartbeats and the GC from waiting for a
+	// loop); negative: a goroutine per connection.
 	EventLoops int
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
@@ -99,9 +104,10 @@ func (c *ClusterConfig) validate() error {
 
 // Cluster is a NameNode and its DataNodes running in this process.
 type Cluster struct {
-	cfg ClusterConfig
-	net *MemNetwork // nil on TCP
-	nn  *NameNode
+	cfg   ClusterConfig
+	net   *MemNetwork // nil on TCP
+	nn    *NameNode
+	loops *loopSet // shared by the DataNodes; nil on the memory network
 
 	mu     sync.Mutex
 	nodes  map[NodeID]*DataNode // running DataNodes
@@ -124,8 +130,16 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		c.net = &MemNetwork{}
 		tr = c.net.Transport(NameNodeNode)
 		addr = NameNodeNode + ":0"
-	} else if cfg.Port != 0 {
-		addr = "127.0.0.1:" + strconv.Itoa(cfg.Port)
+	} else {
+		if cfg.Port != 0 {
+			addr = "127.0.0.1:" + strconv.Itoa(cfg.Port)
+		}
+		if n := cfg.EventLoops; n >= 0 {
+			if n == 0 {
+				n = max(1, runtime.GOMAXPROCS(0)-1)
+			}
+			c.loops = newLoopSet(n, DefaultDataNodeConfig().IdleTimeout, cfg.Logger.With("role", "datanode"))
+		}
 	}
 	ncfg := DefaultNameNodeConfig()
 	ncfg.Addr = addr
@@ -258,7 +272,10 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.Transport = c.net.Transport(string(id))
 	}
 	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
-	cfg.EventLoops = cmp.Or(c.cfg.EventLoops, 1)
+	cfg.loops = c.loops
+	if c.loops == nil {
+		cfg.EventLoops = -1
+	}
 	cc := DefaultClusterNodeConfig(c.nn.Addr())
 	cc.ID = id
 	cc.HeartbeatInterval = c.cfg.HeartbeatInterval
@@ -447,6 +464,9 @@ func (c *Cluster) Close() error {
 			wg.Go(func() { d.Close() })
 		}
 		wg.Wait()
+		if c.loops != nil {
+			c.loops.close()
+		}
 		if c.nn != nil {
 			c.nn.Close()
 		}

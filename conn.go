@@ -108,6 +108,16 @@ func (c *conn) gone() {
 	c.d.wg.Done()
 }
 
+// nodeClosed reports whether the connection's node is closing.
+func (c *conn) nodeClosed() bool {
+	select {
+	case <-c.d.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // close closes the connection's socket from another goroutine (the node
 // closing); the goroutine or event loop serving it then finishes.
 func (c *conn) close() {

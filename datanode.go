@@ -47,6 +47,11 @@ type DataNodeConfig struct {
 	// it registers with the NameNode and serves only the slots it leads.
 	// Nil: standalone, owning every slot.
 	Cluster *ClusterNodeConfig
+
+	// loops, when set, are event loops the node shares with others (the
+	// DataNodes of a Cluster) instead of starting its own; EventLoops is
+	// then ignored.
+	loops *loopSet
 }
 
 // DefaultDataNodeConfig returns the configuration of a standalone DataNode
@@ -133,9 +138,10 @@ type DataNode struct {
 
 	stats serverStats
 
-	loopsOnce sync.Once
-	loops     []*eventLoop // started on the first connection they may serve
-	nextLoop  int          // round robin over loops; owned by acceptLoop
+	// loops serve plain TCP clients (eventloop_linux.go); nil: none. The
+	// node closes them when it owns them (ownLoops).
+	loops    *loopSet
+	ownLoops bool
 }
 
 // serverStats are the counters INFO reports.
@@ -168,6 +174,12 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 		conns:   make(map[*conn]struct{}),
 	}
 	d.cmds = commandTable()
+	switch {
+	case cfg.loops != nil:
+		d.loops = cfg.loops
+	case cfg.EventLoops >= 0:
+		d.loops, d.ownLoops = newLoopSet(cfg.EventLoops, cfg.IdleTimeout, cfg.Logger), true
+	}
 	if cfg.Cluster != nil {
 		d.startCluster()
 	}
@@ -197,11 +209,10 @@ func (d *DataNode) Close() error {
 			c.close()
 		}
 		d.mu.Unlock()
-		d.loopsOnce.Do(func() {}) // no loop starts now; the started ones are seen
-		for _, l := range d.loops {
-			l.signal()
+		if d.ownLoops {
+			d.loops.close() // the loops close the connections they serve
 		}
-		d.wg.Wait()
+		d.wg.Wait() // shared loops close this node's connections, as close asked
 		d.store.Close()
 	})
 	return d.closeErr

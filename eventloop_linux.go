@@ -6,6 +6,7 @@ package chkv
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -26,10 +27,15 @@ import (
 //
 // A command that may wait (BLPOP and friends, CHKV.MIGRATE, which runs a
 // whole move, or any command on a slot frozen by a move) must not hold up
-// the loop's other clients: before it runs, the loop hands its connection to a goroutine of its own, which
-// serves it from then on as it serves TLS or memory-transport clients.
+// the loop's other clients: before it runs, the loop hands its connection
+// to a goroutine of its own, which serves it from then on as it serves TLS
+// or memory-transport clients.
+//
+// A loop belongs to a loopSet, which one DataNode owns or several share:
+// the DataNodes of an in-process cluster share one set, so that their
+// clients share each wait and the threads do not outnumber the cores.
 type eventLoop struct {
-	d    *DataNode
+	set  *loopSet
 	ep   int    // the epoll set
 	wake [2]int // a pipe; a byte written to wake[1] wakes the loop
 
@@ -63,18 +69,86 @@ type loopConn struct {
 	closing  atomic.Bool
 }
 
+// loopSet is a set of event loops, started on the first connection they
+// may serve and stopped by close. Each DataNode with loops owns a set,
+// unless its configuration hands it one to share (DataNodeConfig.loops).
+type loopSet struct {
+	n      int           // loops to start
+	idle   time.Duration // the idle timeout the loops sweep for; 0: none
+	logger *slog.Logger
+
+	once   sync.Once
+	loops  []*eventLoop
+	next   atomic.Uint32 // round robin over loops
+	closed chan struct{}
+	wg     sync.WaitGroup
+}
+
+// newLoopSet returns a set of n loops (0: one per two cores, at least one)
+// whose connections close after idle without a request (0: never).
+func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet {
+	if n == 0 {
+		n = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{})}
+}
+
+// pick returns the loop for the next connection; nil when the set has none
+// (closed, or epoll is unavailable).
+func (s *loopSet) pick() *eventLoop {
+	s.once.Do(s.start)
+	if len(s.loops) == 0 {
+		return nil
+	}
+	return s.loops[int(s.next.Add(1)-1)%len(s.loops)]
+}
+
+// start starts the loops (none if the set is closed or epoll is unavailable).
+func (s *loopSet) start() {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	for range s.n {
+		l, err := newEventLoop(s)
+		if err != nil {
+			s.logger.Warn("event loop", "err", err)
+			return
+		}
+		s.loops = append(s.loops, l)
+		s.wg.Add(1)
+		go l.run()
+	}
+}
+
+// close stops the loops, closing the connections they still serve, and
+// waits for them.
+func (s *loopSet) close() {
+	s.once.Do(func() {}) // no loop starts now; the started ones are seen
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+	for _, l := range s.loops {
+		l.signal()
+	}
+	s.wg.Wait()
+}
+
 // loopServe hands c to an event loop if one may serve it (a plain TCP
 // connection on a node with loops); false leaves c to a goroutine.
 func (d *DataNode) loopServe(c *conn) bool {
-	if d.cfg.EventLoops < 0 {
+	if d.loops == nil {
 		return false
 	}
 	tc, ok := c.nc.(*net.TCPConn)
 	if !ok {
 		return false
 	}
-	d.loopsOnce.Do(d.startLoops)
-	if len(d.loops) == 0 {
+	l := d.loops.pick()
+	if l == nil {
 		return false
 	}
 	// Take a duplicate of the descriptor out of the netpoller: it shares
@@ -92,8 +166,6 @@ func (d *DataNode) loopServe(c *conn) bool {
 		return false
 	}
 	syscall.CloseOnExec(fd)
-	l := d.loops[d.nextLoop%len(d.loops)]
-	d.nextLoop++
 	lc := &loopConn{loop: l, fd: fd, local: tc.LocalAddr(), remote: tc.RemoteAddr(), in: &c.bytesIn}
 	tc.Close()
 	c.mu.Lock()
@@ -105,30 +177,12 @@ func (d *DataNode) loopServe(c *conn) bool {
 	return true
 }
 
-// startLoops starts the node's event loops (none if epoll is unavailable).
-func (d *DataNode) startLoops() {
-	n := d.cfg.EventLoops
-	if n == 0 {
-		n = max(1, runtime.GOMAXPROCS(0)/2)
-	}
-	for range n {
-		l, err := newEventLoop(d)
-		if err != nil {
-			d.cfg.Logger.Warn("event loop", "err", err)
-			return
-		}
-		d.loops = append(d.loops, l)
-		d.wg.Add(1)
-		go l.run()
-	}
-}
-
-func newEventLoop(d *DataNode) (*eventLoop, error) {
+func newEventLoop(set *loopSet) (*eventLoop, error) {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &eventLoop{d: d, ep: ep, conns: make(map[int32]*conn), events: make([]syscall.EpollEvent, 256)}
+	l := &eventLoop{set: set, ep: ep, conns: make(map[int32]*conn), events: make([]syscall.EpollEvent, 256)}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, os.NewSyscallError("pipe2", err)
@@ -147,7 +201,7 @@ func (l *eventLoop) closeFds() {
 	syscall.Close(l.wake[1])
 }
 
-// add gives c to the loop. After the loop has finished (the node closed),
+// add gives c to the loop. After the loop has finished (its set closed),
 // c is closed at once.
 func (l *eventLoop) add(c *conn) {
 	l.mu.Lock()
@@ -170,12 +224,12 @@ func (l *eventLoop) signal() {
 	}
 }
 
-// run is the loop: wait, then serve every ready connection, until the node closes.
+// run is the loop: wait, then serve every ready connection, until its set closes.
 func (l *eventLoop) run() {
-	defer l.d.wg.Done()
+	defer l.set.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	idle := l.d.cfg.IdleTimeout
+	idle := l.set.idle
 	var swept time.Time
 	for {
 		n := l.wait(idle)
@@ -207,7 +261,7 @@ func (l *eventLoop) run() {
 		if idle > 0 && l.now.Sub(swept) >= idle/4 {
 			swept = l.now
 			for _, c := range l.conns {
-				if l.now.Sub(c.lc.last) >= idle {
+				if t := c.d.cfg.IdleTimeout; t > 0 && l.now.Sub(c.lc.last) >= t {
 					l.drop(c)
 				}
 			}
@@ -235,7 +289,7 @@ func (l *eventLoop) wait(idle time.Duration) int {
 }
 
 // woke handles a wake-up: it registers added connections and drops the
-// ones closed from other goroutines. It returns false when the node is
+// ones closed from other goroutines. It returns false when the set is
 // closing and the loop must stop.
 func (l *eventLoop) woke() bool {
 	var b [64]byte
@@ -246,7 +300,7 @@ func (l *eventLoop) woke() bool {
 	}
 	l.woken.Store(false)
 	select {
-	case <-l.d.closed:
+	case <-l.set.closed:
 		return false
 	default:
 	}
@@ -256,6 +310,13 @@ func (l *eventLoop) woke() bool {
 	l.mu.Unlock()
 	for _, c := range adds {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lc.fd)}
+		if c.nodeClosed() {
+			// Its node closed while handing it over, maybe before it
+			// could see c's socket: closing it is the loop's to do.
+			syscall.Close(c.lc.fd)
+			c.gone()
+			continue
+		}
 		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.lc.fd, &ev); err != nil {
 			syscall.Close(c.lc.fd)
 			c.gone()
@@ -417,7 +478,7 @@ func (l *eventLoop) handOff(c *conn, args [][]byte) {
 	nc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
-		l.d.cfg.Logger.Warn("event loop hand-off", "err", err)
+		c.d.cfg.Logger.Warn("event loop hand-off", "err", err)
 		c.gone()
 		return
 	}
@@ -427,10 +488,8 @@ func (l *eventLoop) handOff(c *conn, args [][]byte) {
 	c.in.Conn = nc
 	c.rr.rd = c.in
 	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
-	select {
-	case <-l.d.closed: // Close may have closed lc instead of nc
+	if c.nodeClosed() { // Close may have closed lc instead of nc
 		nc.Close()
-	default:
 	}
 	out := lc.out
 	go func() {

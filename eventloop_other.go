@@ -4,12 +4,19 @@
 
 package chkv
 
-// eventLoop is not used on this system.
-type eventLoop struct{}
+import (
+	"log/slog"
+	"time"
+)
+
+// loopSet is not used on this system.
+type loopSet struct{}
 
 // loopConn is not used on this system.
 type loopConn struct{}
 
-func (d *DataNode) loopServe(c *conn) bool { return false }
+func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet { return nil }
 
-func (l *eventLoop) signal() {}
+func (s *loopSet) close() {}
+
+func (d *DataNode) loopServe(c *conn) bool { return false }

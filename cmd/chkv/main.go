@@ -329,7 +329,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
-	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops of each DataNode (0: one; -1: a goroutine per connection)")
+	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: GOMAXPROCS-1, at least one; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -340,6 +340,12 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRT()
+	if fs.Lookup("procs").Value.String() == "0" {
+		// One P per core for the event loops, which hold theirs while they
+		// serve, and one more so that the rest of the runtime (the
+		// NameNode, heartbeats, expiry, the GC) never waits for a loop.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
 	if cfg.DataNodes < 1 {
 		return errors.New("cluster needs at least one DataNode")
 	}
