@@ -6,7 +6,6 @@ package chkv
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"syscall"
 )
@@ -22,23 +21,7 @@ func connGone(nc net.Conn) bool {
 	case *memConn:
 		return c.peerGone()
 	case syscall.Conn:
-		rc, err := c.SyscallConn()
-		if err != nil {
-			return true
-		}
-		gone := false
-		var b [1]byte
-		err = rc.Read(func(fd uintptr) bool {
-			n, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			switch {
-			case errors.Is(rerr, syscall.EAGAIN):
-				// open, nothing to read: the expected state
-			case rerr != nil, n == 0, n > 0:
-				gone = true // reset, EOF, or unexpected bytes
-			}
-			return true
-		})
-		return gone || err != nil
+		return sockGone(c)
 	}
 	return false
 }
