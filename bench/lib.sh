@@ -17,18 +17,20 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 declare -A R # R["server|TEST|pipeline"] holds one req/s figure per round
 
 # bench_rounds ROUNDS REQUESTS REDIS_PORT CHKV_PORT [redis-benchmark flags...]
-# runs SET and GET at -P 1 and -P 16 against both servers, interleaved.
+# runs SET and GET at -P 1 and -P 16 against both servers, interleaved;
+# -P 16 runs REQUESTS times P16_SCALE requests (default 1).
 bench_rounds() {
   local rounds=$1 n=$2 rport=$3 cport=$4; shift 4
   local round P srv port test rps
   for round in $(seq $rounds); do
     for P in 1 16; do
+      local np=$n; [ $P = 16 ] && np=$((n * ${P16_SCALE:-1}))
       for srv in redis chkv; do
         port=$rport; [ $srv = chkv ] && port=$cport
         while IFS=, read -r test rps _; do
           test=${test//\"/}; rps=${rps//\"/}
           R["$srv|$test|$P"]+="$rps "
-        done < <(redis-benchmark "$@" -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $n -q --csv 2>/dev/null | grep -E '^"(SET|GET)"')
+        done < <(redis-benchmark "$@" -h 127.0.0.1 -p $port -t set,get -c 50 -P $P -r 100000 -n $np -q --csv 2>/dev/null | grep -E '^"(SET|GET)"')
       done
     done
   done
