@@ -235,6 +235,12 @@ func (cn *clusterNode) loop() {
 			registered = known
 			forgotten = !known && err == nil
 		}
+		if nameNodeSaysLeft(err) {
+			// Removed after it left, before any table showing it leaving
+			// or gone reached it: registering again would join anew.
+			cn.leave(0)
+			return
+		}
 		if err == nil && registered && cn.misled.Load() {
 			err = cn.reportHandoffs(ctx, link)
 		}
@@ -349,6 +355,13 @@ func (cn *clusterNode) ledHandedOff(t *Table, s int) *slotMove {
 		return m
 	}
 	return nil
+}
+
+// nameNodeSaysLeft reports whether err is the NameNode's answer that the
+// node was removed after it left (leftMsg).
+func nameNodeSaysLeft(err error) bool {
+	var re *RESPError
+	return errors.As(err, &re) && strings.Contains(re.Msg, "has left the cluster")
 }
 
 // nameNodeForgot reports whether err is the NameNode's answer that it does

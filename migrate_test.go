@@ -578,8 +578,35 @@ func TestLeaveAgainAfterLeft(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := cl.DataNode("dn3")
+	inc := d.cluster.incarnation
 	require.NoError(t, cl.RemoveDataNode(ctx, "dn3"))
 	require.True(t, d.Left())
 	require.NoError(t, d.Leave(ctx), "leaving again after leaving")
 	require.ErrorContains(t, cl.RemoveDataNode(ctx, "dn3"), "no running DataNode")
+
+	// The NameNode tells the process that left so, whether it heartbeats
+	// or registers again: a node that never saw a table showing it leaving
+	// would otherwise join anew, and its RemoveDataNode would wait forever
+	// (TestMigrateRapid did once). A new process with the id joins anew.
+	nn := &peerLink{tr: cl.Transport(), addr: cl.NameNodeAddr(), timeout: 5 * time.Second}
+	defer nn.close()
+	version := cl.NameNode().Table().Version
+	_, err := nn.do(ctx, "CHKV.HEARTBEAT", "dn3", "0")
+	require.ErrorContains(t, err, "node dn3 has left the cluster")
+	require.True(t, nameNodeSaysLeft(err))
+	_, err = nn.do(ctx, "CHKV.REGISTER", "dn3", d.Addr(), "", "1", inc)
+	require.ErrorContains(t, err, "node dn3 has left the cluster")
+	_, err = nn.do(ctx, "CHKV.LEAVE", "dn3")
+	require.NoError(t, err, "leaving again once left")
+	require.Equal(t, version, cl.NameNode().Table().Version, "nothing changed")
+	_, ok := cl.NameNode().Table().Member("dn3")
+	require.False(t, ok)
+
+	_, err = nn.do(ctx, "CHKV.REGISTER", "dn3", d.Addr(), "", "1", "another-process")
+	require.NoError(t, err, "a new process with the id joins anew")
+	m, ok := cl.NameNode().Table().Member("dn3")
+	require.True(t, ok)
+	require.True(t, m.State.Live())
+	_, err = nn.do(ctx, "CHKV.HEARTBEAT", "dn3", "0")
+	require.NoError(t, err)
 }

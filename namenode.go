@@ -167,9 +167,14 @@ type NameNode struct {
 	// leaving holds the members asked to leave until they are removed, so
 	// that one cut off and declared down goes on leaving when it returns.
 	leaving map[NodeID]bool
-	changed chan struct{}
-	peers   map[NodeID]*nnPeer
-	conns   map[net.Conn]struct{}
+	// departed holds the incarnation of each member removed after it
+	// left: that process is told it has left, whether it heartbeats or
+	// registers again, even if no table showing it leaving reached it; a
+	// new process with the same id joins anew.
+	departed map[NodeID]string
+	changed  chan struct{}
+	peers    map[NodeID]*nnPeer
+	conns    map[net.Conn]struct{}
 }
 
 // StartNameNode starts a NameNode listening on cfg.Addr, resuming the table
@@ -216,6 +221,7 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		incarnation: map[NodeID]string{},
 		lostFrom:    map[int]NodeID{},
 		leaving:     map[NodeID]bool{},
+		departed:    map[NodeID]string{},
 		plan:        plan,
 		mig: migrationState{
 			jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},
@@ -476,6 +482,13 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if d, ok := n.departed[m.ID]; ok {
+		if d == inc {
+			w.errorText(leftMsg(m.ID))
+			return
+		}
+		delete(n.departed, m.ID) // a new process: it joins anew
+	}
 	for _, o := range n.plan.Members {
 		if o.State == NodeDown {
 			continue
@@ -541,6 +554,10 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 			w.errorText(fmt.Sprintf("ERR chkv: node %s is marked down: register again", id))
 			return
 		}
+		if _, ok := n.departed[id]; ok {
+			w.errorText(leftMsg(id))
+			return
+		}
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
 	}
@@ -552,13 +569,24 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	n.replyTableLocked(w)
 }
 
-// cmdLeave handles CHKV.LEAVE <id>. Asking again while leaving is a no-op.
+// leftMsg is the error a member removed after it left gets from
+// CHKV.HEARTBEAT and CHKV.REGISTER (DataNodes look for "has left").
+func leftMsg(id NodeID) string {
+	return fmt.Sprintf("ERR chkv: node %s has left the cluster", id)
+}
+
+// cmdLeave handles CHKV.LEAVE <id>. Asking again while leaving, or once
+// left, is a no-op.
 func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m, ok := n.plan.Member(id)
+	_, left := n.departed[id]
 	switch {
+	case !ok && left:
+		w.ok() // it has left already
+		return
 	case !ok:
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return

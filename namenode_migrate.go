@@ -453,6 +453,7 @@ func (n *NameNode) finishLocked() error {
 			continue
 		}
 		delete(n.leaving, m.ID)
+		n.departed[m.ID] = n.incarnation[m.ID]
 		next, err := NextTable(n.plan, Change{Kind: ChangeRemove, Member: Member{ID: m.ID}}, n.cfg.Ring)
 		if err != nil {
 			return err

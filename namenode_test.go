@@ -297,8 +297,11 @@ func TestNameNodeRegister(t *testing.T) {
 			if _, ok := tb.Member("b"); tb.Version != 5 || ok {
 				t.Fatalf("after leave: version %d, b still a member: %v", tb.Version, ok)
 			}
-			if got := e.do("CHKV.LEAVE b"); !strings.Contains(got, "unknown node b") || e.version() != 5 {
-				t.Fatalf("leave again: %q, version %d; want unknown node and no change", got, e.version())
+			if got := e.do("CHKV.LEAVE b"); got != "+OK\r\n" || e.version() != 5 {
+				t.Fatalf("leave again: %q, version %d; want +OK (it has left) and no change", got, e.version())
+			}
+			if got := e.do("CHKV.HEARTBEAT b 5"); got != "-ERR chkv: node b has left the cluster\r\n" {
+				t.Fatalf("heartbeat after leaving: %q", got)
 			}
 			synctest.Wait()
 			if got := fakes["b"].lastPushed(); got < 4 { // 4 (b owns nothing) or 5 (b is gone): either tells b it is done
