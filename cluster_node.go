@@ -303,8 +303,7 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 		if nameNodeForgot(err) {
 			return false, nil
 		}
-		var re *RESPError
-		if errors.As(err, &re) && strings.Contains(re.Msg, "marked down") {
+		if replyErrorHas(err, "marked down") {
 			return false, errMarkedDown
 		}
 		return true, fmt.Errorf("chkv: heartbeat: %w", err)
@@ -359,16 +358,16 @@ func (cn *clusterNode) ledHandedOff(t *Table, s int) *slotMove {
 
 // nameNodeSaysLeft reports whether err is the NameNode's answer that the
 // node was removed after it left (leftMsg).
-func nameNodeSaysLeft(err error) bool {
-	var re *RESPError
-	return errors.As(err, &re) && strings.Contains(re.Msg, "has left the cluster")
-}
+func nameNodeSaysLeft(err error) bool { return replyErrorHas(err, "has left the cluster") }
 
 // nameNodeForgot reports whether err is the NameNode's answer that it does
 // not know the node (it never did, or removed it after it left).
-func nameNodeForgot(err error) bool {
+func nameNodeForgot(err error) bool { return replyErrorHas(err, "unknown node") }
+
+// replyErrorHas reports whether err is an error reply whose text holds text.
+func replyErrorHas(err error, text string) bool {
 	var re *RESPError
-	return errors.As(err, &re) && strings.Contains(re.Msg, "unknown node")
+	return errors.As(err, &re) && strings.Contains(re.Msg, text)
 }
 
 // Leave asks the NameNode to take the node out of the cluster gracefully
