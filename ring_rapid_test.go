@@ -706,8 +706,8 @@ func survivorsOf(prev *slotView, ch Change) *slotView {
 
 // leadsFeasible reports whether some choice of a leader for every slot of t
 // gives each live node a lead count between the floor and ceiling of its
-// share, where a slot listed in survivors must be led by one of its owners
-// that survived (any owner when none did). It decides this exactly, as a
+// share, where a slot listed in survivors (nil: none) must be led by one of
+// its owners that survived (any owner when none did). It decides this exactly, as a
 // flow with lower bounds: slots grouped by who may lead them, each group
 // sending its slot count to those nodes, each node taking floor..ceil.
 func leadsFeasible(t *Table, survivors *slotView, live []NodeID, sh map[NodeID]shares) bool {
@@ -724,7 +724,7 @@ func leadsFeasible(t *Table, survivors *slotView, live []NodeID, sh map[NodeID]s
 		}
 		var elig []int
 		for _, o := range own {
-			if survivors.owners[s] == nil || slices.Contains(survivors.owners[s], o) {
+			if survivors == nil || survivors.owners[s] == nil || slices.Contains(survivors.owners[s], o) {
 				elig = append(elig, idx[o])
 			}
 		}

@@ -645,11 +645,7 @@ func TestRingFailLeadsPinned(t *testing.T) {
 		_, err = checkTable(nt, after, survivors)
 		require.NoError(t, err, "step %d: %s %s", i, ch.Kind, ch.Member.ID)
 		sh, _, _ := after.shares(NumSlots)
-		free := survivors
-		if free == nil {
-			free = new(slotView)
-		}
-		feasible := leadsFeasible(nt, free, after.live(), sh)
+		feasible := leadsFeasible(nt, survivors, after.live(), sh)
 		require.Equal(t, ch.Kind != ChangeFail, feasible, "step %d: %s %s: lead bounds reachable", i, ch.Kind, ch.Member.ID)
 		if ch.Kind == ChangeFail {
 			p, _ := nt.Load("n009")
