@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,12 +55,13 @@ type ClusterConfig struct {
 	// same names; 0 means their defaults.
 	MigrateParallel, MigrateBatch int
 	// EventLoops is how many event loops serve the plain TCP clients of
-	// all the DataNodes together (see DataNodeConfig.EventLoops): the
-	// nodes share the process's cores, so they share its loops, and a
-	// loop's wait returns the ready clients of every node. 0: GOMAXPROCS
-	// minus one, at least one (a loop holds a P while it serves; the one
-	// left keeps the NameNode, heartbeats and the GC from waiting for a
-	// loop); negative: a goroutine per connection.
+	// all the DataNodes together (see DataNodeConfig.EventLoops). Each
+	// node's clients go to one loop: the i-th DataNode started uses loop i
+	// modulo EventLoops. 0: one loop per DataNode the cluster starts
+	// with; negative: a goroutine per connection. Loops hold a P while
+	// they serve, and at most GOMAXPROCS-1 of them while they wait (see
+	// rawWaits), so a process that runs many should have GOMAXPROCS above
+	// their number, as `chkv cluster` sets it.
 	EventLoops int
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
@@ -136,7 +137,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 		if n := cfg.EventLoops; n >= 0 {
 			if n == 0 {
-				n = max(1, runtime.GOMAXPROCS(0)-1)
+				n = max(1, cfg.DataNodes)
 			}
 			c.loops = newLoopSet(n, DefaultDataNodeConfig().IdleTimeout, cfg.Logger.With("role", "datanode"))
 		}
@@ -273,6 +274,9 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 	}
 	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
 	cfg.loops = c.loops
+	if k, err := strconv.Atoi(strings.TrimPrefix(string(id), "dn")); err == nil {
+		cfg.loopAffinity = k - 1 // dn<k> is the k-th DataNode: loop k-1, also when restarted
+	}
 	if c.loops == nil {
 		cfg.EventLoops = -1
 	}

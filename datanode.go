@@ -35,7 +35,7 @@ type DataNodeConfig struct {
 	Now func() time.Time
 	// EventLoops is how many event loops serve plain TCP clients on Linux
 	// (eventloop_linux.go): each serves its share of the connections from
-	// one thread with epoll, as Redis does, instead of a goroutine per
+	// one thread with io_uring or epoll, as Redis does with epoll, instead of a goroutine per
 	// connection. 0: one per two cores of GOMAXPROCS (at least one), which
 	// leaves the other half to the garbage collector, expiry, moves and,
 	// on a shared machine, the clients; negative: none (a goroutine per
@@ -50,8 +50,10 @@ type DataNodeConfig struct {
 
 	// loops, when set, are event loops the node shares with others (the
 	// DataNodes of a Cluster) instead of starting its own; EventLoops is
-	// then ignored.
-	loops *loopSet
+	// then ignored. loopAffinity picks the node's loop among them (see
+	// loopSet.pick).
+	loops        *loopSet
+	loopAffinity int
 }
 
 // DefaultDataNodeConfig returns the configuration of a standalone DataNode
@@ -142,6 +144,9 @@ type DataNode struct {
 	// node closes them when it owns them (ownLoops).
 	loops    *loopSet
 	ownLoops bool
+	// loopAffinity is the index of the node's loop in a shared set; -1:
+	// its connections go to its own loops in turn.
+	loopAffinity int
 }
 
 // serverStats are the counters INFO reports.
@@ -176,9 +181,9 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 	d.cmds = commandTable()
 	switch {
 	case cfg.loops != nil:
-		d.loops = cfg.loops
+		d.loops, d.loopAffinity = cfg.loops, cfg.loopAffinity
 	case cfg.EventLoops >= 0:
-		d.loops, d.ownLoops = newLoopSet(cfg.EventLoops, cfg.IdleTimeout, cfg.Logger), true
+		d.loops, d.ownLoops, d.loopAffinity = newLoopSet(cfg.EventLoops, cfg.IdleTimeout, cfg.Logger), true, -1
 	}
 	if cfg.Cluster != nil {
 		d.startCluster()

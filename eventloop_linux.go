@@ -5,6 +5,7 @@
 package chkv
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -37,7 +38,11 @@ import (
 type eventLoop struct {
 	set  *loopSet
 	ep   int    // the epoll set
-	wake [2]int // a pipe; a byte written to wake[1] wakes the loop
+	ring *uring // set by run when the loop waits with io_uring instead of epoll (eventloop_uring_linux.go)
+	raw  bool   // the loop waits without giving up its P (see wait)
+
+	usesUring atomic.Bool // for tests: ring is set
+	wake      [2]int      // a pipe; a byte written to wake[1] wakes the loop
 
 	mu      sync.Mutex
 	adds    []*conn // connections handed to the loop, registered when it wakes
@@ -67,6 +72,8 @@ type loopConn struct {
 	wantOut  bool      // registered for writability (and not for readability)
 	last     time.Time // the last bytes received, for the idle timeout
 	closing  atomic.Bool
+
+	uringConn // the state of its operations under an io_uring loop
 }
 
 // loopSet is a set of event loops, started on the first connection they
@@ -74,6 +81,7 @@ type loopConn struct {
 // unless its configuration hands it one to share (DataNodeConfig.loops).
 type loopSet struct {
 	n      int           // loops to start
+	uring  bool          // wait with io_uring where the kernel allows
 	idle   time.Duration // the idle timeout the loops sweep for; 0: none
 	logger *slog.Logger
 
@@ -90,15 +98,26 @@ func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet {
 	if n == 0 {
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
-	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{})}
+	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{}), uring: useUring}
 }
 
-// pick returns the loop for the next connection; nil when the set has none
-// (closed, or epoll is unavailable).
-func (s *loopSet) pick() *eventLoop {
+// pick returns the loop for the next connection of a node: the loop of
+// index affinity modulo the set's size, or with a negative affinity the
+// next loop in turn; nil when the set has none (closed, or epoll is
+// unavailable).
+//
+// The DataNodes of a cluster each have their own loop while there are as
+// many loops as nodes: a client that talks to one node (redis-benchmark
+// --cluster runs a thread per node) then wakes one loop, and that loop
+// wakes it back, as with one Redis process per node; with connections
+// dealt round-robin, every loop woke every client thread, on both cores.
+func (s *loopSet) pick(affinity int) *eventLoop {
 	s.once.Do(s.start)
 	if len(s.loops) == 0 {
 		return nil
+	}
+	if affinity >= 0 {
+		return s.loops[affinity%len(s.loops)]
 	}
 	return s.loops[int(s.next.Add(1)-1)%len(s.loops)]
 }
@@ -147,7 +166,7 @@ func (d *DataNode) loopServe(c *conn) bool {
 	if !ok {
 		return false
 	}
-	l := d.loops.pick()
+	l := d.loops.pick(d.loopAffinity)
 	if l == nil {
 		return false
 	}
@@ -229,6 +248,13 @@ func (l *eventLoop) run() {
 	defer l.set.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if l.raw = rawWaits.acquire(); l.raw {
+		defer rawWaits.release()
+	}
+	if l.set.uring && l.startUring() {
+		l.runUring()
+		return
+	}
 	idle := l.set.idle
 	var swept time.Time
 	for {
@@ -258,35 +284,85 @@ func (l *eventLoop) run() {
 			l.serve(c)
 		}
 		l.flushOwed()
-		if idle > 0 && l.now.Sub(swept) >= idle/4 {
-			swept = l.now
-			for _, c := range l.conns {
-				if t := c.d.cfg.IdleTimeout; t > 0 && l.now.Sub(c.lc.last) >= t {
-					l.drop(c)
-				}
-			}
+		l.sweepIdle(&swept)
+	}
+}
+
+// sweepIdle drops the connections idle past their node's timeout, at most
+// every quarter of the set's idle timeout (swept: when it last did).
+func (l *eventLoop) sweepIdle(swept *time.Time) {
+	idle := l.set.idle
+	if idle <= 0 || l.now.Sub(*swept) < idle/4 {
+		return
+	}
+	*swept = l.now
+	for _, c := range l.conns {
+		if t := c.d.cfg.IdleTimeout; t > 0 && l.now.Sub(c.lc.last) >= t {
+			l.drop(c)
 		}
 	}
 }
 
 // wait waits for ready descriptors and returns how many are in l.events.
-// It first polls without blocking and without the runtime's system-call
-// bookkeeping, which a busy loop would pay on every wait for nothing.
+// A loop that may not wait raw (see rawWaits) first polls without
+// blocking and without the runtime's system-call bookkeeping, which a
+// busy loop would pay on every wait for nothing.
 func (l *eventLoop) wait(idle time.Duration) int {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	if e == 0 && r > 0 {
-		return int(r)
-	}
 	timeout := -1
 	if idle > 0 {
 		timeout = int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
 	}
-	n, err := syscall.EpollWait(l.ep, l.events, timeout)
-	if err != nil {
+	if !l.raw {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		if e == 0 && r > 0 {
+			return int(r)
+		}
+		n, err := syscall.EpollWait(l.ep, l.events, timeout)
+		if err != nil {
+			return 0 // EINTR
+		}
+		return n
+	}
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	if e != 0 {
 		return 0 // EINTR
 	}
-	return n
+	return int(r)
 }
+
+// rawWaits counts the loops that wait without giving up their P.
+//
+// A blocking system call made the runtime's way (entersyscall) lets sysmon
+// take the thread's P for other work after 20µs. A loop that sleeps and
+// wakes thousands of times a second then has its P taken and given back,
+// and sysmon, finding every P idle, sleeps on a futex that the loop's
+// next system call wakes: measured under redis-benchmark --cluster, four
+// times the timer interrupts and wake-up IPIs of Redis Cluster
+// (bench/README.md), each costly in a virtual machine. A raw wait keeps
+// the P: the runtime sees a goroutine running, and its preemption signal,
+// every 10ms or for a stop-the-world, ends the wait with EINTR.
+//
+// So that the loops never hold every P, and the rest of the process (the
+// NameNode, heartbeats, moves, the collector) always has one, only
+// GOMAXPROCS-1 loops in the process wait raw; the others wait the
+// runtime's way.
+var rawWaits rawBudget
+
+type rawBudget struct{ n atomic.Int32 }
+
+func (b *rawBudget) acquire() bool {
+	for {
+		n := b.n.Load()
+		if int(n) >= runtime.GOMAXPROCS(0)-1 {
+			return false
+		}
+		if b.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (b *rawBudget) release() { b.n.Add(-1) }
 
 // woke handles a wake-up: it registers added connections and drops the
 // ones closed from other goroutines. It returns false when the set is
@@ -315,6 +391,12 @@ func (l *eventLoop) woke() bool {
 			// could see c's socket: closing it is the loop's to do.
 			syscall.Close(c.lc.fd)
 			c.gone()
+			continue
+		}
+		if l.ring != nil {
+			c.lc.last = l.now
+			l.conns[int32(c.lc.fd)] = c
+			l.serve(c) // the first receive
 			continue
 		}
 		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.lc.fd, &ev); err != nil {
@@ -349,11 +431,18 @@ func (l *eventLoop) stop() {
 		syscall.Close(c.lc.fd)
 		c.gone()
 	}
+	if l.ring != nil {
+		l.drainUring()
+	}
 	l.closeFds()
 }
 
 // drop closes c's socket and forgets c.
 func (l *eventLoop) drop(c *conn) {
+	if l.ring != nil {
+		l.uringDrop(c, false)
+		return
+	}
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.lc.fd, nil)
 	delete(l.conns, int32(c.lc.fd))
 	syscall.Close(c.lc.fd)
@@ -366,11 +455,18 @@ func (l *eventLoop) serve(c *conn) {
 	args, st := c.step()
 	switch st {
 	case stepClose:
+		if l.ring != nil {
+			l.uringDrop(c, true) // let the last replies go out
+			return
+		}
 		l.drop(c)
 		return
 	case stepHandOff:
 		l.handOff(c, args)
 		return
+	}
+	if l.ring != nil {
+		l.uringRecv(c)
 	}
 	if len(c.w.buf) > 0 {
 		if !c.lc.owing {
@@ -389,7 +485,7 @@ func (l *eventLoop) flushOwed() {
 	for i, o := range l.owing {
 		l.owing[i] = owed{}
 		c := o.c
-		if l.conns[int32(o.lc.fd)] != c {
+		if l.conns[int32(o.lc.fd)] != c || o.lc.dead {
 			continue // dropped meanwhile
 		}
 		o.lc.owing = false
@@ -413,6 +509,9 @@ type owed struct {
 // writability while replies wait for the client to read them.
 func (l *eventLoop) watch(c *conn) {
 	lc := c.lc
+	if l.ring != nil {
+		return // io_uring sends what the socket does not take at once
+	}
 	if want := len(lc.out) > 0; want != lc.wantOut {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(lc.fd)}
 		if want {
@@ -472,6 +571,10 @@ func (c *conn) step() ([][]byte, stepResult) {
 // socket goes back to the runtime's netpoller as a net.Conn.
 func (l *eventLoop) handOff(c *conn, args [][]byte) {
 	lc := c.lc
+	if l.ring != nil && lc.sendBusy {
+		lc.handing, lc.handArgs = true, args // once the send in flight is done
+		return
+	}
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
 	delete(l.conns, int32(lc.fd))
 	f := os.NewFile(uintptr(lc.fd), "")
@@ -487,6 +590,9 @@ func (l *eventLoop) handOff(c *conn, args [][]byte) {
 	c.mu.Unlock()
 	c.in.Conn = nc
 	c.rr.rd = c.in
+	if len(lc.pending) > 0 { // received, not yet read
+		c.rr.rd = io.MultiReader(bytes.NewReader(bytes.Clone(lc.pending)), c.in)
+	}
 	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
 	if c.nodeClosed() { // Close may have closed lc instead of nc
 		nc.Close()
@@ -505,6 +611,9 @@ func (l *eventLoop) handOff(c *conn, args [][]byte) {
 // Read reads what the socket holds, once per readiness: errWouldBlock
 // when epoll has not reported it readable since the last read.
 func (lc *loopConn) Read(p []byte) (int, error) {
+	if lc.loop.ring != nil {
+		return lc.readUring(p)
+	}
 	if !lc.readable {
 		return 0, errWouldBlock
 	}
@@ -530,6 +639,9 @@ func (lc *loopConn) Read(p []byte) (int, error) {
 // Write writes p, keeping what the socket does not take in lc.out for when
 // it becomes writable; it fails only when the connection is broken.
 func (lc *loopConn) Write(p []byte) (int, error) {
+	if lc.loop.ring != nil {
+		return lc.writeUring(p)
+	}
 	if len(lc.out) > 0 {
 		lc.out = append(lc.out, p...)
 		return len(p), nil

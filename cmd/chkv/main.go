@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -84,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // eventLoopsUsage describes --event-loops of a DataNode process.
-const eventLoopsUsage = "epoll event loops serving TCP clients on Linux (0: one per two cores; -1: a goroutine per connection)"
+const eventLoopsUsage = "event loops (io_uring, or epoll) serving TCP clients on Linux (0: one per two cores; -1: a goroutine per connection)"
 
 func runServer(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -329,7 +330,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.CacheMode, "cache-mode", false, "reassign lost slots empty instead of answering CLUSTERDOWN")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "DataNode heartbeat interval")
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
-	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: GOMAXPROCS-1, at least one; -1: a goroutine per connection)")
+	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: one per DataNode; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	rt := runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -340,14 +341,15 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRT()
-	if fs.Lookup("procs").Value.String() == "0" {
-		// One P per core for the event loops, which hold theirs while they
-		// serve, and one more so that the rest of the runtime (the
-		// NameNode, heartbeats, expiry, the GC) never waits for a loop.
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	}
 	if cfg.DataNodes < 1 {
 		return errors.New("cluster needs at least one DataNode")
+	}
+	if loops := cmp.Or(cfg.EventLoops, cfg.DataNodes); fs.Lookup("procs").Value.String() == "0" && loops > 0 {
+		// A P for each event loop, which holds it while it serves and
+		// while it waits (chkv.rawWaits), and one more so that the rest
+		// of the runtime (the NameNode, heartbeats, expiry, the GC) never
+		// waits for a loop. A waiting loop uses no core.
+		runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), loops+1))
 	}
 	if cfg.MigrateRate < 0 {
 		return errors.New("cluster: --migrate-rate must not be negative")
