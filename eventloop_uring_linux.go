@@ -55,9 +55,15 @@ const (
 
 func uringData(fd int, op uint64) uint64 { return uint64(fd)<<8 | op }
 
-// uringEntries is the submission queue's size: two operations per
-// connection that the loop serves in a turn before it must submit early.
-const uringEntries = 1024
+// uringEntries is the submission queue's size, and uringTurn the most
+// completions a loop handles in a turn. A completion queues at most a
+// receive and a send, and the end of the turn a send per connection
+// served, so a turn's entries fit in the queue; the queue is submitted
+// early only when a turn takes in many new connections.
+const (
+	uringEntries = 4096
+	uringTurn    = 1024
+)
 
 // useUring says whether loops use io_uring where the kernel allows; the
 // environment variable CHKV_EVENT_LOOP=epoll makes them use epoll.
@@ -91,7 +97,7 @@ func (l *eventLoop) runUring() {
 	for {
 		r.enter(1, timeout, l.raw)
 		l.now = time.Now()
-		for {
+		for range uringTurn {
 			ud, res, ok := r.cqe()
 			if !ok {
 				break

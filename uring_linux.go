@@ -171,7 +171,7 @@ func (r *uring) close() {
 // ones first when the queue is full.
 func (r *uring) sqe() *uringSQE {
 	for r.tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
-		r.enter(0, 0, false)
+		r.enter(0, 0, false) // the kernel takes them all (IORING_SETUP_SUBMIT_ALL)
 	}
 	e := &r.sqes[r.tail&r.sqMask]
 	*e = uringSQE{}
@@ -219,13 +219,15 @@ func (r *uring) cancelFD(fd int, userData uint64) {
 
 // enter submits the queued entries and, with wait > 0, waits for that many
 // completions (counting those already there), at most timeoutMs if that
-// is positive. A raw wait keeps the calling thread's P (see
-// eventLoop.wait); any other only submits and runs the completions'
-// deferred work.
+// is positive; a raw wait keeps the calling thread's P (see
+// eventLoop.wait). With wait 0 it only submits.
 func (r *uring) enter(wait uint32, timeoutMs int, raw bool) error {
 	atomic.StoreUint32(r.sqTail, r.tail)
 	toSubmit := r.tail - atomic.LoadUint32(r.sqHead) // all the kernel has not taken, also after an EBUSY
-	flags, arg, argSize := uintptr(uringEnterGetEvents), uintptr(0), uintptr(0)
+	flags, arg, argSize := uintptr(0), uintptr(0), uintptr(0)
+	if wait > 0 {
+		flags = uringEnterGetEvents // also runs the completions' deferred work
+	}
 	if timeoutMs > 0 && wait > 0 {
 		r.ts = syscall.NsecToTimespec(int64(timeoutMs) * 1e6)
 		r.arg = uringGetEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
