@@ -87,15 +87,17 @@ func (l *eventLoop) startUring() bool {
 // runUring is the loop under io_uring: submit, wait, handle completions.
 func (l *eventLoop) runUring() {
 	r := l.ring
-	idle := l.set.idle
 	timeout := 0
-	if idle > 0 {
+	if idle := l.set.idle; idle > 0 {
 		timeout = int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
 	}
 	var swept time.Time
 	r.pollIn(l.wake[0], uopWake)
 	for {
-		r.enter(1, timeout, l.raw)
+		if err := r.enter(1, timeout, l.raw); err != nil {
+			l.set.logger.Warn("event loop", "err", err)
+			time.Sleep(time.Millisecond) // do not spin on a lasting failure
+		}
 		l.now = time.Now()
 		for range uringTurn {
 			ud, res, ok := r.cqe()
