@@ -214,3 +214,46 @@ func TestCloseWithBusyClients(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeValuesInChunksIntact writes large values in small, uneven
+// chunks and pipelines GETs of them whose replies outgrow the socket
+// buffers: every byte arrives in order, whichever way the node serves
+// (a loop receives a request over many turns and sends a reply in parts).
+func TestLargeValuesInChunksIntact(t *testing.T) {
+	eachServeMode(t, func(t *testing.T, d *DataNode) {
+		r := dialRaw(t, d.Addr())
+		vals := make([][]byte, 6)
+		for i := range vals {
+			v := bytes.Repeat([]byte{byte('a' + i)}, 300_000+i*250_001)
+			for j := 0; j < len(v); j += 4099 {
+				v[j] = byte('0' + j%10) // not one repeated byte: order matters
+			}
+			vals[i] = v
+			req := []byte(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$2\r\nk%d\r\n$%d\r\n%s\r\n", i, len(v), v))
+			for len(req) > 0 { // uneven chunks, so requests span many reads
+				n := min(len(req), 1+(len(req)*7919+i)%65_537)
+				r.send(string(req[:n]))
+				req = req[n:]
+			}
+			require.Equal(t, "+OK\r\n", r.line())
+		}
+		var pipe strings.Builder
+		for round := range 3 {
+			for i := range vals {
+				fmt.Fprintf(&pipe, "GET k%d\r\n", (i+round)%len(vals))
+			}
+		}
+		r.send(pipe.String())
+		for round := range 3 {
+			for i := range vals {
+				want := vals[(i+round)%len(vals)]
+				require.Equal(t, fmt.Sprintf("$%d\r\n", len(want)), r.line())
+				got := make([]byte, len(want)+2)
+				_, err := io.ReadFull(r.br, got)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(want, got[:len(want)]), "GET k%d: the value's bytes", (i+round)%len(vals))
+				require.Equal(t, "\r\n", string(got[len(want):]))
+			}
+		}
+	})
+}
