@@ -1,4 +1,5 @@
-// Event loops: plain TCP clients served from a few threads with epoll, as Redis serves them.
+// Event loops: plain TCP clients served from a few threads with epoll (or
+// io_uring, eventloop_uring_linux.go), as Redis serves them.
 
 //go:build linux
 
@@ -24,7 +25,9 @@ import (
 // replies, as Redis's event loop does. A goroutine per connection costs
 // more per request: a read that fails with EAGAIN after every request, a
 // park and a wake-up through the runtime's netpoller and scheduler
-// (bench/netfloor.sh measures the difference).
+// (bench/netfloor.sh measures the difference). Where the kernel offers
+// io_uring the loop submits its receives and sends and waits for their
+// completions instead (runUring), one system call per turn.
 //
 // A command that may wait (BLPOP and friends, CHKV.MIGRATE, which runs a
 // whole move, or any command on a slot frozen by a move) must not hold up
@@ -33,8 +36,8 @@ import (
 // or memory-transport clients.
 //
 // A loop belongs to a loopSet, which one DataNode owns or several share:
-// the DataNodes of an in-process cluster share one set, so that their
-// clients share each wait and the threads do not outnumber the cores.
+// the DataNodes of an in-process cluster share one set, each node's
+// clients on one loop of it (see loopSet.pick).
 type eventLoop struct {
 	set  *loopSet
 	ep   int    // the epoll set
