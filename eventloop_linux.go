@@ -84,7 +84,6 @@ type loopConn struct {
 // unless its configuration hands it one to share (DataNodeConfig.loops).
 type loopSet struct {
 	n      int           // loops to start
-	uring  bool          // wait with io_uring where the kernel allows
 	idle   time.Duration // the idle timeout the loops sweep for; 0: none
 	logger *slog.Logger
 
@@ -101,7 +100,7 @@ func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet {
 	if n == 0 {
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
-	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{}), uring: useUring}
+	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{})}
 }
 
 // pick returns the loop for the next connection of a node: the loop of
@@ -254,14 +253,14 @@ func (l *eventLoop) run() {
 	if l.raw = rawWaits.acquire(); l.raw {
 		defer rawWaits.release()
 	}
-	if l.set.uring && l.startUring() {
+	if useUring && l.startUring() {
 		l.runUring()
 		return
 	}
-	idle := l.set.idle
+	timeout := l.set.waitMs()
 	var swept time.Time
 	for {
-		n := l.wait(idle)
+		n := l.wait(timeout)
 		l.now = time.Now()
 		for _, ev := range l.events[:n] {
 			if ev.Fd == int32(l.wake[0]) {
@@ -306,29 +305,43 @@ func (l *eventLoop) sweepIdle(swept *time.Time) {
 	}
 }
 
-// wait waits for ready descriptors and returns how many are in l.events.
-// A loop that may not wait raw (see rawWaits) first polls without
-// blocking and without the runtime's system-call bookkeeping, which a
-// busy loop would pay on every wait for nothing.
-func (l *eventLoop) wait(idle time.Duration) int {
-	timeout := -1
-	if idle > 0 {
-		timeout = int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
+// waitMs bounds a loop's wait, in milliseconds, so that it sweeps for
+// idle connections often enough; 0: no bound.
+func (s *loopSet) waitMs() int {
+	if s.idle <= 0 {
+		return 0
+	}
+	return int(max(s.idle/4, 10*time.Millisecond) / time.Millisecond)
+}
+
+// wait waits for ready descriptors, at most timeoutMs if positive, and
+// returns how many are in l.events. A loop that may not wait raw (see
+// rawWaits) first polls without blocking and without the runtime's
+// system-call bookkeeping, which a busy loop would pay on every wait for
+// nothing.
+func (l *eventLoop) wait(timeoutMs int) int {
+	if timeoutMs <= 0 {
+		timeoutMs = -1 // epoll's "no bound"
 	}
 	if !l.raw {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-		if e == 0 && r > 0 {
-			return int(r)
+		if n := l.pollRaw(0); n > 0 {
+			return n
 		}
-		n, err := syscall.EpollWait(l.ep, l.events, timeout)
+		n, err := syscall.EpollWait(l.ep, l.events, timeoutMs)
 		if err != nil {
 			return 0 // EINTR
 		}
 		return n
 	}
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	return l.pollRaw(timeoutMs)
+}
+
+// pollRaw is epoll_pwait without the runtime's system-call bookkeeping; 0
+// on EINTR.
+func (l *eventLoop) pollRaw(timeoutMs int) int {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeoutMs), 0, 0)
 	if e != 0 {
-		return 0 // EINTR
+		return 0
 	}
 	return int(r)
 }
@@ -574,11 +587,12 @@ func (c *conn) step() ([][]byte, stepResult) {
 // socket goes back to the runtime's netpoller as a net.Conn.
 func (l *eventLoop) handOff(c *conn, args [][]byte) {
 	lc := c.lc
-	if l.ring != nil && lc.sendBusy {
-		lc.handing, lc.handArgs = true, args // once the send in flight is done
+	if l.ring == nil {
+		syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
+	} else if lc.sendBusy {
+		lc.handArgs = args // hand off once the send in flight is done
 		return
 	}
-	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lc.fd, nil)
 	delete(l.conns, int32(lc.fd))
 	f := os.NewFile(uintptr(lc.fd), "")
 	nc, err := net.FileConn(f)

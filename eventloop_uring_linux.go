@@ -41,8 +41,7 @@ type uringConn struct {
 	ops       int      // operations in flight, cancellations included
 	dead      bool     // dropped: the socket closes once ops is 0
 	cancelled bool     // every operation is cancelled
-	handing   bool     // to hand off once the send in flight is done
-	handArgs  [][]byte // the request to run after the hand-off
+	handArgs  [][]byte // when set: hand off once the send in flight is done, to run this request
 }
 
 // What a completion is for: the low byte of its user data; the rest is the socket.
@@ -87,10 +86,7 @@ func (l *eventLoop) startUring() bool {
 // runUring is the loop under io_uring: submit, wait, handle completions.
 func (l *eventLoop) runUring() {
 	r := l.ring
-	timeout := 0
-	if idle := l.set.idle; idle > 0 {
-		timeout = int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
-	}
+	timeout := l.set.waitMs()
 	var swept time.Time
 	r.pollIn(l.wake[0], uopWake)
 	for {
@@ -196,9 +192,10 @@ func (l *eventLoop) sendDone(c *conn, res int32) {
 	}
 	switch {
 	case lc.dead:
-	case lc.handing:
-		lc.handing = false
-		l.handOff(c, lc.handArgs)
+	case lc.handArgs != nil:
+		args := lc.handArgs
+		lc.handArgs = nil
+		l.handOff(c, args)
 	case !lc.recvBusy:
 		l.serve(c)
 	}
@@ -225,15 +222,14 @@ func (l *eventLoop) uringDrop(c *conn, linger bool) {
 		l.release(c)
 		return
 	}
-	lc.ops++
 	if linger && lc.sendBusy {
-		if lc.recvBusy {
+		if lc.recvBusy { // the send goes on, the receive ends
+			lc.ops++
 			l.ring.cancel(uringData(lc.fd, uopRecv), uringData(lc.fd, uopCancel))
-		} else {
-			lc.ops-- // nothing to cancel
 		}
 		return
 	}
+	lc.ops++
 	lc.cancelled = true
 	l.ring.cancelFD(lc.fd, uringData(lc.fd, uopCancel))
 }
