@@ -385,7 +385,9 @@ func checkTable(t *Table, m *ringModel, survivors *slotView) (ringStats, error) 
 // its floor must receive copies, from holes when a hole's slot may sit on
 // it, or else by a transfer: per group (a rack when racks are distinct, a
 // node always), the shortfall that holes cannot reach is a count of
-// transfers.
+// transfers. And a rack that must gain copies, when no slot has a hole,
+// takes them from other racks' owners, who may have too few to spare (see
+// spareShort).
 //
 // forced is the part of the transfers due to shortfalls holes cannot reach:
 // those transfers have to come from staying nodes.
@@ -449,7 +451,77 @@ func minMoves(prev *slotView, after *ringModel) (min, forced int) {
 		// it by transfers.
 		forced = max(forced, holes-rackFlow(prev, after, holeSlots, sh))
 	}
-	return max(short, holes+max(excess-surplus, forced)), forced
+	bound := max(short, holes+max(excess-surplus, forced))
+	if active && holes == 0 {
+		// A rack that must gain copies gains them in slots it lacks, each
+		// given up by another rack's owner; what the owners cannot spare
+		// comes back to them by further moves (see spareShort). The
+		// rack's own nodes receive at least its gain or their shortfall,
+		// the others at least their shortfall or those further moves.
+		need, shortIn := map[string]int{}, map[string]int{}
+		for _, id := range after.live() {
+			g, d := after.rackOf(id), ratFloor(sh[id].copies)-held[id]
+			need[g] += d
+			shortIn[g] += max(0, d)
+		}
+		for _, g := range slices.Sorted(maps.Keys(need)) {
+			if need[g] <= 0 {
+				continue
+			}
+			over := spareShort(prev, after, g, need[g], held, sh)
+			bound = max(bound, max(need[g], shortIn[g])+max(short-shortIn[g], over))
+			forced = max(forced, over)
+		}
+	}
+	return bound, forced
+}
+
+// spareShort returns how much of rack g's need (the copies its nodes'
+// floors ask beyond what they hold) the other racks cannot give from their
+// spare copies, when no slot has a hole. Each slot g gains holds k live
+// copies on other racks, so one of them leaves: a donor. A donor gives
+// from its spare (held minus floor) or receives a copy back for each copy
+// given beyond it, one more move. A max flow from g's missing slots to
+// their owners, each taking at most its spare, is the most given without.
+func spareShort(prev *slotView, after *ringModel, g string, need int, held map[NodeID]int, sh map[NodeID]shares) int {
+	live := after.live()
+	idx := map[NodeID]int{}
+	for i, id := range live {
+		idx[id] = i
+	}
+	// Slots g lacks, grouped by owner list (runs of slots share one).
+	count, owners := map[string]int{}, map[string][]NodeID{}
+	key, last := "", []NodeID(nil)
+	for s := range NumSlots {
+		if after.lost[s] {
+			continue
+		}
+		own := prev.owners[s]
+		if slices.ContainsFunc(own, func(o NodeID) bool { return after.isLive(o) && after.rackOf(o) == g }) {
+			continue
+		}
+		if key == "" || !slices.Equal(own, last) {
+			key, last = fmt.Sprint(own), own
+			owners[key] = own
+		}
+		count[key]++
+	}
+	f := newFlow(2 + len(live) + len(count))
+	src, sink := 0, 1
+	for i, id := range live {
+		f.edge(2+i, sink, max(0, held[id]-ratFloor(sh[id].copies)))
+	}
+	v := 2 + len(live)
+	for _, key := range slices.Sorted(maps.Keys(count)) {
+		f.edge(src, v, count[key])
+		for _, o := range owners[key] {
+			if i, ok := idx[o]; ok {
+				f.edge(v, 2+i, count[key])
+			}
+		}
+		v++
+	}
+	return max(0, need-f.max(src, sink))
 }
 
 // rackFlow is the most holes that can be filled without any rack going
