@@ -21,12 +21,15 @@ require_tools redis-server redis-cli python3
 go build -o "$TMP/migrate" ./bench/migrate
 go build -o "$TMP/chkv" ./cmd/chkv
 
-# freeport prints a free port P whose cluster bus port P+10000 is free too.
+# freeport prints a free port P whose cluster bus port P+10000 is free too,
+# both below the kernel's ephemeral range (where client connections would
+# take them).
 freeport() {
   python3 - <<'PY'
 import socket, random
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 while True:
-    p = random.randint(20000, 50000)
+    p = random.randint(10000, low - 10001)
     try:
         for q in (p, p + 10000):
             s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
