@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"math/big"
 	"math/bits"
 	"slices"
@@ -562,63 +561,24 @@ func rackFlow(prev *slotView, after *ringModel, holeSlots []int, sh map[NodeID]s
 		kinds[mask]++
 	}
 	_, k, _ := after.shares(NumSlots - len(after.lost))
-	// Augmenting paths on: source -> kind (cap count*(k-present)) -> rack
-	// (cap count per kind, racks not in mask) -> sink (cap room).
-	type edge struct{ to, cap, rev int }
-	var g [][]edge
-	node := func() int { g = append(g, nil); return len(g) - 1 }
-	add := func(a, b, c int) {
-		g[a] = append(g[a], edge{b, c, len(g[b])})
-		g[b] = append(g[b], edge{a, 0, len(g[a]) - 1})
-	}
-	src, sink := node(), node()
-	rackNode := make([]int, len(racks))
-	for i, r := range racks {
-		rackNode[i] = node()
-		add(rackNode[i], sink, max(0, room[r]))
-	}
+	// Max flow on: source -> kind (cap count*(k-present)) -> rack (cap
+	// count per kind, racks not in mask) -> sink (cap room).
 	masks := slices.Sorted(maps.Keys(kinds))
-	for _, mask := range masks {
-		n := node()
-		add(src, n, kinds[mask]*(k-bits.OnesCount(uint(mask))))
+	f := newFlow(2 + len(racks) + len(masks))
+	src, sink := 0, 1
+	for i, r := range racks {
+		f.edge(2+i, sink, max(0, room[r]))
+	}
+	for x, mask := range masks {
+		v := 2 + len(racks) + x
+		f.edge(src, v, kinds[mask]*(k-bits.OnesCount(uint(mask))))
 		for i := range racks {
 			if mask&(1<<i) == 0 {
-				add(n, rackNode[i], kinds[mask])
+				f.edge(v, 2+i, kinds[mask])
 			}
 		}
 	}
-	flow := 0
-	for {
-		prevNode, prevEdge := make([]int, len(g)), make([]int, len(g))
-		for i := range prevNode {
-			prevNode[i] = -1
-		}
-		prevNode[src] = src
-		queue := []int{src}
-		for len(queue) > 0 && prevNode[sink] < 0 {
-			a := queue[0]
-			queue = queue[1:]
-			for ei, e := range g[a] {
-				if e.cap > 0 && prevNode[e.to] < 0 {
-					prevNode[e.to], prevEdge[e.to] = a, ei
-					queue = append(queue, e.to)
-				}
-			}
-		}
-		if prevNode[sink] < 0 {
-			return flow
-		}
-		push := math.MaxInt
-		for v := sink; v != src; v = prevNode[v] {
-			push = min(push, g[prevNode[v]][prevEdge[v]].cap)
-		}
-		for v := sink; v != src; v = prevNode[v] {
-			e := &g[prevNode[v]][prevEdge[v]]
-			e.cap -= push
-			g[v][e.rev].cap += push
-		}
-		flow += push
-	}
+	return f.max(src, sink)
 }
 
 // holes counts the copies missing from holeSlots.
@@ -846,7 +806,7 @@ func leadsFeasible(t *Table, survivors *slotView, live []NodeID, sh map[NodeID]s
 	return f.max(2, 3) == need
 }
 
-// flow is a small Dinic max-flow solver for leadsFeasible.
+// flow is a small Dinic max-flow solver for the model's bounds.
 type flow struct {
 	head       []int
 	to, next   []int
