@@ -14,38 +14,17 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 require_tools redis-server redis-benchmark redis-cli python3
-# freeports N prints a base port B with B..B+N-1 and the Redis Cluster bus
-# ports B+10000.. free, all below the kernel's ephemeral range (where the
-# benchmark's own client connections would take them).
-freeports() {
-  python3 - "$1" <<'PY'
-import socket, sys, random
-n = int(sys.argv[1])
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    base = random.randint(10000, low - 10000 - n)
-    socks = []
-    try:
-        for p in list(range(base, base + n)) + list(range(base + 10000, base + 10000 + n)):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(base); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-}
 go build -o "$TMP/chkv" ./cmd/chkv
 
 # A failing step says which line, instead of ending the run silently.
 trap 'echo "compare-cluster.sh: line $LINENO failed (exit $?)" >&2' ERR
 
 # Pick both port ranges before starting anything, apart from each other.
-CBASE=$(freeports 4)
-RBASE=$(freeports 3)
+CBASE=$(free_ports 4)
+RBASE=$(free_ports 3)
 # chkv takes CBASE..CBASE+3; Redis RBASE..RBASE+2 and its bus ports RBASE+10000..
 overlap() { local a=$1 b=$2; [ $a -lt $((b + 4)) ] && [ $b -lt $((a + 3)) ]; }
-while overlap $RBASE $CBASE || overlap $((RBASE + 10000)) $CBASE; do RBASE=$(freeports 3); done
+while overlap $RBASE $CBASE || overlap $((RBASE + 10000)) $CBASE; do RBASE=$(free_ports 3); done
 "$TMP/chkv" cluster --port $CBASE --datanodes 3 --replicas 0 >"$TMP/chkv.log" 2>&1 &
 for i in 0 1 2; do
   p=$((RBASE + i)); mkdir -p "$TMP/r$p"

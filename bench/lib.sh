@@ -11,6 +11,28 @@ require_tools() {
 # free_port prints a free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# free_ports N prints a base port B with B..B+N-1 and the Redis Cluster bus
+# ports B+10000.. free on loopback, all below the kernel's ephemeral range
+# (where the benchmark's own client connections would take them).
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys, random
+n = int(sys.argv[1])
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    base = random.randint(10000, low - 10000 - n)
+    socks = []
+    try:
+        for p in list(range(base, base + n)) + list(range(base + 10000, base + 10000 + n)):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
 # median prints the median of the whitespace-separated numbers on stdin.
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

@@ -21,28 +21,10 @@ require_tools redis-server redis-cli python3
 go build -o "$TMP/migrate" ./bench/migrate
 go build -o "$TMP/chkv" ./cmd/chkv
 
-# freeport prints a free port P whose cluster bus port P+10000 is free too,
-# both below the kernel's ephemeral range (where client connections would
-# take them).
-freeport() {
-  python3 - <<'PY'
-import socket, random
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randint(10000, low - 10001)
-    try:
-        for q in (p, p + 10000):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-}
-
 redis_round() {
   local ports=() p i
   for i in 0 1 2 3; do
-    p=$(freeport); ports+=($p); mkdir -p "$TMP/data/$p"
+    p=$(free_ports 1); ports+=($p); mkdir -p "$TMP/data/$p"
     (cd "$TMP/data/$p" && exec redis-server --port $p --bind 127.0.0.1 --cluster-enabled yes \
       --cluster-config-file nodes.conf --save "" --appendonly no >"$TMP/redis$p.log" 2>&1) &
   done
