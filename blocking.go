@@ -195,14 +195,22 @@ func (c *conn) blockPop(w *waiter, timeout time.Duration) (popped, bool) {
 	if got {
 		return p, true
 	}
-	unlock := st.lockKeys(w.keys)
-	if w.claimed.CompareAndSwap(false, true) {
-		st.dropWaiter(w)
-		st.blocked.Add(-1)
-		unlock()
+	if st.giveUp(w) {
 		return popped{}, false
 	}
-	unlock()
 	// Served while we gave up: the element is ours (it was sent under the lock).
 	return <-w.ch, true
+}
+
+// giveUp withdraws w unless it has been served meanwhile, and reports
+// whether it did. The slot locks are released by defer.
+func (s *Store) giveUp(w *waiter) bool {
+	unlock := s.lockKeys(w.keys)
+	defer unlock()
+	if !w.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	s.dropWaiter(w)
+	s.blocked.Add(-1)
+	return true
 }

@@ -544,9 +544,26 @@ func cmdBPop(c *conn, args [][]byte) {
 		c.w.errorText(msg)
 		return
 	}
-	keys := args[1 : len(args)-1]
+	w := c.bpopOrWait(args[1:len(args)-1], left)
+	if w == nil {
+		return
+	}
+	p, ok := c.awaitPop(w, timeout)
+	if !ok {
+		return
+	}
+	c.w.array(2)
+	c.w.bulk(p.key)
+	c.w.bulk(p.val)
+}
+
+// bpopOrWait pops from the first non-empty list of keys and replies, or
+// writes WRONGTYPE, and returns nil; when every list is empty it returns
+// a waiter it has registered on keys. The slot locks are released by defer.
+func (c *conn) bpopOrWait(keys [][]byte, left bool) *waiter {
 	st := c.d.store
 	unlock := st.lockKeys(keys)
+	defer unlock()
 	now := c.now()
 	for _, k := range keys {
 		slot := SlotBytes(k)
@@ -556,33 +573,40 @@ func cmdBPop(c *conn, args [][]byte) {
 		}
 		if e.kind != kindList {
 			c.w.errorText(msgWrongType)
-			unlock()
-			return
+			return nil
 		}
 		c.w.array(2)
 		c.w.bulk(k)
 		c.w.bulk(st.popList(slot, k, e, left))
-		unlock()
-		return
+		return nil
 	}
 	w := &waiter{left: left, ch: make(chan popped, 1)}
 	for _, k := range keys {
 		w.keys = append(w.keys, cloneBytes(k))
 	}
 	st.addWaiter(w)
-	unlock()
-	p, ok := c.blockPop(w, time.Duration(timeout)*time.Millisecond)
-	switch {
-	case !ok:
-		c.w.nullArray()
-		return
-	case p.err != "": // the slot moved away while we waited
-		c.w.errorText(p.err)
-		return
+	return w
+}
+
+// blmoveOrWait checks BLMOVE's source: ready when it holds a list to move
+// from now; a registered waiter when it is empty; neither after it wrote
+// WRONGTYPE. The slot locks are released by defer.
+func (c *conn) blmoveOrWait(src, dst []byte, from, to bool) (w *waiter, ready bool) {
+	st := c.d.store
+	unlock := st.lockKeys([][]byte{src, dst})
+	defer unlock()
+	e := st.lookup(SlotBytes(src), src, c.now())
+	if e != nil && e.kind != kindList {
+		c.w.errorText(msgWrongType)
+		return nil, false
 	}
-	c.w.array(2)
-	c.w.bulk(p.key)
-	c.w.bulk(p.val)
+	if e != nil {
+		return nil, true
+	}
+	w = &waiter{keys: [][]byte{cloneBytes(src)}, left: from, move: true, dest: cloneBytes(dst), destLeft: to}
+	w.ch = make(chan popped, 1)
+	st.addWaiter(w)
+	return w, false
 }
 
 // cmdBLMove serves BLMOVE and BRPOPLPUSH.
@@ -605,35 +629,39 @@ func cmdBLMove(c *conn, args [][]byte) {
 		return
 	}
 	src, dst := args[1], args[2]
-	st := c.d.store
-	unlock := st.lockKeys([][]byte{src, dst})
-	e := st.lookup(SlotBytes(src), src, c.now())
-	if e != nil && e.kind != kindList {
-		unlock()
-		c.w.errorText(msgWrongType)
-		return
-	}
-	if e != nil {
-		unlock() // lmove takes the locks again; the list may change between, as if another client ran first
+	w, ready := c.blmoveOrWait(src, dst, from, to)
+	if ready {
+		// lmove takes the locks again; the list may change between, as if another client ran first
 		c.lmove(src, dst, from, to)
 		return
 	}
-	w := &waiter{keys: [][]byte{cloneBytes(src)}, left: from, move: true, dest: cloneBytes(dst), destLeft: to}
-
-	w.ch = make(chan popped, 1)
-	st.addWaiter(w)
-	unlock()
-	p, ok := c.blockPop(w, time.Duration(timeout)*time.Millisecond)
+	if w == nil {
+		return
+	}
+	p, ok := c.awaitPop(w, timeout)
 	switch {
 	case !ok:
-		c.w.nullArray()
-	case p.err != "":
-		c.w.errorText(p.err)
 	case p.moved || c.pushMoved(w, p.val):
 		c.w.bulk(p.val)
 	default:
 		c.w.errorText(msgWrongType)
 	}
+}
+
+// awaitPop waits for w to be served for at most timeout milliseconds (0:
+// no limit); when none arrives it answers the null array, when the slot
+// moved away meanwhile the error, and reports false.
+func (c *conn) awaitPop(w *waiter, timeout int64) (popped, bool) {
+	p, ok := c.blockPop(w, time.Duration(timeout)*time.Millisecond)
+	switch {
+	case !ok:
+		c.w.nullArray()
+		return p, false
+	case p.err != "":
+		c.w.errorText(p.err)
+		return p, false
+	}
+	return p, true
 }
 
 // pushMoved finishes a BLMOVE whose source and destination live in different

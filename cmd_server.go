@@ -382,6 +382,7 @@ func cmdInfo(c *conn, args [][]byte) {
 		"total_net_output_bytes", netOut,
 		"rejected_connections", d.stats.connsRejected.Load(),
 		"expired_keys", d.store.ExpiredKeys(),
+		"command_panics", d.stats.panics.Load(),
 	)
 	section("Cluster", "cluster_enabled", map[bool]int{false: 0, true: 1}[d.cluster != nil])
 	mig := &migrationStats{} // a standalone node moves nothing

@@ -23,6 +23,7 @@ func (c *conn) getString(slot int, key []byte, now int64) (*entry, bool) {
 func cmdGet(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
+	defer sd.mu.Unlock()
 	e, ok := c.getString(slot, args[1], c.now())
 	if ok {
 		if e == nil {
@@ -31,7 +32,6 @@ func cmdGet(c *conn, args [][]byte) {
 			c.w.bulk(e.str)
 		}
 	}
-	sd.mu.Unlock()
 }
 
 // Flags of SET and GETEX options.

@@ -155,6 +155,20 @@ func (c *conn) exec(args [][]byte) {
 		c.wouldWait = true // run it from a goroutine (eventloop_linux.go)
 		return
 	}
+	c.call(cmd, args)
+}
+
+// call routes and runs cmd, containing a panic of its handler (panic.go):
+// the event loops (eventloop_linux.go, eventloop_uring_linux.go) and the
+// connection goroutines (serve) all run commands through exec, so no
+// command can end the process.
+func (c *conn) call(cmd *command, args [][]byte) {
+	mark := len(c.w.buf)
+	defer func() {
+		if r := recover(); r != nil {
+			c.contain(cmd, r, mark)
+		}
+	}()
 	if c.d.route != nil && !c.d.route(c, cmd, args) {
 		return
 	}

@@ -54,6 +54,9 @@ type DataNodeConfig struct {
 	// loopSet.pick).
 	loops        *loopSet
 	loopAffinity int
+	// extraCommands are added to the command table: tests inject commands
+	// (one that panics) through it.
+	extraCommands []*command
 }
 
 // DefaultDataNodeConfig returns the configuration of a standalone DataNode
@@ -156,6 +159,7 @@ type serverStats struct {
 	commands      atomic.Int64 // of closed connections; open ones count their own
 	netIn         atomic.Int64 // likewise
 	netOut        atomic.Int64 // likewise
+	panics        atomic.Int64 // commands whose handler panicked (panic.go)
 }
 
 // StartDataNode starts a standalone DataNode listening on cfg.Addr. Close stops it.
@@ -179,6 +183,9 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 		conns:   make(map[*conn]struct{}),
 	}
 	d.cmds = commandTable()
+	for _, cmd := range cfg.extraCommands {
+		d.cmds[cmd.name] = cmd
+	}
 	switch {
 	case cfg.loops != nil:
 		d.loops, d.loopAffinity = cfg.loops, cfg.loopAffinity

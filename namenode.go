@@ -367,7 +367,10 @@ func (n *NameNode) serve(nc net.Conn) {
 			}
 			return
 		default:
-			n.exec(&w, args)
+			if !n.execContained(&w, args) {
+				w.flush()
+				return
+			}
 		}
 		if rr.buffered() == 0 {
 			if w.flush() != nil {
@@ -411,13 +414,12 @@ func (n *NameNode) exec(w *replyWriter, args [][]byte) {
 		n.cmdHandedOff(w, args)
 	case "CHKV.TABLE":
 		n.mu.Lock()
+		defer n.mu.Unlock() // released should a handler panic (panic.go)
 		n.replyTableLocked(w)
-		n.mu.Unlock()
 	case "CHKV.STATUS":
 		n.mu.Lock()
-		b := n.statusLocked()
-		n.mu.Unlock()
-		w.bulk(b)
+		defer n.mu.Unlock()
+		w.bulk(n.statusLocked())
 	}
 }
 
