@@ -141,9 +141,9 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 // empties. The caller holds the slot lock.
 func (s *Store) popList(slot int, key []byte, e *entry, left bool) []byte {
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
-	v := e.list.pop(left)
-	if e.list.len() == 0 {
-		e.list.bytes = 0
+	v := e.list().pop(left)
+	if e.list().len() == 0 {
+		e.list().bytes = 0
 		s.removeSized(slot, string(key), e, before)
 	} else {
 		s.update(slot, string(key), e, before, hadTTL)
@@ -155,13 +155,13 @@ func (s *Store) popList(slot int, key []byte, e *entry, left bool) []byte {
 // The caller holds the slot lock and has checked e's type.
 func (s *Store) pushList(slot int, key []byte, e *entry, left bool, v []byte) *entry {
 	if e == nil {
-		e = &entry{kind: kindList, list: &list{}}
-		e.list.push(left, v)
+		e = newListEntry(&list{})
+		e.list().push(left, v)
 		s.insert(slot, string(key), e)
 		return e
 	}
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
-	e.list.push(left, v)
+	e.list().push(left, v)
 	s.update(slot, string(key), e, before, hadTTL)
 	return e
 }

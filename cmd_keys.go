@@ -52,13 +52,10 @@ func cmdType(c *conn, args [][]byte) {
 	st := c.d.store
 	slot, sd := st.lockKey(args[1])
 	defer sd.mu.Unlock()
-	switch e := st.lookup(slot, args[1], c.now()); {
-	case e == nil:
+	if e := st.lookup(slot, args[1], c.now()); e == nil {
 		c.w.simple("none")
-	case e.kind == kindList:
-		c.w.simple("list")
-	default:
-		c.w.simple("string")
+	} else {
+		c.w.simple(typeName(e))
 	}
 }
 
@@ -205,9 +202,17 @@ func (o scanOptions) filter() func(string, *entry) bool {
 	}
 }
 
+// typeName names the type of e's value as TYPE does.
 func typeName(e *entry) string {
-	if e.kind == kindList {
+	switch e.kind {
+	case kindList:
 		return "list"
+	case kindHash:
+		return "hash"
+	case kindSet:
+		return "set"
+	case kindZSet:
+		return "zset"
 	}
 	return "string"
 }

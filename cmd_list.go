@@ -69,18 +69,18 @@ func cmdPush(c *conn, args [][]byte) {
 	}
 	created := e == nil
 	if created {
-		e = &entry{kind: kindList, list: &list{}}
+		e = newListEntry(&list{})
 	}
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
 	for _, v := range args[2:] {
-		e.list.push(left, cloneBytes(v))
+		e.list().push(left, cloneBytes(v))
 	}
 	if created {
 		st.insert(slot, string(key), e)
 	} else {
 		st.update(slot, string(key), e, before, hadTTL)
 	}
-	c.w.int(int64(e.list.len()))
+	c.w.int(int64(e.list().len()))
 	st.serveWaiters(slot, key)
 }
 
@@ -120,16 +120,16 @@ func cmdPop(c *conn, args [][]byte) {
 		c.w.bulk(st.popList(slot, key, e, left))
 		return
 	}
-	n := min(count, int64(e.list.len()))
+	n := min(count, int64(e.list().len()))
 	c.w.array(int(n))
 	if n == 0 {
 		return
 	}
 	before := e.size(string(key))
 	for range n {
-		c.w.bulk(e.list.pop(left))
+		c.w.bulk(e.list().pop(left))
 	}
-	if e.list.len() == 0 {
+	if e.list().len() == 0 {
 		st.removeSized(slot, string(key), e, before)
 	} else {
 		st.update(slot, string(key), e, before, e.expireAt != 0)
@@ -172,14 +172,14 @@ func cmdLRange(c *conn, args [][]byte) {
 		c.w.array(0)
 		return
 	}
-	start, end, ok = clampRange(start, end, int64(e.list.len()))
+	start, end, ok = clampRange(start, end, int64(e.list().len()))
 	if !ok {
 		c.w.array(0)
 		return
 	}
 	c.w.array(int(end - start + 1))
 	for i := start; i <= end; i++ {
-		c.w.bulk(e.list.at(int(i)))
+		c.w.bulk(e.list().at(int(i)))
 	}
 }
 
@@ -191,7 +191,7 @@ func cmdLLen(c *conn, args [][]byte) {
 		if e == nil {
 			c.w.int(0)
 		} else {
-			c.w.int(int64(e.list.len()))
+			c.w.int(int64(e.list().len()))
 		}
 	}
 }
@@ -224,8 +224,8 @@ func cmdLIndex(c *conn, args [][]byte) {
 		c.w.errorText(msgNotInteger)
 		return
 	}
-	if i, ok := listIndex(idx, int64(e.list.len())); ok {
-		c.w.bulk(e.list.at(i))
+	if i, ok := listIndex(idx, int64(e.list().len())); ok {
+		c.w.bulk(e.list().at(i))
 	} else {
 		c.w.null()
 	}
@@ -248,13 +248,13 @@ func cmdLSet(c *conn, args [][]byte) {
 		c.w.errorText(msgNotInteger)
 		return
 	}
-	i, ok := listIndex(idx, int64(e.list.len()))
+	i, ok := listIndex(idx, int64(e.list().len()))
 	if !ok {
 		c.w.errorText(msgOutOfRange)
 		return
 	}
 	before, hadTTL := e.size(string(args[1])), e.expireAt != 0
-	e.list.set(i, cloneBytes(args[3]))
+	e.list().set(i, cloneBytes(args[3]))
 	st.update(slot, string(args[1]), e, before, hadTTL)
 	c.w.ok()
 }
@@ -263,7 +263,7 @@ func cmdLSet(c *conn, args [][]byte) {
 // the key when none are left. The caller holds the slot lock.
 func (s *Store) rewriteList(slot int, key []byte, e *entry, elems [][]byte) {
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
-	e.list.replace(elems)
+	e.list().replace(elems)
 	if len(elems) == 0 {
 		s.removeSized(slot, string(key), e, before)
 	} else {
@@ -289,7 +289,7 @@ func cmdLRem(c *conn, args [][]byte) {
 		c.w.int(0)
 		return
 	}
-	elems := e.list.elems()
+	elems := e.list().elems()
 	n := len(elems)
 	drop := make([]bool, n)
 	removed := int64(0)
@@ -338,7 +338,7 @@ func cmdLTrim(c *conn, args [][]byte) {
 		return
 	}
 	if e != nil {
-		elems := e.list.elems()
+		elems := e.list().elems()
 		if s, t, ok := clampRange(start, end, int64(len(elems))); ok {
 			elems = elems[s : t+1]
 		} else {
@@ -371,7 +371,7 @@ func cmdLInsert(c *conn, args [][]byte) {
 		c.w.int(0)
 		return
 	}
-	elems := e.list.elems()
+	elems := e.list().elems()
 	for i, v := range elems {
 		if !bytes.Equal(v, args[3]) {
 			continue
@@ -446,7 +446,7 @@ func cmdLPos(c *conn, args [][]byte) {
 		c.w.errorText(msgWrongType)
 		return
 	}
-	n := int64(e.list.len())
+	n := int64(e.list().len())
 	var found []int64
 	matches := int64(0)
 	for k := int64(0); k < n && (maxlen == 0 || k < maxlen); k++ {
@@ -454,7 +454,7 @@ func cmdLPos(c *conn, args [][]byte) {
 		if fromTail {
 			i = n - 1 - k
 		}
-		if !bytes.Equal(e.list.at(int(i)), args[2]) {
+		if !bytes.Equal(e.list().at(int(i)), args[2]) {
 			continue
 		}
 		matches++

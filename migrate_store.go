@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
@@ -21,7 +22,35 @@ const (
 	recAppendList   = 4 // key count elements...
 	recDel          = 5 // key
 	recHint         = 6 // "" keys: how many keys the slot's snapshot brings
+	recSetHash      = 7 // key version expireAt count field value...
+	recAppendHash   = 8 // key count field value...
+	recSetSet       = 9 // key version expireAt count members...
+	recAppendSet    = 10
+	recSetZSet      = 11 // key version expireAt count member score... (score: 8 bytes, IEEE 754 big endian)
+	recAppendZSet   = 12
 )
+
+// recordKind returns the kind of value a set or append record carries.
+func recordKind(op byte) valueKind {
+	switch op {
+	case recSetString, recAppendString:
+		return kindString
+	case recSetList, recAppendList:
+		return kindList
+	case recSetHash, recAppendHash:
+		return kindHash
+	case recSetSet, recAppendSet:
+		return kindSet
+	case recSetZSet, recAppendZSet:
+		return kindZSet
+	}
+	return 0
+}
+
+// isAppend reports whether op carries a further chunk of a value.
+func isAppend(op byte) bool {
+	return op == recAppendString || op == recAppendList || op == recAppendHash || op == recAppendSet || op == recAppendZSet
+}
 
 // presizeBytesPerKey bounds a hint: a map sized for n keys takes about
 // this many bytes per key, so a request of b bytes sizes one for at most
@@ -89,27 +118,67 @@ func (r *recordEncoder) entry(slot int, key string, e *entry) {
 		}
 		return
 	}
-	l := e.list
+	switch e.kind {
+	case kindList:
+		l := e.list()
+		r.collection(slot, key, e, recSetList, recAppendList, l.len(), 1,
+			func(i int) int { return len(l.at(i)) },
+			func(i int) { r.bytes(l.at(i)) })
+	case kindHash:
+		h := e.hash()
+		r.collection(slot, key, e, recSetHash, recAppendHash, h.len(), 2,
+			func(i int) int { return len(h.pairs[i].field) + len(h.pairs[i].value) },
+			func(i int) { r.str(h.pairs[i].field); r.str(h.pairs[i].value) })
+	case kindSet:
+		st := e.set()
+		r.collection(slot, key, e, recSetSet, recAppendSet, st.len(), 1,
+			func(i int) int { return len(st.members[i]) },
+			func(i int) { r.str(st.members[i]) })
+	case kindZSet:
+		z := e.zset()
+		nodes := make([]*znode, 0, z.len())
+		z.each(0, z.len(), false, func(t *znode) bool { nodes = append(nodes, t); return true })
+		r.collection(slot, key, e, recSetZSet, recAppendZSet, len(nodes), 2,
+			func(i int) int { return len(nodes[i].member) + 8 },
+			func(i int) {
+				r.str(nodes[i].member)
+				r.buf = append(r.buf, 8)
+				r.buf = binary.BigEndian.AppendUint64(r.buf, math.Float64bits(nodes[i].score))
+			})
+	}
+}
+
+// collection encodes the n units of a collection value (a list element, a
+// hash's field and value, a set member, a sorted-set member and its score),
+// per byte strings each, as a set record followed by append records of at
+// most recordChunk bytes of units (a unit is never split).
+func (r *recordEncoder) collection(slot int, key string, e *entry, setOp, appendOp byte, n, per int,
+	size func(int) int, put func(int)) {
 	i := 0
 	chunk := func() {
-		start, size := i, 0
-		for i < l.len() && (i == start || size+len(l.at(i)) <= recordChunk) {
-			size += len(l.at(i))
+		start, bytes := i, 0
+		for i < n && (i == start || bytes+size(i) <= recordChunk) {
+			bytes += size(i)
 			i++
 		}
-		r.buf = binary.AppendUvarint(r.buf, uint64(i-start))
+		r.buf = binary.AppendUvarint(r.buf, uint64((i-start)*per))
 		for j := start; j < i; j++ {
-			r.bytes(l.at(j))
+			put(j)
 		}
 	}
-	r.head(recSetList, slot, key)
+	r.head(setOp, slot, key)
 	r.buf = binary.AppendUvarint(r.buf, e.version)
 	r.buf = binary.AppendVarint(r.buf, e.expireAt)
 	chunk()
-	for i < l.len() {
-		r.head(recAppendList, slot, key)
+	for i < n {
+		r.head(appendOp, slot, key)
 		chunk()
 	}
+}
+
+func (r *recordEncoder) str(s string) {
+	r.buf = binary.AppendUvarint(r.buf, uint64(len(s)))
+	r.buf = append(r.buf, s...)
 }
 
 // record is one decoded migration record; its byte slices alias the input.
@@ -176,6 +245,23 @@ func (d *recordDecoder) list(rec *record) {
 	}
 }
 
+// checkPairs refuses a hash or sorted-set record whose units are not
+// pairs, or whose scores are not 8 bytes holding a number.
+func (d *recordDecoder) checkPairs(rec *record) {
+	switch k := recordKind(rec.op); {
+	case k != kindHash && k != kindZSet:
+	case len(rec.elems)%2 != 0:
+		d.err = fmt.Errorf("%w: odd count of a pair record", errBadRecord)
+	case k == kindZSet:
+		for i := 1; i < len(rec.elems); i += 2 {
+			if len(rec.elems[i]) != 8 || math.IsNaN(math.Float64frombits(binary.BigEndian.Uint64(rec.elems[i]))) {
+				d.err = fmt.Errorf("%w: bad score", errBadRecord)
+				return
+			}
+		}
+	}
+}
+
 // next decodes the next record into rec; false at the end or on error (d.err).
 func (d *recordDecoder) next(rec *record) bool {
 	if len(d.b) == 0 || d.err != nil {
@@ -190,7 +276,7 @@ func (d *recordDecoder) next(rec *record) bool {
 	}
 	rec.slot = int(slot)
 	switch rec.op {
-	case recSetString, recSetList:
+	case recSetString, recSetList, recSetHash, recSetSet, recSetZSet:
 		rec.version = d.uvarint()
 		rec.expireAt = d.varint()
 		if rec.op == recSetString {
@@ -200,13 +286,16 @@ func (d *recordDecoder) next(rec *record) bool {
 		}
 	case recAppendString:
 		rec.str = d.bytes()
-	case recAppendList:
+	case recAppendList, recAppendHash, recAppendSet, recAppendZSet:
 		d.list(rec)
 	case recDel:
 	case recHint:
 		rec.version = d.uvarint() // the key count
 	default:
 		d.err = fmt.Errorf("%w: op %d", errBadRecord, rec.op)
+	}
+	if d.err == nil {
+		d.checkPairs(rec)
 	}
 	return d.err == nil
 }
@@ -231,30 +320,37 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	old := sd.keys[string(key)]
 	d.applying = true
 	defer func() { d.applying = false }()
-	if old != nil && rec.op != recAppendString && rec.op != recAppendList {
+	if old != nil && !isAppend(rec.op) {
 		d.keys--
 		d.sum -= entryDigest(string(key), old)
 	}
-	switch rec.op {
-	case recDel:
+	if rec.op == recDel {
 		if old != nil {
 			s.remove(slot, string(key), old)
 		}
 		return nil
-	case recSetString, recSetList:
+	}
+	if !isAppend(rec.op) {
+		var e *entry
+		var k string
+		switch rec.op {
+		case recSetString:
+			e = &entry{kind: kindString}
+			k, e.str = keyValue(key, rec.str)
+		case recSetList:
+			e, k = newListEntry(&list{}), string(key)
+		case recSetHash:
+			e, k = newHashEntry(&hashValue{}), string(key)
+		case recSetSet:
+			e, k = newSetEntry(newSetValue()), string(key)
+		case recSetZSet:
+			e, k = newZSetEntry(newZSet()), string(key)
+		}
+		fillCollection(e, rec.elems)
 		if old != nil {
 			s.remove(slot, string(key), old)
 		}
-		e := &entry{kind: kindString, expireAt: rec.expireAt}
-		var k string
-		if rec.op == recSetString {
-			k, e.str = keyValue(key, rec.str)
-		} else {
-			k, e.kind, e.list = string(key), kindList, &list{}
-			for _, v := range rec.elems {
-				e.list.pushBack(cloneBytes(v))
-			}
-		}
+		e.expireAt = rec.expireAt
 		s.insert(slot, k, e)
 		e.version = rec.version
 		sd.seq = max(sd.seq, rec.version)
@@ -266,21 +362,41 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		return nil
 	}
 	d.inexact = true // a chunk of a big value: the slot is scanned at the end
-	if old == nil || (rec.op == recAppendString) != (old.kind == kindString) {
+	if old == nil || recordKind(rec.op) != old.kind {
 		return fmt.Errorf("%w: append to a missing key or one of another type", errBadRecord)
 	}
 	before, hadTTL, version := old.size(string(key)), old.expireAt != 0, old.version
 	if rec.op == recAppendString {
 		old.str = append(old.str, rec.str...)
 	} else {
-		for _, v := range rec.elems {
-			old.list.pushBack(cloneBytes(v))
-		}
+		fillCollection(old, rec.elems)
 	}
 	s.update(slot, string(key), old, before, hadTTL)
 	old.version = version // a chunk is part of the same write
 	old.vhOK = false      // ... so the value's hash is stale under the same version
 	return nil
+}
+
+// fillCollection adds the decoded units of a collection record to e.
+func fillCollection(e *entry, elems [][]byte) {
+	switch e.kind {
+	case kindList:
+		for _, v := range elems {
+			e.list().pushBack(cloneBytes(v))
+		}
+	case kindHash: // pairs: checked by the decoder
+		for i := 0; i < len(elems); i += 2 {
+			e.hash().set(elems[i], elems[i+1])
+		}
+	case kindSet:
+		for _, m := range elems {
+			e.set().add(m)
+		}
+	case kindZSet: // pairs with 8-byte scores: checked by the decoder
+		for i := 0; i < len(elems); i += 2 {
+			e.zset().add(elems[i], math.Float64frombits(binary.BigEndian.Uint64(elems[i+1])))
+		}
+	}
 }
 
 // slotSeq returns slot's version sequence.
@@ -343,12 +459,26 @@ func valueHash(e *entry) uint64 {
 		return e.vh
 	}
 	var h uint64
-	if e.kind == kindString {
+	switch e.kind {
+	case kindString:
 		h = xxhash.Sum64(e.str)
-	} else {
-		for i := range e.list.len() {
-			h = digestMix(h, xxhash.Sum64(e.list.at(i)))
+	case kindList:
+		for i := range e.list().len() {
+			h = digestMix(h, xxhash.Sum64(e.list().at(i)))
 		}
+	case kindHash: // a sum: the order of the fields does not matter
+		for _, p := range e.hash().pairs {
+			h += digestMix(xxhash.Sum64String(p.field), xxhash.Sum64String(p.value))
+		}
+	case kindSet:
+		for _, m := range e.set().members {
+			h += digestMix(xxhash.Sum64String(m), 1)
+		}
+	case kindZSet:
+		e.zset().each(0, e.zset().len(), false, func(t *znode) bool {
+			h = digestMix(digestMix(h, xxhash.Sum64String(t.member)), math.Float64bits(t.score))
+			return true
+		})
 	}
 	e.vh, e.vhOK, e.vhVer = h, true, uint32(e.version)
 	return h

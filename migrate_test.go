@@ -259,6 +259,22 @@ func TestRecordsRoundTrip(t *testing.T) {
 	for i := range 3000 {
 		e = src.pushList(slot, []byte("list"), e, false, make([]byte, 1000+i%7))
 	}
+	// Collections of every kind, small and spanning several chunks.
+	h, hs, set, ints, z := &hashValue{}, &hashValue{}, newSetValue(), newSetValue(), newZSet()
+	for i := range 3000 {
+		h.set([]byte("f"+strconv.Itoa(i)), make([]byte, 1000+i%5))
+		set.add([]byte(strings.Repeat("m", 1000) + strconv.Itoa(i)))
+		z.add([]byte(strings.Repeat("z", 1000)+strconv.Itoa(i)), float64(i%17)-0.5)
+	}
+	hs.set([]byte("a"), []byte("1"))
+	hs.set([]byte("b"), []byte("2"))
+	ints.add([]byte("7"))
+	ints.add([]byte("-3"))
+	src.insert(slot, "hash", newHashEntry(h))
+	src.insert(slot, "small-hash", newHashEntry(hs))
+	src.insert(slot, "set", newSetEntry(set))
+	src.insert(slot, "intset", newSetEntry(ints))
+	src.insert(slot, "zset", newZSetEntry(z))
 	var enc recordEncoder
 	for _, k := range src.slotKeyList(slot) {
 		enc.entry(slot, k, sd.keys[k])
@@ -280,9 +296,21 @@ func TestRecordsRoundTrip(t *testing.T) {
 	dst.slot(slot).mu.Unlock()
 	require.NoError(t, d.err)
 	k1, d1 := src.slotDigest(slot, 0)
-	require.Equal(t, int64(3), k1)
+	require.Equal(t, int64(8), k1)
 	require.Equal(t, k1, k2)
 	require.Equal(t, d1, d2)
+	for _, k := range []string{"hash", "small-hash", "set", "intset", "zset"} {
+		require.Equal(t, src.slot(slot).keys[k].size(k), dst.slot(slot).keys[k].size(k), "accounted size of %s", k)
+	}
+	require.Equal(t, hs.pairs, dst.slot(slot).keys["small-hash"].hash().pairs, "a small hash keeps its order")
+	require.Equal(t, []string{"-3", "7"}, dst.slot(slot).keys["intset"].set().members, "an intset stays sorted")
+	dz := dst.slot(slot).keys["zset"].zset()
+	require.Equal(t, 3000, dz.len())
+	for i := range 3000 {
+		sc, ok := dz.score([]byte(strings.Repeat("z", 1000) + strconv.Itoa(i)))
+		require.True(t, ok)
+		require.Equal(t, float64(i%17)-0.5, sc)
+	}
 	// Versions handed out later never repeat one from before the move.
 	require.GreaterOrEqual(t, dst.slotSeq(slot), seq)
 
@@ -292,7 +320,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		for d.next(&rec) {
 		}
 	}
-	for _, bad := range [][]byte{{9, 0, 0}, {recSetString, 0xff, 0xff, 0xff, 0x7f}, {recSetList, 1, 1, 'k', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}} {
+	for _, bad := range [][]byte{{99, 0, 0}, {recSetHash, 0, 0}, {recSetZSet, 1, 1, 'k', 1, 0, 2, 1, 'm', 3, 1, 2, 3}, {recSetString, 0xff, 0xff, 0xff, 0x7f}, {recSetList, 1, 1, 'k', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}} {
 		d := recordDecoder{b: bad}
 		require.False(t, d.next(&rec))
 		require.Error(t, d.err)

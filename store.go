@@ -16,13 +16,17 @@ type valueKind uint8
 const (
 	kindString valueKind = iota + 1
 	kindList
+	kindHash
+	kindSet
+	kindZSet
 )
 
-// entry is one key's value. Exactly one of str (kindString) and list
-// (kindList) is in use.
+// entry is one key's value: str for kindString; obj for the collections,
+// pointing to the *list, *hashValue, *setValue or *zset its kind says (one
+// pointer for all of them keeps the struct in its 64-byte size class).
 type entry struct {
 	str      []byte
-	list     *list
+	obj      unsafe.Pointer
 	version  uint64
 	expireAt int64 // unix milliseconds; 0 means no expiry
 	// vh caches the hash of the value for migration digests, valid while
@@ -51,13 +55,44 @@ const listElemOverhead = 24
 // size returns the accounted bytes of a key holding e.
 func (e *entry) size(key string) int64 {
 	n := int64(len(key) + entryOverhead)
-	if e.kind == kindList {
-		n += e.list.bytes + int64(e.list.len()*listElemOverhead)
-	} else {
+	switch e.kind {
+	case kindList:
+		n += e.list().bytes + int64(e.list().len()*listElemOverhead)
+	case kindHash:
+		n += e.hash().size()
+	case kindSet:
+		n += e.set().size()
+	case kindZSet:
+		n += e.zset().size()
+	default:
 		n += int64(cap(e.str))
 	}
 	return n
 }
+
+// list returns the list of a kindList entry.
+func (e *entry) list() *list { return (*list)(e.obj) }
+
+// hash returns the hash of a kindHash entry.
+func (e *entry) hash() *hashValue { return (*hashValue)(e.obj) }
+
+// set returns the set of a kindSet entry.
+func (e *entry) set() *setValue { return (*setValue)(e.obj) }
+
+// zset returns the sorted set of a kindZSet entry.
+func (e *entry) zset() *zset { return (*zset)(e.obj) }
+
+// newListEntry returns an entry holding l.
+func newListEntry(l *list) *entry { return &entry{kind: kindList, obj: unsafe.Pointer(l)} }
+
+// newHashEntry returns an entry holding h.
+func newHashEntry(h *hashValue) *entry { return &entry{kind: kindHash, obj: unsafe.Pointer(h)} }
+
+// newSetEntry returns an entry holding s.
+func newSetEntry(s *setValue) *entry { return &entry{kind: kindSet, obj: unsafe.Pointer(s)} }
+
+// newZSetEntry returns an entry holding z.
+func newZSetEntry(z *zset) *entry { return &entry{kind: kindZSet, obj: unsafe.Pointer(z)} }
 
 // WriteOp says what a write did to a key.
 type WriteOp uint8
@@ -302,7 +337,7 @@ func (s *Store) setString(slot int, key []byte, e *entry, val []byte, expireAt i
 		e.str = v
 		s.slots[slot].keys[k] = e
 	}
-	e.kind, e.list = kindString, nil
+	e.kind, e.obj = kindString, nil
 	if !keepTTL {
 		e.expireAt = expireAt
 	}

@@ -1,0 +1,136 @@
+// setValue is the value of a set key: Redis's intset (sorted integers) while it qualifies, then members indexed by a map.
+
+package chkv
+
+import "sort"
+
+// setMaxIntsetEntries is how many integer members Redis 7.0 keeps in an
+// intset (sorted, so SMEMBERS answers in numeric order) before it converts
+// the set to a hash table for good; any non-integer member converts too.
+const setMaxIntsetEntries = 512
+
+// setMemberOverhead approximates the bytes a set member costs beyond its bytes.
+const setMemberOverhead = 48
+
+// setValue is a set. While ints is set, members holds decimal integers in
+// numeric order and idx is nil; afterwards idx maps every member to its
+// position in members (in no particular order), so a random member is one
+// index away.
+type setValue struct {
+	members []string
+	nums    []int64          // the members' values while ints
+	idx     map[string]int32 // nil while ints
+	bytes   int64
+}
+
+func newSetValue() *setValue { return &setValue{nums: []int64{}} }
+
+func (s *setValue) len() int { return len(s.members) }
+
+// isIntset reports whether the set is still an intset.
+func (s *setValue) isIntset() bool { return s.idx == nil }
+
+// size returns the accounted bytes of the set's members.
+func (s *setValue) size() int64 { return s.bytes + int64(len(s.members))*setMemberOverhead }
+
+// find returns the position of m, or -1.
+func (s *setValue) find(m []byte) int {
+	if s.idx != nil {
+		if i, ok := s.idx[string(m)]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	v, ok := parseInt(m)
+	if !ok {
+		return -1
+	}
+	i := sort.Search(len(s.nums), func(i int) bool { return s.nums[i] >= v })
+	if i < len(s.nums) && s.nums[i] == v {
+		return i
+	}
+	return -1
+}
+
+func (s *setValue) has(m []byte) bool { return s.find(m) >= 0 }
+
+// add adds m (copied) and reports whether it was new.
+func (s *setValue) add(m []byte) bool {
+	if s.idx == nil {
+		v, ok := parseInt(m)
+		if ok && len(s.members) < setMaxIntsetEntries {
+			i := sort.Search(len(s.nums), func(i int) bool { return s.nums[i] >= v })
+			if i < len(s.nums) && s.nums[i] == v {
+				return false
+			}
+			s.nums = append(s.nums, 0)
+			copy(s.nums[i+1:], s.nums[i:])
+			s.nums[i] = v
+			s.members = append(s.members, "")
+			copy(s.members[i+1:], s.members[i:])
+			s.members[i] = string(m)
+			s.bytes += int64(len(m))
+			return true
+		}
+		if s.find(m) >= 0 {
+			return false
+		}
+		s.convert()
+	}
+	if _, ok := s.idx[string(m)]; ok {
+		return false
+	}
+	k := string(m)
+	s.idx[k] = int32(len(s.members))
+	s.members = append(s.members, k)
+	s.bytes += int64(len(m))
+	return true
+}
+
+// convert leaves the intset representation for good.
+func (s *setValue) convert() {
+	s.idx = make(map[string]int32, len(s.members)+1)
+	for i, m := range s.members {
+		s.idx[m] = int32(i)
+	}
+	s.nums = nil
+}
+
+// del removes m and reports whether it was there.
+func (s *setValue) del(m []byte) bool {
+	i := s.find(m)
+	if i < 0 {
+		return false
+	}
+	s.removeAt(i)
+	return true
+}
+
+// removeAt removes the member at position i and returns it.
+func (s *setValue) removeAt(i int) string {
+	m := s.members[i]
+	s.bytes -= int64(len(m))
+	last := len(s.members) - 1
+	if s.idx == nil {
+		copy(s.members[i:], s.members[i+1:])
+		copy(s.nums[i:], s.nums[i+1:])
+		s.nums = s.nums[:last]
+	} else {
+		delete(s.idx, m)
+		if i != last {
+			s.members[i] = s.members[last]
+			s.idx[s.members[i]] = int32(i)
+		}
+	}
+	s.members[last] = ""
+	s.members = s.members[:last]
+	return m
+}
+
+// encoding names the set's representation as Redis's OBJECT ENCODING does.
+func (s *setValue) encoding() string {
+	if s.idx == nil {
+		return "intset"
+	}
+	return "hashtable"
+}

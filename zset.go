@@ -1,0 +1,308 @@
+// zset is the value of a sorted-set key: a treap ordered by (score, member) with subtree sizes for ranks, and a map from member to score.
+
+package chkv
+
+import "math/rand/v2"
+
+// zsetMemberOverhead approximates the bytes a sorted-set member costs
+// beyond its bytes (tree node, map slot, allocation rounding).
+const zsetMemberOverhead = 80
+
+// znode is one member of a sorted set in the treap: a binary search tree
+// by (score, member) that is a heap by prio, so its depth is O(log N)
+// with high probability whatever order members come in.
+type znode struct {
+	left, right *znode
+	member      string
+	score       float64
+	prio        uint32
+	size        uint32 // nodes in this subtree
+}
+
+func (t *znode) count() int {
+	if t == nil {
+		return 0
+	}
+	return int(t.size)
+}
+
+func (t *znode) fix() { t.size = uint32(1 + t.left.count() + t.right.count()) }
+
+// zless orders (score, member) pairs as Redis's skiplist does: by score,
+// then by the member's bytes.
+func zless(s1 float64, m1 string, s2 float64, m2 string) bool {
+	return s1 < s2 || (s1 == s2 && m1 < m2)
+}
+
+// zsplit splits t into the nodes before (s, m) and the rest.
+func zsplit(t *znode, s float64, m string) (l, r *znode) {
+	if t == nil {
+		return nil, nil
+	}
+	if zless(t.score, t.member, s, m) {
+		t.right, r = zsplit(t.right, s, m)
+		l = t
+	} else {
+		l, t.left = zsplit(t.left, s, m)
+		r = t
+	}
+	t.fix()
+	return l, r
+}
+
+// zmerge joins a and b, every node of a ordered before every node of b.
+func zmerge(a, b *znode) *znode {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case a.prio > b.prio:
+		a.right = zmerge(a.right, b)
+		a.fix()
+		return a
+	default:
+		b.left = zmerge(a, b.left)
+		b.fix()
+		return b
+	}
+}
+
+func (t *znode) insert(n *znode) *znode {
+	if t == nil {
+		return n
+	}
+	if n.prio > t.prio {
+		n.left, n.right = zsplit(t, n.score, n.member)
+		n.fix()
+		return n
+	}
+	if zless(n.score, n.member, t.score, t.member) {
+		t.left = t.left.insert(n)
+	} else {
+		t.right = t.right.insert(n)
+	}
+	t.size++
+	return t
+}
+
+// remove removes the node (s, m), which must be in t.
+func (t *znode) remove(s float64, m string) *znode {
+	if t.score == s && t.member == m {
+		return zmerge(t.left, t.right)
+	}
+	if zless(s, m, t.score, t.member) {
+		t.left = t.left.remove(s, m)
+	} else {
+		t.right = t.right.remove(s, m)
+	}
+	t.size--
+	return t
+}
+
+// walk calls fn on the nodes of ranks [lo, hi) of t in order (reverse
+// order when rev), until fn returns false.
+func (t *znode) walk(lo, hi int, rev bool, fn func(*znode) bool) bool {
+	if t == nil || lo >= hi {
+		return true
+	}
+	ls := t.left.count()
+	left := func() bool { return lo >= ls || t.left.walk(lo, min(hi, ls), rev, fn) }
+	self := func() bool { return lo > ls || ls >= hi || fn(t) }
+	right := func() bool { return hi <= ls+1 || t.right.walk(max(lo-ls-1, 0), hi-ls-1, rev, fn) }
+	if rev {
+		return right() && self() && left()
+	}
+	return left() && self() && right()
+}
+
+// zset is a sorted set: members ordered by score then bytes, each once.
+type zset struct {
+	root  *znode
+	dict  map[string]float64
+	bytes int64 // sum of member lengths
+}
+
+func newZSet() *zset { return &zset{dict: make(map[string]float64)} }
+
+func (z *zset) len() int { return len(z.dict) }
+
+// size returns the accounted bytes of the sorted set's members.
+func (z *zset) size() int64 { return z.bytes + int64(len(z.dict))*zsetMemberOverhead }
+
+// score returns the score of member.
+func (z *zset) score(member []byte) (float64, bool) {
+	s, ok := z.dict[string(member)]
+	return s, ok
+}
+
+// add makes member (copied) hold score, reporting whether it is new.
+func (z *zset) add(member []byte, score float64) bool {
+	old, ok := z.dict[string(member)]
+	if ok {
+		if old == score {
+			return false
+		}
+		m := z.nodeMember(old, member)
+		z.root = z.root.remove(old, m)
+		z.dict[m] = score
+		z.root = z.root.insert(&znode{member: m, score: score, prio: rand.Uint32(), size: 1})
+		return false
+	}
+	m := string(member)
+	z.dict[m] = score
+	z.bytes += int64(len(m))
+	z.root = z.root.insert(&znode{member: m, score: score, prio: rand.Uint32(), size: 1})
+	return true
+}
+
+// nodeMember returns the member string the tree holds for (score, member),
+// so a re-insert shares it with the map instead of copying it.
+func (z *zset) nodeMember(score float64, member []byte) string {
+	for t := z.root; t != nil; {
+		switch {
+		case t.score == score && t.member == string(member):
+			return t.member
+		case zless(score, string(member), t.score, t.member):
+			t = t.left
+		default:
+			t = t.right
+		}
+	}
+	return string(member)
+}
+
+// del removes member and reports whether it was there.
+func (z *zset) del(member []byte) bool {
+	s, ok := z.dict[string(member)]
+	if !ok {
+		return false
+	}
+	z.root = z.root.remove(s, string(member))
+	delete(z.dict, string(member))
+	z.bytes -= int64(len(member))
+	return true
+}
+
+// rank returns the 0-based rank of member in ascending order.
+func (z *zset) rank(member []byte) (int, bool) {
+	s, ok := z.dict[string(member)]
+	if !ok {
+		return 0, false
+	}
+	return z.countWhile(func(t *znode) bool { return zless(t.score, t.member, s, string(member)) }), true
+}
+
+// countWhile returns how many nodes, from the first, satisfy before,
+// which must hold for a prefix of the order.
+func (z *zset) countWhile(before func(*znode) bool) int {
+	n := 0
+	for t := z.root; t != nil; {
+		if before(t) {
+			n += t.left.count() + 1
+			t = t.right
+		} else {
+			t = t.left
+		}
+	}
+	return n
+}
+
+// at returns the node of rank i (0 <= i < len).
+func (z *zset) at(i int) *znode {
+	t := z.root
+	for {
+		ls := t.left.count()
+		switch {
+		case i < ls:
+			t = t.left
+		case i == ls:
+			return t
+		default:
+			i -= ls + 1
+			t = t.right
+		}
+	}
+}
+
+// each calls fn on the nodes of ranks [lo, hi), ascending (descending when
+// rev), until fn returns false.
+func (z *zset) each(lo, hi int, rev bool, fn func(*znode) bool) {
+	z.root.walk(lo, hi, rev, fn)
+}
+
+// scoreRange is a score interval as ZRANGEBYSCORE takes it.
+type scoreRange struct {
+	min, max     float64
+	minEx, maxEx bool
+}
+
+// below reports whether s lies before the interval.
+func (r *scoreRange) below(s float64) bool {
+	if r.minEx {
+		return s <= r.min
+	}
+	return s < r.min
+}
+
+// notAbove reports whether s lies at or before the interval's end.
+func (r *scoreRange) notAbove(s float64) bool {
+	if r.maxEx {
+		return s < r.max
+	}
+	return s <= r.max
+}
+
+// lexBound is one end of a ZRANGEBYLEX interval: "-" (inf < 0), "+"
+// (inf > 0), or a member, inclusive or exclusive.
+type lexBound struct {
+	inf int
+	val string
+	ex  bool
+}
+
+// lexRange is a member interval as ZRANGEBYLEX takes it.
+type lexRange struct{ min, max lexBound }
+
+// below reports whether m lies before the interval.
+func (r *lexRange) below(m string) bool {
+	switch r.min.inf {
+	case -1:
+		return false
+	case 1:
+		return true
+	}
+	if r.min.ex {
+		return m <= r.min.val
+	}
+	return m < r.min.val
+}
+
+// notAbove reports whether m lies at or before the interval's end.
+func (r *lexRange) notAbove(m string) bool {
+	switch r.max.inf {
+	case -1:
+		return false
+	case 1:
+		return true
+	}
+	if r.max.ex {
+		return m < r.max.val
+	}
+	return m <= r.max.val
+}
+
+// scoreSpan returns the ranks [lo, hi) of the members whose score lies in r.
+func (z *zset) scoreSpan(r *scoreRange) (lo, hi int) {
+	lo = z.countWhile(func(t *znode) bool { return r.below(t.score) })
+	hi = z.countWhile(func(t *znode) bool { return r.notAbove(t.score) })
+	return lo, max(lo, hi)
+}
+
+// lexSpan returns the ranks [lo, hi) of the members in r, the set's
+// scores assumed all equal as Redis assumes them.
+func (z *zset) lexSpan(r *lexRange) (lo, hi int) {
+	lo = z.countWhile(func(t *znode) bool { return r.below(t.member) })
+	hi = z.countWhile(func(t *znode) bool { return r.notAbove(t.member) })
+	return lo, max(lo, hi)
+}
