@@ -478,7 +478,7 @@ func cmdIncr(c *conn, args [][]byte) {
 			return
 		}
 	}
-	if by < 0 && cur < 0 && by < math.MinInt64-cur || by > 0 && cur > 0 && by > math.MaxInt64-cur {
+	if addOverflows(cur, by) {
 		c.w.errorText(msgOverflow)
 		return
 	}

@@ -129,6 +129,7 @@ func commandTable() map[string]*command {
 		{"chkv.version", 2, rf, 1, 1, 1, cmdVersion},
 	}
 	cmds = append(cmds, listCommands()...)
+	cmds = append(cmds, hashCommands()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c

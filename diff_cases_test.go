@@ -44,6 +44,7 @@ func diffCases() []diffCase {
 		expiredKeyCases(),
 		farFutureCases(),
 		extraCases(),
+		collectionCases(),
 	)
 }
 

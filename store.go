@@ -3,6 +3,7 @@
 package chkv
 
 import (
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -128,6 +129,10 @@ type StoreConfig struct {
 	ExpireInterval time.Duration
 	// ExpireBudget is how many keys one expiry cycle may examine. Default 20000.
 	ExpireBudget int
+	// Rand returns random numbers for SPOP, SRANDMEMBER, HRANDFIELD and
+	// ZRANDMEMBER; it must be safe for concurrent use. Default
+	// math/rand/v2's Uint64.
+	Rand func() uint64
 }
 
 // withDefaults fills zero fields.
@@ -140,6 +145,9 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	}
 	if c.ExpireBudget <= 0 {
 		c.ExpireBudget = 20000
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Uint64
 	}
 	return c
 }

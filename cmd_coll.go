@@ -1,0 +1,225 @@
+// Helpers shared by the hash, set and sorted-set commands: typed lookups, writes that delete emptied keys, *SCAN, random picks.
+
+package chkv
+
+import (
+	"math"
+	"strconv"
+)
+
+// Error texts of the collection commands, as redis-server 7.0 writes them.
+const (
+	msgOutOfRangeValue = "ERR value is out of range"
+	msgNotFloatMinMax  = "ERR min or max is not a float"
+	msgNotLexRange     = "ERR min or max not valid string range item"
+)
+
+// collLen returns the number of elements of a collection entry.
+func (e *entry) collLen() int {
+	switch e.kind {
+	case kindList:
+		return e.list().len()
+	case kindHash:
+		return e.hash().len()
+	case kindSet:
+		return e.set().len()
+	case kindZSet:
+		return e.zset().len()
+	}
+	return 1
+}
+
+// getKind returns the live entry of key when it holds kind, or nil when
+// absent; on a key of another kind it writes WRONGTYPE and reports false.
+// The caller holds the slot lock.
+func (c *conn) getKind(slot int, key []byte, kind valueKind) (*entry, bool) {
+	e := c.d.store.lookup(slot, key, c.now())
+	if e != nil && e.kind != kind {
+		c.w.errorText(msgWrongType)
+		return nil, false
+	}
+	return e, true
+}
+
+// lockKind locks key's slot and returns the slot and the key's entry of
+// kind (nil when absent) with the unlock function; on a key of another kind
+// it writes WRONGTYPE, unlocks and reports false.
+func (c *conn) lockKind(key []byte, kind valueKind) (slot int, e *entry, unlock func(), ok bool) {
+	slot, sd := c.d.store.lockKey(key)
+	if e, ok = c.getKind(slot, key, kind); !ok {
+		sd.mu.Unlock()
+		return 0, nil, nil, false
+	}
+	return slot, e, sd.mu.Unlock, true
+}
+
+// readKind is lockKind for a command that reads only.
+func (c *conn) readKind(key []byte, kind valueKind) (*entry, func(), bool) {
+	_, e, unlock, ok := c.lockKind(key, kind)
+	return e, unlock, ok
+}
+
+// addOverflows reports whether a+b overflows an int64.
+func addOverflows(a, b int64) bool {
+	return b < 0 && a < 0 && b < math.MinInt64-a || b > 0 && a > 0 && b > math.MaxInt64-a
+}
+
+// collWrite is a write in progress to a collection key: begin notes its
+// accounted size, done records the change (a new version) or deletes the
+// key when the collection is empty, as Redis does.
+type collWrite struct {
+	slot   int
+	key    []byte
+	e      *entry
+	before int64
+	hadTTL bool
+	isNew  bool
+}
+
+// beginWrite starts a write to e at key, or to a new collection entry made
+// by mk when e is nil (inserted at done, if it is not empty then).
+func beginWrite(slot int, key []byte, e *entry, mk func() *entry) collWrite {
+	if e == nil {
+		return collWrite{slot: slot, key: key, e: mk(), isNew: true}
+	}
+	return collWrite{slot: slot, key: key, e: e, before: e.size(string(key)), hadTTL: e.expireAt != 0}
+}
+
+// done records the write; changed false means nothing changed.
+func (w *collWrite) done(s *Store, changed bool) {
+	switch {
+	case w.isNew:
+		if w.e.collLen() > 0 {
+			s.insert(w.slot, string(w.key), w.e)
+		}
+	case !changed:
+	case w.e.collLen() == 0:
+		s.removeSized(w.slot, string(w.key), w.e, w.before)
+	default:
+		s.update(w.slot, string(w.key), w.e, w.before, w.hadTTL)
+	}
+}
+
+// writeScore writes a score as Redis 7.0 does in RESP2: %.17g, inf and -inf.
+func (w *replyWriter) score(f float64) {
+	w.bulkString(formatScore(f))
+}
+
+// formatScore formats f as C's %.17g, with inf and -inf for the infinities.
+func formatScore(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'g', 17, 64)
+}
+
+// collScanArgs parses the cursor and the MATCH and COUNT options of HSCAN,
+// SSCAN and ZSCAN (args: name key cursor options...). A missing key is
+// answered before the options are looked at, as Redis does; the caller
+// checks it between parseCursorArg and parseScanOpts.
+func (c *conn) parseCursorArg(b []byte) bool {
+	if _, ok := parseCursor(b); !ok {
+		c.w.errorText("ERR invalid cursor")
+		return false
+	}
+	return true
+}
+
+// parseScanOpts parses MATCH and COUNT of a collection SCAN; it returns
+// the pattern (nil for none) or writes the error and reports false.
+func (c *conn) parseScanOpts(opts [][]byte) ([]byte, bool) {
+	var match []byte
+	for i := 0; i < len(opts); i += 2 {
+		if i+1 >= len(opts) {
+			c.w.errorText(msgSyntax)
+			return nil, false
+		}
+		switch v := opts[i+1]; {
+		case eqFold(opts[i], "count"):
+			n, ok := parseInt(v)
+			if !ok {
+				c.w.errorText(msgNotInteger)
+				return nil, false
+			}
+			if n < 1 {
+				c.w.errorText(msgSyntax)
+				return nil, false
+			}
+		case eqFold(opts[i], "match"):
+			match = v
+			if len(v) == 1 && v[0] == '*' {
+				match = nil
+			}
+		default:
+			c.w.errorText(msgSyntax)
+			return nil, false
+		}
+	}
+	return match, true
+}
+
+// emptyScan is the reply of a SCAN of a missing key.
+func (w *replyWriter) emptyScan() {
+	w.array(2)
+	w.bulkString("0")
+	w.array(0)
+}
+
+// randIntn returns a random int in [0, n) from the store's source.
+func (s *Store) randIntn(n int) int {
+	return int(s.cfg.Rand() % uint64(n))
+}
+
+// parseRandCount parses the count of HRANDFIELD, SRANDMEMBER and
+// ZRANDMEMBER (within ±LONG_MAX) into the number of picks and whether they
+// must be distinct; it writes the error and reports false.
+func (c *conn) parseRandCount(b []byte) (count int64, uniq, ok bool) {
+	n, ok := parseInt(b)
+	if !ok {
+		c.w.errorText(msgNotInteger)
+		return 0, false, false
+	}
+	if n == math.MinInt64 {
+		c.w.errorText("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+		return 0, false, false
+	}
+	if n < 0 {
+		return -n, false, true
+	}
+	return n, true, true
+}
+
+// maxRandRepeats bounds the picks of a random command with a negative count
+// (repeats allowed), whose reply grows with the count alone, not with the
+// data: beyond it chkv answers "value is out of range" instead of building
+// a reply of many gigabytes.
+const maxRandRepeats = 1 << 22
+
+// pickDistinct returns k distinct random positions of [0, n), k < n, in random order.
+func (s *Store) pickDistinct(n, k int) []int {
+	if k*3 > n {
+		// Shuffle a full permutation's prefix.
+		p := make([]int, n)
+		for i := range p {
+			p[i] = i
+		}
+		for i := range k {
+			j := i + s.randIntn(n-i)
+			p[i], p[j] = p[j], p[i]
+		}
+		return p[:k]
+	}
+	seen := make(map[int]bool, k)
+	out := make([]int, 0, k)
+	for len(out) < k {
+		i := s.randIntn(n)
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
