@@ -170,8 +170,8 @@ func (s *Store) pushList(slot int, key []byte, e *entry, left bool, v []byte) *e
 // the client disconnects or the node closes. It returns the element and
 // whether one arrived.
 func (c *conn) blockPop(w *waiter, timeout time.Duration) (popped, bool) {
-	c.release() // a blocked client writes nothing: it must not hold up a migration's freeze
-	c.w.flush() // the replies to the requests before this one, as Redis sends them before blocking
+	c.release()      // a blocked client writes nothing: it must not hold up a migration's freeze
+	c.flushReplies() // the replies to the requests before this one, as Redis sends them before blocking
 	st := c.d.store
 	gone := make(chan struct{})
 	stopWatch := c.in.watch(gone)

@@ -33,6 +33,20 @@ type ClusterNodeConfig struct {
 	HeartbeatInterval time.Duration
 	// RPCTimeout bounds one request to the NameNode. Default 5 s.
 	RPCTimeout time.Duration
+	// Lease is how long a heartbeat the NameNode answered lets the node
+	// serve the slots it leads. It must be shorter than the NameNode's
+	// failure detection, so that a node cut off stops before another copy
+	// of its slots is promoted. Default 2.5 heartbeat intervals (the
+	// NameNode detects a failure after 4 at the earliest, and waits at
+	// least the lease the node announces in its heartbeats).
+	Lease time.Duration
+	// ReplicaTimeout is how long a write may wait for a replica's
+	// acknowledgement before the node asks the NameNode to take that
+	// replica out of the in-sync set. Default 2 heartbeat intervals.
+	ReplicaTimeout time.Duration
+	// AsyncReplication answers writes without waiting for the replicas,
+	// as Redis does: faster, but a failover can lose the last writes.
+	AsyncReplication bool
 }
 
 // DefaultClusterNodeConfig returns the cluster settings of a node that
@@ -59,8 +73,14 @@ func (c *ClusterNodeConfig) validate() error {
 	if c.RPCTimeout == 0 {
 		c.RPCTimeout = d.RPCTimeout
 	}
-	if c.HeartbeatInterval < 0 || c.RPCTimeout < 0 {
-		return errors.New("chkv: negative heartbeat interval or RPC timeout")
+	if c.HeartbeatInterval < 0 || c.RPCTimeout < 0 || c.Lease < 0 || c.ReplicaTimeout < 0 {
+		return errors.New("chkv: negative heartbeat interval, RPC timeout, lease or replica timeout")
+	}
+	if c.Lease == 0 {
+		c.Lease = c.HeartbeatInterval * 5 / 2
+	}
+	if c.ReplicaTimeout == 0 {
+		c.ReplicaTimeout = 2 * c.HeartbeatInterval
 	}
 	if strings.ContainsAny(string(c.ID), " \r\n") || strings.ContainsAny(c.Rack, " \r\n") {
 		return fmt.Errorf("chkv: node id %q or rack %q holds spaces or line breaks", c.ID, c.Rack)
@@ -72,6 +92,12 @@ func (c *ClusterNodeConfig) validate() error {
 const (
 	msgCrossSlot   = "CROSSSLOT Keys in request don't hash to the same slot"
 	msgClusterDown = "CLUSTERDOWN Hash slot not served"
+	// msgNoLease answers commands on the slots a node leads while its lease
+	// has lapsed: it lost the NameNode, which may promote another copy.
+	msgNoLease = "CLUSTERDOWN chkv: this node lost contact with the NameNode and its replicas; its slots may have failed over"
+	// msgFailingOver answers commands on a slot just promoted here while
+	// the old primary's lease may still run.
+	msgFailingOver = "CLUSTERDOWN chkv: the slot is failing over to this node"
 )
 
 // clusterNode is the cluster state of a DataNode.
@@ -101,6 +127,20 @@ type clusterNode struct {
 	// worked out again (under misledMu) after each table and each handoff.
 	misled   atomic.Bool
 	misledMu sync.Mutex
+
+	// Replication (replicate.go).
+	epoch      atomic.Uint64                      // the current table's version
+	leaseUntil atomic.Int64                       // unix nanoseconds: leads slots until then
+	repl       [NumSlots]atomic.Pointer[slotRepl] // streams of the slots this node leads
+	replMu     sync.Mutex
+	streams    map[NodeID]*replStream
+	lastAcked  map[NodeID]int64       // unix nanoseconds: when this node last confirmed each primary
+	fence      [NumSlots]atomic.Int64 // unix nanoseconds: a promoted slot serves from then on
+	pendingMu  sync.Mutex
+	pending    [NumSlots]map[NodeID]pendingRepl // replicas filled by a copy, not yet in the table
+	// replicaSince marks slots whose copy this node received as a replica
+	// (unix nanoseconds): their data stays until the table names the node.
+	replicaSince [NumSlots]atomic.Int64
 }
 
 // checkMisled works out misled from the current table and moves. It runs
@@ -121,12 +161,12 @@ func (cn *clusterNode) checkMisled() {
 // installs the router and starts the registration and heartbeat loop.
 func (d *DataNode) startCluster() {
 	cfg := *d.cfg.Cluster
-	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{}), incarnation: newIncarnation()}
+	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{}), incarnation: newIncarnation(), streams: map[NodeID]*replStream{}, lastAcked: map[NodeID]int64{}}
 	if cn.id == "" {
 		cn.id = NodeID(d.Addr())
 	}
 	d.cluster = cn
-	for _, cmd := range append(clusterCommands(), migrateCommands()...) {
+	for _, cmd := range append(append(clusterCommands(), migrateCommands()...), replCommands()...) {
 		d.cmds[cmd.name] = cmd
 	}
 	d.store.SetObserver(cn.observe)
@@ -169,6 +209,7 @@ func (cn *clusterNode) adopt(t *Table) bool {
 		return false
 	}
 	cn.afterAdopt(t)
+	cn.applyReplTargets(t)
 	cn.applied.Store(t.Version)
 	return true
 }
@@ -181,6 +222,7 @@ func (cn *clusterNode) swapTable(t *Table) bool {
 		return false
 	}
 	old := cn.table
+	cn.fencePromoted(old, t)
 	cn.table = t
 	close(cn.changed)
 	cn.changed = make(chan struct{})
@@ -188,6 +230,7 @@ func (cn *clusterNode) swapTable(t *Table) bool {
 	if old != nil {
 		oldVersion = old.Version
 	}
+	cn.epoch.Store(t.Version)
 	cn.d.cfg.Logger.Info("adopted table", "id", cn.id, "version", t.Version, "previous", oldVersion)
 	return true
 }
@@ -278,6 +321,7 @@ var errMarkedDown = errors.New("chkv: the NameNode has marked this node down")
 
 // register sends CHKV.REGISTER and adopts the table it returns.
 func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
+	sent := time.Now()
 	r, err := link.do(ctx, "CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight), cn.incarnation)
 	if err != nil {
 		return fmt.Errorf("chkv: register: %w", err)
@@ -287,6 +331,7 @@ func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
 		return fmt.Errorf("chkv: register: %w", err)
 	}
 	cn.adopt(t)
+	cn.renewLease(sent)
 	return nil
 }
 
@@ -298,7 +343,8 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 	if t != nil {
 		v = t.Version
 	}
-	r, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10))
+	sent := time.Now()
+	r, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10), strconv.FormatInt(cn.cfg.Lease.Milliseconds(), 10))
 	if err != nil {
 		if nameNodeForgot(err) {
 			return false, nil
@@ -315,6 +361,7 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 		}
 		cn.adopt(t)
 	}
+	cn.renewLease(sent)
 	return true, nil
 }
 

@@ -113,21 +113,33 @@ func TestClusterGoRedis(t *testing.T) {
 				}
 			}
 		}
-		// The keys are spread: each node holds exactly the keys of the slots it leads.
+		// The keys are spread: each node holds exactly the keys of the
+		// slots it leads or replicates (every copy holds every write
+		// acknowledged).
 		table := c.NameNode().Table()
+		want := map[NodeID]int64{}
+		for j := 0; j < n; j++ {
+			for _, id := range table.Owners(Slot("k" + strconv.Itoa(j))) {
+				want[id]++
+			}
+		}
 		var total int64
 		for _, d := range c.DataNodes() {
 			keys := d.Store().Keys()
 			if keys == 0 {
 				t.Errorf("%s holds no key", d.ID())
 			}
+			if keys != want[d.ID()] {
+				t.Errorf("%s holds %d keys, want %d (the keys of the slots it leads or replicates)", d.ID(), keys, want[d.ID()])
+			}
 			total += keys
 			for _, k := range d.Store().scanSlot(nil, Slot("k0"), nil) {
-				if p, _ := table.Primary(Slot(k)); p.ID != d.ID() {
-					t.Errorf("%s holds %q of slot %d led by %s", d.ID(), k, Slot(k), p.ID)
+				if !table.holds(Slot(k), d.ID()) {
+					t.Errorf("%s holds %q of slot %d owned by %v", d.ID(), k, Slot(k), table.Owners(Slot(k)))
 				}
 			}
 		}
+		n *= table.Replicas + 1
 		if total != int64(n) {
 			t.Errorf("nodes hold %d keys in all, want %d", total, n)
 		}

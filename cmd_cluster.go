@@ -14,8 +14,8 @@ import (
 func clusterCommands() []*command {
 	return []*command{
 		{"cluster", -2, flagStale, 0, 0, 0, cmdCluster},
-		{"readonly", 1, flagFast | flagStale, 0, 0, 0, cmdOK},
-		{"readwrite", 1, flagFast | flagStale, 0, 0, 0, cmdOK},
+		{"readonly", 1, flagFast | flagStale, 0, 0, 0, cmdReadonly},
+		{"readwrite", 1, flagFast | flagStale, 0, 0, 0, cmdReadonly},
 		{"asking", 1, flagFast, 0, 0, 0, cmdAsking},
 		{"chkv.pushtable", 2, flagAdmin | flagStale, 0, 0, 0, cmdPushTable},
 		{"chkv.table", 1, flagStale, 0, 0, 0, cmdTable},
@@ -45,9 +45,13 @@ func splitAddr(addr string) (host string, port int) {
 	return h, port
 }
 
-// cmdOK answers +OK: READONLY and READWRITE need no state on a node that
-// never serves a slot it does not lead.
-func cmdOK(c *conn, args [][]byte) { c.w.ok() }
+// cmdReadonly handles READONLY (a replica serves this client's reads of its
+// slots, which may lag the primary's last writes) and READWRITE (back to
+// the primary only).
+func cmdReadonly(c *conn, args [][]byte) {
+	c.readonly = eqFold(args[0], "readonly")
+	c.w.ok()
+}
 
 // cmdAsking lets the next command run on a slot this node is importing.
 func cmdAsking(c *conn, args [][]byte) {

@@ -25,6 +25,12 @@ type conn struct {
 	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
 	asking  bool  // ASKING came just before this command (cluster mode)
 	gate    int   // slot+1 of the running command, counted in flight (cluster mode)
+	// readonly is set by READONLY: a replica serves this client's reads
+	// of its slots (cluster mode).
+	readonly bool
+	// replNeed is what the replies written so far wait for before they
+	// leave: replicas applying the writes (replicate.go).
+	replNeed []replNeed
 	// lc is the connection's socket while an event loop serves it
 	// (eventloop_linux.go); nil when its own goroutine does.
 	lc *loopConn
@@ -75,16 +81,28 @@ func (c *conn) serve(args [][]byte) {
 		c.exec(args)
 		args = nil
 		if c.quit {
-			c.w.flush()
+			c.flushReplies()
 			return
 		}
 		if c.rr.buffered() == 0 || len(c.w.buf) > 64<<10 {
 			c.nowMs = 0
-			if c.w.flush() != nil {
+			if c.flushReplies() != nil {
 				return
 			}
 		}
 	}
+}
+
+// flushReplies writes the replies gathered so far, once the replicas
+// applied the writes they report (awaitReplicas). When that fails the
+// replies are withheld and the error makes the caller close the
+// connection: the client must not learn an outcome nobody can vouch for.
+func (c *conn) flushReplies() error {
+	if len(c.replNeed) > 0 && !c.awaitReplicas() {
+		c.w.buf = c.w.buf[:0]
+		return errReplication
+	}
+	return c.w.flush()
 }
 
 // protocolError answers a protocol violation the request reader reported
@@ -93,7 +111,7 @@ func (c *conn) protocolError(err error) {
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
 		c.w.errorText("ERR " + pe.Error())
-		c.w.flush()
+		c.flushReplies()
 	}
 }
 
@@ -179,6 +197,9 @@ func (c *conn) call(cmd *command, args [][]byte) {
 	}
 	cmd.run(c, args)
 	c.release()
+	if cn := c.d.cluster; cn != nil && cmd.firstKey > 0 && cmd.firstKey < len(args) {
+		c.noteRepl(cn, SlotBytes(args[cmd.firstKey]))
+	}
 }
 
 // lookupCommand finds a command by name, ignoring case, without allocating.

@@ -506,7 +506,7 @@ func (l *eventLoop) flushOwed() {
 		}
 		o.lc.owing = false
 		c.nowMs = 0
-		if c.w.flush() != nil {
+		if c.flushReplies() != nil {
 			l.drop(c)
 			continue
 		}
@@ -570,12 +570,12 @@ func (c *conn) step() ([][]byte, stepResult) {
 			return args, stepHandOff
 		}
 		if c.quit {
-			c.w.flush()
+			c.flushReplies()
 			return nil, stepClose
 		}
 		if len(c.w.buf) > 64<<10 {
 			c.nowMs = 0
-			if c.w.flush() != nil {
+			if c.flushReplies() != nil {
 				return nil, stepClose
 			}
 		}

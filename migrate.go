@@ -77,11 +77,15 @@ type migrationStats struct {
 	keysSent, bytesSent, slotsSent         atomic.Int64
 	keysReceived, bytesReceived, slotsRecv atomic.Int64
 	slotsOut, slotsIn                      atomic.Int64 // moves under way
+	replApplied                            atomic.Int64 // replication records applied here as a replica
+	replFailed                             atomic.Int64 // connections closed because their writes' replication failed
+	slotsCopied                            atomic.Int64 // slot copies sent to new replicas
 }
 
 // observe is the store's WriteObserver in cluster mode: it records the keys
 // written in a slot that is being copied out. It runs under the slot lock.
 func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
+	cn.observeRepl(slot, op, key, e)
 	m := cn.moves[slot].Load()
 	switch {
 	case m == nil:
@@ -155,8 +159,16 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 		case !owned:
 			c.w.errorText(msgClusterDown)
 			return false
+		case !mine && c.readonly && cmd.flags&flagReadonly != 0 && t.holds(slot, cn.id):
+			return true // READONLY: a replica serves reads of its slots
 		case !mine:
 			c.w.errorText("MOVED " + strconv.Itoa(slot) + " " + p.Addr)
+			return false
+		case !cn.leaseValid():
+			c.w.errorText(msgNoLease)
+			return false
+		case cn.fenced(slot):
+			c.w.errorText(msgFailingOver)
 			return false
 		}
 		if cn.enter(c, slot) {
@@ -204,11 +216,27 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 func (cn *clusterNode) afterAdopt(t *Table) {
 	st := cn.d.store
 	defer cn.checkMisled() // a handed-off slot this table gives back: the data is at the target, tell the NameNode
+	now := time.Now().UnixNano()
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
+		if owned && !mine && t.holds(s, cn.id) {
+			// A replica: the data stays, and follows the primary's stream.
+			cn.replicaSince[s].Store(0)
+			if m != nil && m.out && m.state.Load() == moveHandedOff && cn.moves[s].CompareAndSwap(m, nil) {
+				cn.stats.slotsOut.Add(-1) // the old primary follows the new one
+			}
+			continue
+		}
+		if since := cn.replicaSince[s].Load(); since != 0 && owned && !mine {
+			if time.Duration(now-since) < replPendingTTL {
+				continue // a fresh copy the table does not name yet
+			}
+			cn.replicaSince[s].Store(0)
+		}
 		if mine {
+			cn.replicaSince[s].Store(0)
 			switch {
 			case m != nil && !m.out:
 				cn.moves[s].CompareAndSwap(m, nil)
@@ -314,21 +342,38 @@ func migrateCommands() []*command {
 }
 
 // cmdMigrate handles CHKV.MIGRATE <target-id> <target-addr> <keys-per-sec>
-// <slot>... from the NameNode: it moves the slots to the target and
-// answers [keys, bytes] once they are handed off, or an error when the
-// copy failed and was abandoned.
+// [<mode>] <slot>... from the NameNode. The mode is "move" (the default:
+// copy the slots to the target and hand them off), "copy" (fill the target
+// as a new replica; the slots stay here), "promote" (hand the slots off to
+// the target, an in-sync replica that holds them already), and move or
+// promote may name the replicas that go on following the slots under the
+// target: "move:id1,id2". It answers [keys, bytes] once done, or an error
+// when the copy failed and was abandoned.
 func cmdMigrate(c *conn, args [][]byte) {
 	rate, err := strconv.ParseFloat(string(args[3]), 64)
 	if err != nil || rate < 0 {
 		c.w.errorText("ERR chkv: bad rate")
 		return
 	}
-	slots, err := parseSlots(args[4:])
+	op := migrateOp{mode: modeMove}
+	rest := args[4:]
+	if len(rest) > 0 && len(rest[0]) > 0 && (rest[0][0] < '0' || rest[0][0] > '9') {
+		if op, err = parseMigrateOp(string(rest[0])); err != nil {
+			c.w.errorText("ERR " + err.Error())
+			return
+		}
+		rest = rest[1:]
+	}
+	if len(rest) == 0 {
+		c.w.errorText("ERR chkv: no slots to migrate")
+		return
+	}
+	slots, err := parseSlots(rest)
 	if err != nil {
 		c.w.errorText("ERR chkv: " + err.Error())
 		return
 	}
-	keys, bytes, err := c.d.cluster.migrateOut(NodeID(args[1]), string(args[2]), rate, slots)
+	keys, bytes, err := c.d.cluster.migrateOut(NodeID(args[1]), string(args[2]), rate, slots, op)
 	if err != nil {
 		c.w.errorText("ERR " + err.Error())
 		return
@@ -336,6 +381,56 @@ func cmdMigrate(c *conn, args [][]byte) {
 	c.w.array(2)
 	c.w.int(keys)
 	c.w.int(bytes)
+}
+
+// Modes of CHKV.MIGRATE.
+const (
+	modeMove    = "move"
+	modeCopy    = "copy"
+	modePromote = "promote"
+)
+
+// migrateOp is what one CHKV.MIGRATE does: its mode, and the replicas that
+// follow the slots under their new primary (move, promote).
+type migrateOp struct {
+	mode string
+	keep []NodeID
+}
+
+// String formats the op as CHKV.MIGRATE's mode argument.
+func (op migrateOp) String() string {
+	if len(op.keep) == 0 {
+		return op.mode
+	}
+	ids := make([]string, len(op.keep))
+	for i, id := range op.keep {
+		ids[i] = string(id)
+	}
+	return op.mode + ":" + strings.Join(ids, ",")
+}
+
+// parseMigrateOp parses CHKV.MIGRATE's mode argument.
+func parseMigrateOp(a string) (migrateOp, error) {
+	mode, ids, _ := strings.Cut(a, ":")
+	op := migrateOp{mode: strings.ToLower(mode)}
+	switch op.mode {
+	case modeMove, modePromote:
+	case modeCopy:
+		if ids != "" {
+			return op, errors.New("chkv: a copy keeps no replicas")
+		}
+	default:
+		return op, fmt.Errorf("chkv: unknown migrate mode %q", truncate([]byte(mode), 32))
+	}
+	if ids != "" {
+		for _, id := range strings.Split(ids, ",") {
+			if id == "" || len(id) > maxStringLen {
+				return op, errors.New("chkv: bad replica id")
+			}
+			op.keep = append(op.keep, NodeID(id))
+		}
+	}
+	return op, nil
 }
 
 // parseSlots parses distinct slot numbers.
@@ -354,7 +449,7 @@ func parseSlots(args [][]byte) ([]int, error) {
 }
 
 // migrateOut moves slots to the target; see the file comment.
-func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float64, slots []int) (keys, bytes int64, err error) {
+func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float64, slots []int, op migrateOp) (keys, bytes int64, err error) {
 	if targetID == cn.id {
 		return 0, 0, errors.New("chkv: cannot migrate to myself")
 	}
@@ -376,6 +471,9 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		}
 		if p, ok := t.Primary(s); !ok || p.ID != cn.id {
 			return 0, 0, fmt.Errorf("chkv: slot %d is not served here", s)
+		}
+		if op.mode == modePromote && !t.holds(s, targetID) {
+			return 0, 0, fmt.Errorf("chkv: slot %d: %s is not its replica", s, targetID)
 		}
 		todo = append(todo, s)
 	}
@@ -429,6 +527,22 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	var phases []any // how long each phase took, for the debug log
 	phase := func(name string) {
 		phases = append(phases, name, time.Since(mv.start))
+	}
+	if op.mode == modePromote {
+		// The target holds the slots already (an in-sync replica): no
+		// copy, only the freeze, the digests and the handoff.
+		mv.send("PROMOTE", append([]string{string(cn.id)}, slotArgs(slots)...)...)
+		for i, s := range slots {
+			sd := cn.d.store.slot(s)
+			sd.mu.Lock()
+			cn.moves[s].Store(ms[i])
+			cn.stats.slotsOut.Add(1)
+			sd.mu.Unlock()
+		}
+		if err := mv.sync(); err != nil {
+			return abort(err)
+		}
+		return cn.finishMove(mv, targetID, targetAddr, slots, ms, op, abort)
 	}
 	// BEGIN goes down the same pipe as the data: a refusal shows at the
 	// first sync, and nothing is applied after a refused BEGIN.
@@ -489,6 +603,18 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		}
 	}
 	phase("caught up")
+	return cn.finishMove(mv, targetID, targetAddr, slots, ms, op, abort)
+}
+
+// finishMove freezes the slots, sends the last writes, waits for the
+// replicas to apply everything, compares digests and then, for a move or a
+// promotion, commits and hands the slots off; for a copy it makes the
+// target a replica of the slots and lets them thaw.
+func (cn *clusterNode) finishMove(mv *mover, targetID NodeID, targetAddr string, slots []int, ms []*slotMove, op migrateOp, abort func(error) (int64, int64, error)) (keys, bytes int64, err error) {
+	var phases []any // how long each phase took, for the debug log
+	phase := func(name string) {
+		phases = append(phases, name, time.Since(mv.start))
+	}
 	// Freeze: no new command starts; wait for the running ones.
 	for i, s := range slots {
 		ms[i].state.Store(moveFrozen)
@@ -497,8 +623,17 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		}
 	}
 	phase("frozen")
-	if _, err := mv.sendDirty(slots, ms); err != nil {
-		return abort(err)
+	if op.mode != modePromote {
+		if _, err := mv.sendDirty(slots, ms); err != nil {
+			return abort(err)
+		}
+	}
+	if op.mode != modeCopy {
+		// The replicas that follow the slots, and a promoted target,
+		// must hold every write before the target takes over.
+		if err := cn.drainReplUntil(slots, time.Now().Add(cn.cfg.ReplicaTimeout)); err != nil {
+			return abort(err)
+		}
 	}
 	// Both sides digest the slots at the same instant; the target starts
 	// while this side computes its own.
@@ -529,7 +664,34 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 			return abort(fmt.Errorf("digest of slot %d differs: %d keys here, %v there", s, want[i][0], got[2*i]))
 		}
 	}
-	mv.send("COMMIT", slotArgs(slots)...)
+	if op.mode == modeCopy {
+		mv.send("REPLICA", slotArgs(slots)...)
+		if err := mv.sync(); err != nil {
+			return abort(err)
+		}
+		for i, s := range slots {
+			cn.addPending(s, targetID, targetAddr)
+			if cn.moves[s].CompareAndSwap(ms[i], nil) {
+				cn.stats.slotsOut.Add(-1)
+			}
+			close(ms[i].thawed)
+			bytes += cn.d.store.slotBytes(s)
+		}
+		cn.stats.slotsCopied.Add(int64(len(slots)))
+		cn.stats.keysSent.Add(mv.keys)
+		cn.stats.bytesSent.Add(mv.bytes)
+		cn.d.cfg.Logger.Info("slots copied to a new replica", "id", cn.id, "to", targetID, "slots", len(slots), "keys", mv.keys, "took", time.Since(mv.start))
+		return mv.keys, mv.bytes, nil
+	}
+	if len(op.keep) > 0 {
+		ids := make([]string, len(op.keep))
+		for i, id := range op.keep {
+			ids[i] = string(id)
+		}
+		mv.send("COMMITKEEP", append([]string{strings.Join(ids, ",")}, slotArgs(slots)...)...)
+	} else {
+		mv.send("COMMIT", slotArgs(slots)...)
+	}
 	if err := mv.sync(); err != nil {
 		return abort(err)
 	}
@@ -543,7 +705,11 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		ms[i].state.Store(moveHandedOff)
 		ms[i].dirty = nil
 		cn.d.store.kickWaiters(s, ask)
+		cn.repl[s].Store(nil) // the target streams the slot's writes now
 		sd.mu.Unlock()
+		cn.pendingMu.Lock()
+		cn.pending[s] = nil
+		cn.pendingMu.Unlock()
 		close(ms[i].thawed)
 		bytes += cn.d.store.slotBytes(s)
 	}
@@ -554,7 +720,7 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	cn.stats.keysSent.Add(mv.keys)
 	cn.stats.bytesSent.Add(mv.bytes)
 	cn.stats.slotsSent.Add(int64(len(slots)))
-	cn.d.cfg.Logger.Info("slots handed off", "id", cn.id, "to", targetID, "slots", len(slots), "keys", mv.keys, "bytes", mv.bytes, "took", time.Since(mv.start))
+	cn.d.cfg.Logger.Info("slots handed off", "id", cn.id, "to", targetID, "mode", op.mode, "slots", len(slots), "keys", mv.keys, "bytes", mv.bytes, "took", time.Since(mv.start))
 	cn.d.cfg.Logger.Debug("migration phases", phases...)
 	return mv.keys, mv.bytes, nil
 }
@@ -803,6 +969,31 @@ func cmdImport(c *conn, args [][]byte) {
 		if err == nil {
 			c.w.ok()
 		}
+	case eqFold(args[1], "promote") && len(args) >= 4:
+		var slots []int
+		if slots, err = parseSlots(args[3:]); err == nil {
+			err = cn.importPromote(NodeID(args[2]), slots)
+		}
+		if err == nil {
+			c.w.ok()
+		}
+	case eqFold(args[1], "replica") && len(args) >= 3:
+		var slots []int
+		if slots, err = parseSlots(args[2:]); err == nil {
+			err = cn.importReplica(slots)
+		}
+		if err == nil {
+			c.w.ok()
+		}
+	case eqFold(args[1], "commitkeep") && len(args) >= 4:
+		var slots []int
+		if slots, err = parseSlots(args[3:]); err == nil {
+			err = cn.importEnd(slots, true)
+		}
+		if err == nil {
+			cn.keepReplicas(strings.Split(string(args[2]), ","), slots)
+			c.w.ok()
+		}
 	case eqFold(args[1], "digest") && len(args) >= 4 && len(args)%2 == 1:
 		err = cn.importDigest(c, args[2:])
 	case (eqFold(args[1], "commit") || eqFold(args[1], "abort")) && len(args) >= 3:
@@ -846,6 +1037,67 @@ func (cn *clusterNode) importBegin(source NodeID, slots []int) error {
 		sd.mu.Unlock()
 	}
 	return nil
+}
+
+// importPromote prepares slots this node holds as an in-sync replica to be
+// handed over: they are marked as imported-to-be without dropping their data.
+func (cn *clusterNode) importPromote(source NodeID, slots []int) error {
+	t, _ := cn.current()
+	for _, s := range slots {
+		if p, ok := t.Primary(s); !ok || p.ID == cn.id || !t.holds(s, cn.id) {
+			return fmt.Errorf("chkv: slot %d: not a replica here (table version %d)", s, t.Version)
+		}
+		if m := cn.moves[s].Load(); m != nil {
+			return fmt.Errorf("chkv: slot %d is moving", s)
+		}
+	}
+	for _, s := range slots {
+		sd := cn.d.store.slot(s)
+		sd.mu.Lock()
+		m := &slotMove{peerID: source}
+		m.digest.inexact = true // the slot is digested by a scan
+		m.state.Store(moveImporting)
+		if cn.moves[s].Swap(m) == nil {
+			cn.stats.slotsIn.Add(1)
+		}
+		sd.mu.Unlock()
+	}
+	return nil
+}
+
+// importReplica ends the copy of slots as a new replica: the data stays,
+// not served, and the primary's stream keeps it current.
+func (cn *clusterNode) importReplica(slots []int) error {
+	now := time.Now().UnixNano()
+	for _, s := range slots {
+		m := cn.moves[s].Load()
+		if m == nil || m.out || m.state.Load() != moveImporting {
+			return fmt.Errorf("chkv: slot %d is not being imported", s)
+		}
+	}
+	for _, s := range slots {
+		m := cn.moves[s].Load()
+		cn.replicaSince[s].Store(now)
+		if cn.moves[s].CompareAndSwap(m, nil) {
+			cn.stats.slotsIn.Add(-1)
+		}
+	}
+	return nil
+}
+
+// keepReplicas makes the writes of slots, just imported, go to the replicas
+// that followed them from the source.
+func (cn *clusterNode) keepReplicas(ids []string, slots []int) {
+	t, _ := cn.current()
+	for _, id := range ids {
+		m, ok := t.Member(NodeID(id))
+		if !ok || m.ID == cn.id {
+			continue
+		}
+		for _, s := range slots {
+			cn.addPending(s, m.ID, m.Addr)
+		}
+	}
 }
 
 // importData applies a DATA request's records to slots being imported.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -412,6 +413,8 @@ func (n *NameNode) exec(w *replyWriter, args [][]byte) {
 		n.cmdLeave(w, args)
 	case "CHKV.HANDEDOFF":
 		n.cmdHandedOff(w, args)
+	case "CHKV.ISRDROP":
+		n.cmdISRDrop(w, args)
 	case "CHKV.TABLE":
 		n.mu.Lock()
 		defer n.mu.Unlock() // released should a handler panic (panic.go)
@@ -432,6 +435,8 @@ func nameNodeArity(name string) (int, bool) {
 	case "CHKV.REGISTER":
 		return -5, true
 	case "CHKV.HEARTBEAT":
+		return -3, true
+	case "CHKV.ISRDROP":
 		return 3, true
 	case "CHKV.LEAVE":
 		return 2, true
@@ -513,8 +518,16 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 		n.cfg.Logger.Warn("namenode: node restarted: the slots it held come back with the data it kept", "id", m.ID)
 	}
 	if o, ok := n.plan.Member(m.ID); ok && o.State.Live() {
-		// Registering again while live (a restart not noticed yet):
-		// nothing changes.
+		// Registering again while live: a restart not noticed yet. A new
+		// process lost what it held in memory: its copies leave the
+		// served table (its in-sync replicas take over what it led)
+		// before it hears of any slot.
+		if restarted {
+			if err := n.dropCopiesLocked(m.ID); err != nil {
+				w.errorText("ERR " + err.Error())
+				return
+			}
+		}
 		n.peers[m.ID].beat()
 		n.replyTableLocked(w)
 		return
@@ -539,13 +552,22 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	n.replyTableLocked(w)
 }
 
-// cmdHeartbeat handles CHKV.HEARTBEAT <id> <tableVersion>.
+// cmdHeartbeat handles CHKV.HEARTBEAT <id> <tableVersion> [<leaseMs>]: the
+// lease the node takes from this heartbeat bounds how soon it may be
+// declared down (nnPeer.detect).
 func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	v, err := strconv.ParseUint(string(args[2]), 10, 64)
-	if err != nil {
-		w.errorText(fmt.Sprintf("ERR chkv: bad table version %q", args[2]))
+	if err != nil || len(args) > 4 {
+		w.errorText(fmt.Sprintf("ERR chkv: bad table version %q", truncate(args[2], 32)))
 		return
+	}
+	var lease int64
+	if len(args) == 4 {
+		if lease, err = strconv.ParseInt(string(args[3]), 10, 64); err != nil || lease < 0 || lease > int64(time.Hour/time.Millisecond) {
+			w.errorText(fmt.Sprintf("ERR chkv: bad lease %q", truncate(args[3], 32)))
+			return
+		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -563,6 +585,7 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
 	}
+	p.lease.Store(lease)
 	p.beat()
 	if v == n.table.Version {
 		w.ok()
@@ -834,6 +857,9 @@ type nnPeer struct {
 	retiring chan struct{}
 	ctx      context.Context
 	stop     context.CancelFunc
+	// lease is the lease the node announced with its last heartbeat, in
+	// milliseconds: the node is not declared down before it lapsed.
+	lease atomic.Int64
 }
 
 // startPeer starts the goroutines of a new peer. The caller holds n.mu.
@@ -885,7 +911,10 @@ func (p *nnPeer) detect() {
 	defer p.n.wg.Done()
 	cfg := &p.n.cfg
 	for {
-		heard, ok := p.wait(cfg.HeartbeatTimeout)
+		// Probes start once the node's lease has surely lapsed: a node
+		// declared down must have stopped serving (replicate.go).
+		silence := max(cfg.HeartbeatTimeout, time.Duration(p.lease.Load())*time.Millisecond+cfg.HeartbeatInterval/2)
+		heard, ok := p.wait(silence)
 		if !ok {
 			return
 		}

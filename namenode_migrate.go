@@ -35,6 +35,7 @@ const (
 type nnJob struct {
 	source, target Member
 	slots          []int
+	op             migrateOp // move (the default), copy to a new replica, or promote an in-sync one
 	cancel         context.CancelFunc
 }
 
@@ -281,18 +282,44 @@ func (n *NameNode) reconcileLocked() error {
 	}
 	ms := &n.mig
 	served, plan := n.table, n.plan
-	flip := map[int]bool{}
-	type pair struct{ src, dst NodeID }
+	flip := map[int]bool{}       // to the plan's owners
+	flipTo := map[int][]NodeID{} // to these owners
+	type pair struct {
+		src, dst NodeID
+		op       string
+	}
 	pending := map[pair][]int{}
+	ops := map[pair]migrateOp{}
 	now := time.Now()
 	var nextRetry time.Time
+	waitRetry := func(s int) bool {
+		if t, ok := ms.retryAt[s]; ok && now.Before(t) {
+			if nextRetry.IsZero() || t.Before(nextRetry) {
+				nextRetry = t
+			}
+			return true
+		}
+		return false
+	}
 	for s := range NumSlots {
 		if ms.jobs[s] != nil || sameOwners(served, plan, s) {
 			continue
 		}
 		sp, sok := served.Primary(s)
 		pp, pok := plan.Primary(s)
-		if !sok || !pok || sp.ID == pp.ID || !holds(plan, sp.ID) || n.cfg.NoDataMovement {
+		if sok && pok && !n.cfg.NoDataMovement && !holds(plan, sp.ID) {
+			// The primary is gone: an in-sync replica takes over, the
+			// plan's choice when it is one.
+			if cand := replicaCandidates(served, plan, s); len(cand) > 0 {
+				if i := slices.Index(cand, pp.ID); i > 0 {
+					cand[0], cand[i] = cand[i], cand[0]
+				}
+				flipTo[s] = cand
+				delete(n.lostFrom, s)
+				continue
+			}
+		}
+		if !sok || !pok || !holds(plan, sp.ID) || n.cfg.NoDataMovement {
 			flip[s] = true // no data to move, or it stays where it is
 			switch {
 			case sok && plan.lost[s]:
@@ -302,14 +329,56 @@ func (n *NameNode) reconcileLocked() error {
 			}
 			continue
 		}
-		if t, ok := ms.retryAt[s]; ok && now.Before(t) {
-			if nextRetry.IsZero() || t.Before(nextRetry) {
-				nextRetry = t
+		// Replicas the plan no longer wants, or that are down, leave first.
+		planned := plan.Owners(s)
+		owners := served.Owners(s)
+		keep := []NodeID{sp.ID}
+		for _, id := range owners[1:] {
+			if slices.Contains(planned, id) && holds(plan, id) {
+				keep = append(keep, id)
+			}
+		}
+		if len(keep) < len(owners) {
+			flipTo[s] = keep
+			continue
+		}
+		if sp.ID != pp.ID {
+			if waitRetry(s) {
+				continue
+			}
+			op := migrateOp{mode: modeMove}
+			for _, id := range keep {
+				if id == pp.ID {
+					op.mode = modePromote // an in-sync replica: no copy
+				} else if slices.Contains(planned, id) {
+					op.keep = append(op.keep, id) // follows the slot under the new primary
+				}
+			}
+			k := pair{sp.ID, pp.ID, op.String()}
+			pending[k] = append(pending[k], s)
+			ops[k] = op
+			continue
+		}
+		// Same primary: fill a planned replica the slot lacks.
+		var missing NodeID
+		for _, id := range planned[1:] {
+			if m, ok := plan.Member(id); ok && m.State.Live() && !slices.Contains(owners, id) {
+				missing = id
+				break
+			}
+		}
+		if missing == "" {
+			if len(owners) == len(planned) {
+				flip[s] = true // the same copies in another order
 			}
 			continue
 		}
-		k := pair{sp.ID, pp.ID}
+		if waitRetry(s) {
+			continue
+		}
+		k := pair{sp.ID, missing, modeCopy}
 		pending[k] = append(pending[k], s)
+		ops[k] = migrateOp{mode: modeCopy}
 	}
 	if !nextRetry.IsZero() {
 		n.scheduleRetryLocked(nextRetry.Sub(now))
@@ -321,14 +390,22 @@ func (n *NameNode) reconcileLocked() error {
 			return err
 		}
 	}
-	if len(flip) > 0 {
+	if len(flip) > 0 || len(flipTo) > 0 {
 		if err := n.flipLocked(func(s int) ([]NodeID, bool) {
+			if ids, ok := flipTo[s]; ok {
+				return ids, false
+			}
 			if flip[s] {
 				return ownersOf(plan, s)
 			}
 			return ownersOf(served, s)
 		}); err != nil {
 			return err
+		}
+		if len(flipTo) > 0 {
+			// Promotions and dropped replicas may be followed by moves or
+			// copies that the next pass sees.
+			return n.reconcileLocked()
 		}
 	}
 	// Start batches, pairs in a fixed order, bounded per source.
@@ -340,7 +417,10 @@ func (n *NameNode) reconcileLocked() error {
 		if pairs[i].src != pairs[j].src {
 			return pairs[i].src < pairs[j].src
 		}
-		return pairs[i].dst < pairs[j].dst
+		if pairs[i].dst != pairs[j].dst {
+			return pairs[i].dst < pairs[j].dst
+		}
+		return pairs[i].op < pairs[j].op
 	})
 	for _, k := range pairs {
 		slots := pending[k]
@@ -348,7 +428,7 @@ func (n *NameNode) reconcileLocked() error {
 			b := min(len(slots), n.cfg.MigrateBatch)
 			src, _ := n.table.Member(k.src)
 			dst, _ := n.plan.Member(k.dst)
-			n.startJobLocked(&nnJob{source: src, target: dst, slots: slices.Clone(slots[:b])})
+			n.startJobLocked(&nnJob{source: src, target: dst, slots: slices.Clone(slots[:b]), op: ops[k]})
 			slots = slots[b:]
 		}
 	}
@@ -557,7 +637,7 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 		defer cancel()
 		link := &peerLink{tr: n.cfg.Transport, addr: j.source.Addr}
 		defer link.close()
-		args := []string{"CHKV.MIGRATE", string(j.target.ID), j.target.Addr, strconv.FormatFloat(rate, 'f', -1, 64)}
+		args := []string{"CHKV.MIGRATE", string(j.target.ID), j.target.Addr, strconv.FormatFloat(rate, 'f', -1, 64), j.op.String()}
 		args = append(args, slotArgs(j.slots)...)
 		r, err := link.do(ctx, args...)
 		n.mu.Lock()
@@ -620,13 +700,30 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 	}
 	served, plan := n.table, n.plan
 	err = n.flipLocked(func(s int) ([]NodeID, bool) {
+		ids, lost := ownersOf(served, s)
 		if !moved[s] {
-			return ownersOf(served, s)
+			return ids, lost
 		}
-		if p, ok := plan.Primary(s); ok && p.ID == j.target.ID {
-			return ownersOf(plan, s)
+		if j.op.mode == modeCopy {
+			// The target is an in-sync replica now, if the slot is still
+			// led by the source and the plan still wants the copy there.
+			if len(ids) > 0 && ids[0] == j.source.ID && !slices.Contains(ids, j.target.ID) &&
+				slices.Contains(plan.Owners(s), j.target.ID) && len(ids) <= max(served.Replicas, plan.Replicas) {
+				return append(ids, j.target.ID), false
+			}
+			return ids, lost
 		}
-		return []NodeID{j.target.ID}, false // the plan changed meanwhile: the data is at the target
+		// Moved or promoted: the target leads, and the replicas that
+		// followed the slot stay in sync with it.
+		out := []NodeID{j.target.ID}
+		for _, id := range j.op.keep {
+			if holds(plan, id) && len(out) <= max(served.Replicas, plan.Replicas) && !slices.Contains(out, id) {
+				if _, ok := plan.Member(id); ok {
+					out = append(out, id)
+				}
+			}
+		}
+		return out, false
 	})
 	if err == nil {
 		err = n.reconcileLocked()

@@ -197,6 +197,19 @@ func (t *Table) Lost(slot int) bool {
 	return t != nil && slot >= 0 && slot < NumSlots && t.lost[slot]
 }
 
+// holds reports whether id is one of slot's owners (primary or replica).
+func (t *Table) holds(slot int, id NodeID) bool {
+	if t == nil || slot < 0 || slot >= NumSlots {
+		return false
+	}
+	for _, o := range t.ownRow(slot)[:t.cnt[slot]] {
+		if t.Members[o].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Member returns the member with the given id.
 func (t *Table) Member(id NodeID) (Member, bool) {
 	if t == nil {

@@ -1,0 +1,926 @@
+// In-sync replication: the primary of a slot streams every write of it to the slot's replicas, and a reply waits until they applied it.
+//
+// The partition table's owner list of a slot is its primary and its
+// in-sync replicas: every copy named there holds every acknowledged write.
+// A write on the primary goes, in the store's write order (the store's
+// WriteObserver, under the slot lock), into one stream per replica node as
+// a record of the key's whole new state: value, version and expiry, so a
+// replica applies exactly what the primary holds, whatever the command was.
+// One stream per pair of nodes carries every slot they share; frames are
+// cut whenever the sender is free, so concurrent and pipelined writes share
+// a round trip (group commit).
+//
+// Before a connection's replies leave, awaitReplicas waits until every
+// stream its commands touched acknowledged the sequence number current when
+// each command ran: reads wait too, so nobody sees a write that a failover
+// could still lose. A replica that does not acknowledge within
+// ReplicaTimeout is reported to the NameNode (CHKV.ISRDROP), which takes it
+// out of the slots' owner lists in a new table; only once this node adopted
+// that table do the waits end without it. A replica refuses records for a
+// slot whose primary, in its own newer table, is another node: a deposed
+// primary cannot slip writes in. The primary also holds a lease renewed by
+// its heartbeats and shorter than the NameNode's failure detection: when it
+// lapses the node stops serving the slots it leads before any other copy
+// can be promoted.
+
+package chkv
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tuning of the replication stream.
+const (
+	replFrameBytes = 1 << 20 // a frame is cut once its records pass this size
+	replDialWait   = 50 * time.Millisecond
+	replPendingTTL = 30 * time.Second // how long a copied replica waits for the table naming it
+)
+
+// errReplication is why a connection's replies were withheld: the writes
+// they report may or may not survive, so the connection is closed instead.
+var errReplication = errors.New("chkv: replication did not complete")
+
+// replFrame is a run of records sent as one CHKV.REPL request.
+type replFrame struct {
+	epoch   uint64 // table version the records were written under
+	lastSeq uint64 // sequence number of the last write in the frame
+	buf     []byte
+	marks   []int     // start of every record, for filtering on a resend
+	sentAt  time.Time // when it was last sent: its acknowledgement renews the lease from then
+}
+
+// replStream carries the writes of the slots this node leads to one
+// replica node.
+type replStream struct {
+	cn   *clusterNode
+	peer NodeID
+	addr atomic.Pointer[string]
+
+	mu      sync.Mutex
+	enc     recordEncoder // records not yet framed
+	epoch   uint64        // epoch of enc's records
+	frames  []replFrame   // framed, not yet acknowledged (the first ones may be sent)
+	sent    int           // frames[:sent] are on the current connection
+	lagFrom time.Time     // when the oldest unacknowledged write was made; zero when none
+
+	seq       atomic.Uint64 // writes appended
+	acked     atomic.Uint64 // writes the replica applied
+	confirmed atomic.Int64  // unix nanoseconds: the replica last confirmed this node as its primary then
+	detached  atomic.Bool   // no slot replicates to peer any more: waits end
+	reported  atomic.Bool   // lag reported to the NameNode for the current stall
+
+	wake   chan struct{} // buffered 1: records or frames to send
+	notify chan struct{} // closed and replaced when acked or detached changes; under mu
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// slotRepl is what a slot this node leads replicates to.
+type slotRepl struct {
+	streams []*replStream
+}
+
+// replNeed is what one of a connection's commands waits for before its
+// reply leaves: stream st applied write seq, and this node still leads slot.
+type replNeed struct {
+	st   *replStream
+	seq  uint64
+	slot int
+}
+
+// pendingRepl is a replica a copy has just filled, which the table does not
+// name yet: the primary streams to it from the copy's end on.
+type pendingRepl struct {
+	st    *replStream
+	since time.Time
+}
+
+// stream returns the stream to peer, starting it when there is none.
+func (cn *clusterNode) stream(peer NodeID, addr string) *replStream {
+	cn.replMu.Lock()
+	defer cn.replMu.Unlock()
+	if st := cn.streams[peer]; st != nil {
+		if addr != "" && *st.addr.Load() != addr {
+			st.addr.Store(&addr)
+		}
+		return st
+	}
+	st := &replStream{cn: cn, peer: peer, wake: make(chan struct{}, 1), notify: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	st.addr.Store(&addr)
+	cn.streams[peer] = st
+	cn.d.wg.Add(1)
+	go st.run()
+	return st
+}
+
+// observeRepl appends a write of slot to the streams of its replicas. It
+// runs under the slot lock, in write order.
+func (cn *clusterNode) observeRepl(slot int, op WriteOp, key string, e *entry) {
+	sr := cn.repl[slot].Load()
+	if sr == nil {
+		return
+	}
+	epoch := cn.epoch.Load()
+	for _, st := range sr.streams {
+		st.append(epoch, slot, op, key, e)
+	}
+}
+
+// append adds one write to the stream.
+func (st *replStream) append(epoch uint64, slot int, op WriteOp, key string, e *entry) {
+	st.mu.Lock()
+	if len(st.enc.marks) > 0 && (st.epoch != epoch || len(st.enc.buf) >= replFrameBytes) {
+		st.sealLocked()
+	}
+	st.epoch = epoch
+	if op == WriteDel {
+		st.enc.del(slot, key)
+	} else {
+		st.enc.entry(slot, key, e)
+	}
+	if st.lagFrom.IsZero() {
+		st.lagFrom = time.Now()
+	}
+	st.seq.Add(1)
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sealLocked turns the records not yet framed into a frame.
+func (st *replStream) sealLocked() {
+	if len(st.enc.marks) == 0 {
+		return
+	}
+	st.frames = append(st.frames, replFrame{
+		epoch: st.epoch, lastSeq: st.seq.Load(),
+		buf: append([]byte(nil), st.enc.buf...), marks: append([]int(nil), st.enc.marks...),
+	})
+	st.enc.reset()
+}
+
+// notifyLocked wakes the waiters.
+func (st *replStream) notifyLocked() {
+	close(st.notify)
+	st.notify = make(chan struct{})
+}
+
+// detach ends every wait on the stream and drops what it holds: the table
+// no longer names peer as a replica of any slot this node leads.
+func (st *replStream) detach() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.detached.Swap(true) {
+		return
+	}
+	st.frames, st.sent, st.lagFrom = nil, 0, time.Time{}
+	st.enc.reset()
+	st.notifyLocked()
+}
+
+// attach makes a detached stream carry writes again (the peer became a
+// replica anew, after a fresh copy).
+func (st *replStream) attach() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.detached.Swap(false) {
+		st.acked.Store(st.seq.Load())
+		st.reported.Store(false)
+	}
+}
+
+// run sends frames and reads acknowledgements until the stream stops.
+func (st *replStream) run() {
+	defer st.cn.d.wg.Done()
+	defer close(st.done)
+	var backoff time.Duration
+	for {
+		err := st.session()
+		select {
+		case <-st.stop:
+			return
+		case <-st.cn.d.closed:
+			return
+		default:
+		}
+		if err != nil {
+			st.cn.d.cfg.Logger.Debug("replication stream", "id", st.cn.id, "to", st.peer, "err", err)
+		}
+		backoff = min(max(2*backoff, replDialWait), time.Second)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-st.stop:
+			t.Stop()
+			return
+		case <-st.cn.d.closed:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// session runs one connection to the replica: it resends what was not
+// acknowledged, then sends new frames as they come, while a reader applies
+// the acknowledgements.
+func (st *replStream) session() error {
+	ctx, cancel := context.WithTimeout(context.Background(), st.cn.cfg.RPCTimeout)
+	nc, err := st.cn.dialPeer(ctx, *st.addr.Load())
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	st.mu.Lock()
+	st.sent = 0
+	st.mu.Unlock()
+	readErr := make(chan error, 1)
+	go func() { readErr <- st.readAcks(nc) }()
+	bw := bufio.NewWriterSize(nc, 64<<10)
+	var lastSend time.Time
+	tick := time.NewTicker(st.cn.cfg.HeartbeatInterval / 2)
+	defer tick.Stop()
+	for {
+		st.mu.Lock()
+		if st.detached.Load() {
+			st.mu.Unlock()
+			select {
+			case err := <-readErr:
+				return err
+			case <-st.wake:
+			case <-st.stop:
+				return nil
+			case <-st.cn.d.closed:
+				return nil
+			}
+			continue
+		}
+		st.sealLocked()
+		if st.sent == len(st.frames) && time.Since(lastSend) >= st.cn.cfg.HeartbeatInterval/2 {
+			// Idle: an empty frame has the replica confirm this node as
+			// its primary, which renews the lease (leaseValid).
+			st.frames = append(st.frames, replFrame{epoch: st.cn.epoch.Load(), lastSeq: st.seq.Load()})
+		}
+		todo := st.frames[st.sent:]
+		if len(todo) > 0 {
+			now := time.Now()
+			for i := st.sent; i < len(st.frames); i++ {
+				st.frames[i].sentAt = now
+			}
+			lastSend = now
+			todo = append([]replFrame(nil), todo...)
+			st.sent = len(st.frames)
+		}
+		st.mu.Unlock()
+		if len(todo) > 0 {
+			for _, f := range todo {
+				f = st.filter(f)
+				writeReplFrame(bw, st.cn.id, f)
+			}
+			nc.SetWriteDeadline(time.Now().Add(migrateIOTimeout))
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case err := <-readErr:
+			return err
+		case <-st.wake:
+		case <-tick.C:
+		case <-st.stop:
+			return nil
+		case <-st.cn.d.closed:
+			return nil
+		}
+	}
+}
+
+// filter drops from f the records of slots this node no longer leads (its
+// table moved them while the frame waited): the replica would rightly
+// refuse them, and the writes they carry are answered with an error.
+func (st *replStream) filter(f replFrame) replFrame {
+	t, _ := st.cn.current()
+	keep := func(slot int) bool {
+		if p, ok := t.Primary(slot); ok && p.ID == st.cn.id {
+			return true
+		}
+		m := st.cn.moves[slot].Load()
+		return m != nil && m.out // moving or handed off: the writes went with the data
+	}
+	d := recordDecoder{b: f.buf}
+	var rec record
+	all := true
+	for d.next(&rec) {
+		if !keep(rec.slot) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return f
+	}
+	var out []byte
+	for i, start := range f.marks {
+		end := len(f.buf)
+		if i+1 < len(f.marks) {
+			end = f.marks[i+1]
+		}
+		d := recordDecoder{b: f.buf[start:end]}
+		if d.next(&rec) && keep(rec.slot) {
+			out = append(out, f.buf[start:end]...)
+		}
+	}
+	f.buf, f.marks = out, nil
+	if t != nil {
+		f.epoch = t.Version
+	}
+	return f
+}
+
+// writeReplFrame writes CHKV.REPL <from> <epoch> <lastSeq> <records>.
+func writeReplFrame(bw *bufio.Writer, from NodeID, f replFrame) {
+	var w replyWriter
+	w.array(5)
+	w.bulkString("CHKV.REPL")
+	w.bulkString(string(from))
+	w.bulkString(strconv.FormatUint(f.epoch, 10))
+	w.bulkString(strconv.FormatUint(f.lastSeq, 10))
+	w.buf = append(w.buf, '$')
+	w.buf = strconv.AppendInt(w.buf, int64(len(f.buf)), 10)
+	w.buf = append(w.buf, '\r', '\n')
+	bw.Write(w.buf)
+	bw.Write(f.buf)
+	bw.WriteString("\r\n")
+}
+
+// readAcks reads the replica's answers: the sequence number applied, or an
+// error (a refusal: the replica's table is newer; this node fetches it).
+func (st *replStream) readAcks(nc net.Conn) error {
+	br := bufio.NewReaderSize(nc, 4096)
+	for {
+		nc.SetReadDeadline(time.Time{})
+		r, err := readPeerReply(br, 0)
+		if err != nil {
+			var re *RESPError
+			if errors.As(err, &re) {
+				st.cn.d.cfg.Logger.Info("replica refused records: fetching its table", "id", st.cn.id, "replica", st.peer, "err", re.Msg)
+				st.cn.refreshTableFrom(*st.addr.Load())
+			}
+			nc.Close()
+			return err
+		}
+		n, ok := r.(int64)
+		if !ok {
+			nc.Close()
+			return fmt.Errorf("%w: replication ack %T", ErrProtocol, r)
+		}
+		st.ack(uint64(n))
+	}
+}
+
+// ack records that the replica applied every write up to seq.
+func (st *replStream) ack(seq uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	i := 0
+	for i < len(st.frames) && st.frames[i].lastSeq <= seq {
+		if t := st.frames[i].sentAt.UnixNano(); t > st.confirmed.Load() {
+			st.confirmed.Store(t)
+		}
+		i++
+	}
+	if seq <= st.acked.Load() {
+		st.frames = st.frames[i:]
+		st.sent = max(st.sent-i, 0)
+		return
+	}
+	st.acked.Store(seq)
+	st.frames = st.frames[i:]
+	st.sent = max(st.sent-i, 0)
+	if seq >= st.seq.Load() {
+		st.lagFrom = time.Time{}
+	} else {
+		st.lagFrom = time.Now()
+	}
+	st.reported.Store(false)
+	st.notifyLocked()
+}
+
+// lag returns how long the oldest unacknowledged write has waited.
+func (st *replStream) lag() time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.lagFrom.IsZero() || st.detached.Load() {
+		return 0
+	}
+	return time.Since(st.lagFrom)
+}
+
+// waitAck waits until the stream applied seq (true) or was detached
+// (true: the table took the replica out), the node closes or its lease
+// lapses (false).
+func (st *replStream) waitAck(seq uint64) bool {
+	for {
+		st.mu.Lock()
+		ch := st.notify
+		done := st.acked.Load() >= seq || st.detached.Load()
+		st.mu.Unlock()
+		if done {
+			return true
+		}
+		select {
+		case <-st.wake: // let the sender know (it may be idle after a reconnect)
+		default:
+		}
+		select {
+		case st.wake <- struct{}{}:
+		default:
+		}
+		t := time.NewTimer(st.cn.cfg.HeartbeatInterval / 4)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-st.cn.d.closed:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+		if !st.cn.leaseValid() {
+			return false
+		}
+		st.cn.checkLag(st)
+	}
+}
+
+// noteRepl records what the reply of a command on slot must wait for.
+func (c *conn) noteRepl(cn *clusterNode, slot int) {
+	sr := cn.repl[slot].Load()
+	if sr == nil || cn.cfg.AsyncReplication {
+		return
+	}
+	for _, st := range sr.streams {
+		seq := st.seq.Load()
+		if seq <= st.acked.Load() {
+			continue
+		}
+		n := len(c.replNeed)
+		if n > 0 && c.replNeed[n-1].st == st && c.replNeed[n-1].slot == slot {
+			c.replNeed[n-1].seq = seq
+			continue
+		}
+		c.replNeed = append(c.replNeed, replNeed{st: st, seq: seq, slot: slot})
+	}
+}
+
+// awaitReplicas waits, before c's replies are written, until the replicas
+// applied what c's commands wrote or read. False means the outcome is
+// unknown: the caller closes the connection instead of replying.
+func (c *conn) awaitReplicas() bool {
+	if len(c.replNeed) == 0 {
+		return true
+	}
+	cn := c.d.cluster
+	ok := true
+	for _, n := range c.replNeed {
+		if !ok {
+			break
+		}
+		if n.seq > n.st.acked.Load() && !n.st.waitAck(n.seq) {
+			ok = false
+			break
+		}
+		ok = cn.stillLeads(n.slot)
+	}
+	c.replNeed = c.replNeed[:0]
+	if !ok {
+		cn.stats.replFailed.Add(1)
+	}
+	return ok
+}
+
+// stillLeads reports whether a write on slot, once replicated, counts: this
+// node still leads slot, or handed it off with the data that holds it.
+func (cn *clusterNode) stillLeads(slot int) bool {
+	t, _ := cn.current()
+	if p, ok := t.Primary(slot); ok && p.ID == cn.id {
+		return true
+	}
+	m := cn.moves[slot].Load()
+	return m != nil && m.out
+}
+
+// checkLag reports a replica that has not acknowledged within
+// ReplicaTimeout to the NameNode, once per stall.
+func (cn *clusterNode) checkLag(st *replStream) {
+	if st.lag() < cn.cfg.ReplicaTimeout || st.reported.Swap(true) {
+		return
+	}
+	cn.d.cfg.Logger.Warn("replica lags: asking the NameNode to take it out of the in-sync set", "id", cn.id, "replica", st.peer, "lag", st.lag())
+	cn.d.wg.Add(1)
+	go func() {
+		defer cn.d.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), cn.cfg.RPCTimeout)
+		defer cancel()
+		link := cn.nameNodeLink()
+		defer link.close()
+		r, err := link.do(ctx, "CHKV.ISRDROP", string(cn.id), string(st.peer))
+		if err != nil {
+			st.reported.Store(false) // try again on the next wait
+			cn.d.cfg.Logger.Warn("isr drop", "id", cn.id, "replica", st.peer, "err", err)
+			return
+		}
+		if t, err := replyTable(r); err == nil {
+			cn.adopt(t)
+		}
+	}()
+}
+
+// nameNodeLink returns a link to the NameNode.
+func (cn *clusterNode) nameNodeLink() *peerLink {
+	return &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
+}
+
+// refreshTableFrom fetches the table of the server at addr and adopts it
+// when newer.
+func (cn *clusterNode) refreshTableFrom(addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cn.cfg.RPCTimeout)
+	defer cancel()
+	if t, err := FetchTable(ctx, cn.d.cfg.Transport, addr); err == nil {
+		cn.adopt(t)
+	}
+}
+
+// dialPeer connects to another node of the cluster.
+func (cn *clusterNode) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	return cn.d.cfg.Transport.Dial(ctx, addr)
+}
+
+// leaseValid reports whether the node may serve the slots it leads: a
+// heartbeat the NameNode answered, or a confirmation from every replica
+// it streams to (each refuses a primary its table deposed), within the
+// lease. A node with no replica to stream to needs neither: no other copy
+// of its slots can be promoted. So the cluster serves on while the
+// NameNode is down, and a node cut off from both stops.
+func (cn *clusterNode) leaseValid() bool {
+	now := time.Now().UnixNano()
+	if now < cn.leaseUntil.Load() {
+		return true
+	}
+	cn.replMu.Lock()
+	defer cn.replMu.Unlock()
+	for _, st := range cn.streams {
+		if !st.detached.Load() && now >= st.confirmed.Load()+int64(cn.cfg.Lease) {
+			return false
+		}
+	}
+	return true
+}
+
+// renewLease extends the lease from the moment a heartbeat that the
+// NameNode answered was sent.
+func (cn *clusterNode) renewLease(sent time.Time) {
+	until := sent.Add(cn.cfg.Lease).UnixNano()
+	for {
+		cur := cn.leaseUntil.Load()
+		if until <= cur || cn.leaseUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// applyReplTargets sets, for every slot, the streams its writes go to: the
+// table's replicas of the slots this node leads, and replicas a copy has
+// filled that the table does not name yet. Streams no slot uses any more
+// are detached. Runs after each adopted table, under adoptMu.
+func (cn *clusterNode) applyReplTargets(t *Table) {
+	used := map[NodeID]bool{}
+	now := time.Now()
+	for s := range NumSlots {
+		var streams []*replStream
+		p, ok := t.Primary(s)
+		m := cn.moves[s].Load()
+		handedOff := m != nil && m.out && m.state.Load() == moveHandedOff
+		primary := ok && p.ID == cn.id && !handedOff
+		// Committed here by a move the table does not show yet: the
+		// replicas that followed the slot are pending.
+		leads := primary || (m != nil && !m.out && m.state.Load() == moveImported)
+		if primary {
+			for _, id := range t.Owners(s)[1:] {
+				m, _ := t.Member(id)
+				streams = append(streams, cn.stream(id, m.Addr))
+			}
+		}
+		cn.pendingMu.Lock()
+		for id, pr := range cn.pending[s] {
+			if !leads || now.Sub(pr.since) > replPendingTTL {
+				delete(cn.pending[s], id)
+				continue
+			}
+			named := false
+			for _, st := range streams {
+				named = named || st.peer == id
+			}
+			if named {
+				delete(cn.pending[s], id)
+				continue
+			}
+			streams = append(streams, pr.st)
+		}
+		cn.pendingMu.Unlock()
+		cn.setRepl(s, streams)
+		for _, st := range streams {
+			used[st.peer] = true
+		}
+	}
+	cn.replMu.Lock()
+	var detach []*replStream
+	for id, st := range cn.streams {
+		if !used[id] {
+			detach = append(detach, st)
+		}
+	}
+	cn.replMu.Unlock()
+	for _, st := range detach {
+		st.detach()
+	}
+}
+
+// setRepl sets slot's streams, under the slot lock so that a write sees
+// either the old or the new set whole.
+func (cn *clusterNode) setRepl(s int, streams []*replStream) {
+	cur := cn.repl[s].Load()
+	if cur == nil && len(streams) == 0 {
+		return
+	}
+	if cur != nil && len(cur.streams) == len(streams) {
+		same := true
+		for i := range streams {
+			same = same && cur.streams[i] == streams[i]
+		}
+		if same {
+			return
+		}
+	}
+	for _, st := range streams {
+		st.attach()
+	}
+	sd := cn.d.store.slot(s)
+	sd.mu.Lock()
+	if len(streams) == 0 {
+		cn.repl[s].Store(nil)
+	} else {
+		cn.repl[s].Store(&slotRepl{streams: streams})
+	}
+	sd.mu.Unlock()
+}
+
+// addPending makes slot's writes go to peer from now on: a copy has just
+// filled it. The caller holds the slot frozen.
+func (cn *clusterNode) addPending(s int, peer NodeID, addr string) {
+	st := cn.stream(peer, addr)
+	st.attach()
+	cn.pendingMu.Lock()
+	if cn.pending[s] == nil {
+		cn.pending[s] = map[NodeID]pendingRepl{}
+	}
+	cn.pending[s][peer] = pendingRepl{st: st, since: time.Now()}
+	cn.pendingMu.Unlock()
+	var streams []*replStream
+	if cur := cn.repl[s].Load(); cur != nil {
+		for _, o := range cur.streams {
+			if o != st {
+				streams = append(streams, o)
+			}
+		}
+	}
+	cn.setRepl(s, append(streams, st))
+}
+
+// drainReplUntil waits until every stream of slots acknowledged every
+// write made so far, or deadline passes: a frozen slot's replicas then hold
+// exactly its data.
+func (cn *clusterNode) drainReplUntil(slots []int, deadline time.Time) error {
+	for _, s := range slots {
+		sr := cn.repl[s].Load()
+		if sr == nil {
+			continue
+		}
+		for _, st := range sr.streams {
+			seq := st.seq.Load()
+			for st.acked.Load() < seq && !st.detached.Load() {
+				st.mu.Lock()
+				ch := st.notify
+				st.mu.Unlock()
+				if st.acked.Load() >= seq || st.detached.Load() {
+					break
+				}
+				select {
+				case st.wake <- struct{}{}:
+				default:
+				}
+				wait := time.Until(deadline)
+				if wait <= 0 {
+					return fmt.Errorf("chkv: replica %s did not catch up with slot %d", st.peer, s)
+				}
+				t := time.NewTimer(wait)
+				select {
+				case <-ch:
+				case <-t.C:
+				case <-cn.d.closed:
+					t.Stop()
+					return errReplication
+				}
+				t.Stop()
+			}
+		}
+	}
+	return nil
+}
+
+// stopStreams ends every stream; the node is closing.
+func (cn *clusterNode) stopStreams() {
+	cn.replMu.Lock()
+	defer cn.replMu.Unlock()
+	for _, st := range cn.streams {
+		select {
+		case <-st.stop:
+		default:
+			close(st.stop)
+		}
+	}
+}
+
+// cmdRepl handles CHKV.REPL <from> <epoch> <lastSeq> <records> on a
+// replica: it applies the records when their sender may still write their
+// slots, and answers lastSeq.
+func cmdRepl(c *conn, args [][]byte) {
+	cn := c.d.cluster
+	from := NodeID(args[1])
+	epoch, err1 := strconv.ParseUint(string(args[2]), 10, 64)
+	seq, err2 := strconv.ParseUint(string(args[3]), 10, 64)
+	if err1 != nil || err2 != nil {
+		c.w.errorText("ERR chkv: bad replication frame header")
+		return
+	}
+	t, _ := cn.current()
+	if t == nil {
+		c.w.errorText("ERR chkv: stale replication: no table yet")
+		return
+	}
+	d := recordDecoder{b: args[4]}
+	var rec record
+	checked := -1
+	for d.next(&rec) {
+		if rec.slot == checked {
+			continue
+		}
+		checked = rec.slot
+		if !cn.acceptsRepl(t, rec.slot, from, epoch) {
+			c.w.errorText("ERR chkv: stale replication: table version " + strconv.FormatUint(t.Version, 10) + " does not let " + string(truncate(args[1], 64)) + " write slot " + strconv.Itoa(rec.slot) + " here")
+			return
+		}
+	}
+	if d.err != nil {
+		c.w.errorText("ERR " + d.err.Error())
+		return
+	}
+	if checked < 0 && epoch < t.Version && !cn.followsPrimary(t, from) {
+		c.w.errorText("ERR chkv: stale replication: table version " + strconv.FormatUint(t.Version, 10) + " does not make " + string(truncate(args[1], 64)) + " a primary of this node's copies")
+		return
+	}
+	cn.ackedPrimary(from)
+	if err := cn.applyRepl(args[4]); err != nil {
+		c.w.errorText("ERR " + err.Error())
+		return
+	}
+	c.w.int(int64(seq))
+}
+
+// acceptsRepl reports whether records of slot from primary from, written
+// under table version epoch, may be applied here: this node holds a copy of
+// the slot (the table names it, a copy just filled it, or it is moving),
+// and the sender leads the slot in this node's table unless the sender's
+// table is at least as new.
+func (cn *clusterNode) acceptsRepl(t *Table, slot int, from NodeID, epoch uint64) bool {
+	m := cn.moves[slot].Load()
+	if !t.holds(slot, cn.id) && cn.replicaSince[slot].Load() == 0 && m == nil {
+		return false // a node that lost its data, or never had the slot
+	}
+	if epoch >= t.Version {
+		return true
+	}
+	if p, ok := t.Primary(slot); ok && p.ID == from {
+		return true
+	}
+	return m != nil && m.out && m.peerID == from && m.state.Load() == moveHandedOff
+}
+
+// followsPrimary reports whether t makes from the primary of a slot this
+// node holds a copy of.
+func (cn *clusterNode) followsPrimary(t *Table, from NodeID) bool {
+	for s := range NumSlots {
+		if p, ok := t.Primary(s); ok && p.ID == from && t.holds(s, cn.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// ackedPrimary records that this node just confirmed from as its primary:
+// should it be promoted in from's place, it waits until from's lease, which
+// this confirmation may have renewed, has lapsed.
+func (cn *clusterNode) ackedPrimary(from NodeID) {
+	now := time.Now().UnixNano()
+	cn.replMu.Lock()
+	cn.lastAcked[from] = now
+	cn.replMu.Unlock()
+}
+
+// fencePromoted holds back, on a node that now leads slots another node
+// led in its previous table, those slots until the lease this node's
+// confirmations gave the old primary has lapsed.
+func (cn *clusterNode) fencePromoted(old, t *Table) {
+	if old == nil {
+		return
+	}
+	cn.replMu.Lock()
+	defer cn.replMu.Unlock()
+	for s := range NumSlots {
+		p, ok := t.Primary(s)
+		if !ok || p.ID != cn.id {
+			continue
+		}
+		op, ok := old.Primary(s)
+		if !ok || op.ID == cn.id {
+			continue
+		}
+		if m := cn.moves[s].Load(); m != nil && !m.out && m.state.Load() == moveImported {
+			continue // handed over by the old primary, which stopped serving it first
+		}
+		if last := cn.lastAcked[op.ID]; last != 0 {
+			until := last + int64(cn.cfg.Lease) + int64(cn.cfg.HeartbeatInterval/4)
+			if until > time.Now().UnixNano() {
+				cn.fence[s].Store(until)
+			}
+		}
+	}
+}
+
+// fenced reports whether slot waits for its old primary's lease to lapse.
+func (cn *clusterNode) fenced(slot int) bool {
+	f := cn.fence[slot].Load()
+	return f != 0 && time.Now().UnixNano() < f
+}
+
+// applyRepl applies replication records, each slot under its lock.
+func (cn *clusterNode) applyRepl(b []byte) error {
+	st := cn.d.store
+	d := recordDecoder{b: b}
+	var rec record
+	var dg runningDigest
+	locked := -1
+	defer func() {
+		if locked >= 0 {
+			st.slot(locked).mu.Unlock()
+		}
+	}()
+	var n int64
+	for d.next(&rec) {
+		if rec.slot != locked {
+			if locked >= 0 {
+				st.slot(locked).mu.Unlock()
+			}
+			locked = rec.slot
+			st.slot(locked).mu.Lock()
+		}
+		if rec.op == recAppendString || rec.op == recAppendList {
+			if e := st.slot(locked).keys[string(rec.key)]; e == nil {
+				continue // the key's start went with a frame this replica refused
+			}
+		}
+		if err := st.applyRecord(&rec, &dg); err != nil {
+			return err
+		}
+		n++
+	}
+	cn.stats.replApplied.Add(n)
+	return d.err
+}
+
+// replCommands are the commands of the replication protocol.
+func replCommands() []*command {
+	return []*command{
+		{"chkv.repl", 5, flagAdmin | flagStale, 0, 0, 0, cmdRepl},
+	}
+}
