@@ -188,8 +188,10 @@ type scanOptions struct {
 	kind  string
 }
 
-// filter returns the key filter of the options, or nil for none.
-func (o scanOptions) filter() func(string, *entry) bool {
+// filter returns the key filter of the options, or nil for none. A match
+// given up because the node is closing (a long pattern against long keys)
+// counts as no match and sets *stopped.
+func (o scanOptions) filter(c *conn, stopped *bool) func(string, *entry) bool {
 	if o.match == nil && o.kind == "" {
 		return nil
 	}
@@ -198,8 +200,24 @@ func (o scanOptions) filter() func(string, *entry) bool {
 		if o.kind != "" && typeName(e) != o.kind {
 			return false
 		}
-		return o.match == nil || all || globMatch(o.match, []byte(k), false)
+		if o.match == nil || all {
+			return true
+		}
+		m, stop := globMatchStop(o.match, k, false, c.d.closed)
+		*stopped = *stopped || stop
+		return m
 	}
+}
+
+// scanStopped reports whether a key scan must end because the node is
+// closing: it then answers so and closes the connection.
+func (c *conn) scanStopped(stopped bool) bool {
+	if !stopped && !c.nodeClosed() {
+		return false
+	}
+	c.w.errorText(msgShuttingDown)
+	c.quit = true
+	return true
 }
 
 // typeName names the type of e's value as TYPE does.
@@ -254,8 +272,12 @@ func cmdScan(c *conn, args [][]byte) {
 	// so every key present for the whole iteration is returned.
 	var keys []string
 	next := uint64(0)
-	filter := opts.filter()
+	stopped := false
+	filter := opts.filter(c, &stopped)
 	for slot := cursor; slot < NumSlots; slot++ {
+		if c.scanStopped(stopped) {
+			return
+		}
 		keys = c.d.store.scanSlot(keys, int(slot), filter)
 		if int64(len(keys)) >= opts.count {
 			next = slot + 1
@@ -265,6 +287,9 @@ func cmdScan(c *conn, args [][]byte) {
 			break
 		}
 	}
+	if c.scanStopped(stopped) {
+		return
+	}
 	c.w.array(2)
 	c.w.bulkString(strconv.FormatUint(next, 10))
 	c.w.bulkStrings(keys)
@@ -272,10 +297,17 @@ func cmdScan(c *conn, args [][]byte) {
 
 func cmdKeys(c *conn, args [][]byte) {
 	opts := scanOptions{match: args[1]}
-	filter := opts.filter()
+	stopped := false
+	filter := opts.filter(c, &stopped)
 	var keys []string
 	for slot := range NumSlots {
+		if c.scanStopped(stopped) {
+			return
+		}
 		keys = c.d.store.scanSlot(keys, slot, filter)
+	}
+	if c.scanStopped(stopped) {
+		return
 	}
 	c.w.bulkStrings(keys)
 }
@@ -340,114 +372,4 @@ func cmdRename(c *conn, args [][]byte) {
 	if e.kind == kindList {
 		st.serveWaiters(ds, dst)
 	}
-}
-
-// globMatch reports whether str matches the glob pattern as Redis's
-// stringmatchlen does: * ? [abc] [^a] [a-z] and \ escapes.
-func globMatch(pattern, str []byte, nocase bool) bool {
-	return globMatchDepth(pattern, str, nocase, 0)
-}
-
-func globMatchDepth(p, s []byte, nocase bool, depth int) bool {
-	if depth > 1000 { // bound the recursion of patterns like "***...*"
-		return false
-	}
-	lower := func(b byte) byte {
-		if nocase && 'A' <= b && b <= 'Z' {
-			return b + 'a' - 'A'
-		}
-		return b
-	}
-	for len(p) > 0 && len(s) > 0 {
-		switch p[0] {
-		case '*':
-			for len(p) > 1 && p[1] == '*' {
-				p = p[1:]
-			}
-			if len(p) == 1 {
-				return true
-			}
-			for len(s) > 0 {
-				if globMatchDepth(p[1:], s, nocase, depth+1) {
-					return true
-				}
-				s = s[1:]
-			}
-			return false
-		case '?':
-			s = s[1:]
-		case '[':
-			p = p[1:]
-			not := len(p) > 0 && p[0] == '^'
-			if not {
-				p = p[1:]
-			}
-			match := false
-			for {
-				if len(p) >= 2 && p[0] == '\\' {
-					p = p[1:]
-					if p[0] == s[0] {
-						match = true
-					}
-				} else if len(p) == 0 || p[0] == ']' {
-					break
-				} else if len(p) >= 3 && p[1] == '-' {
-					// Redis compares C chars, signed on x86-64: bytes >= 0x80 sort below 0.
-					start, end := int8(p[0]), int8(p[2])
-					c := int8(s[0])
-					if nocase {
-						start, end, c = int8(lower(p[0])), int8(lower(p[2])), int8(lower(s[0]))
-					}
-					if start > end {
-						start, end = end, start
-					}
-					p = p[2:]
-					if c >= start && c <= end {
-						match = true
-					}
-				} else if lower(p[0]) == lower(s[0]) {
-					match = true
-				}
-				if len(p) == 0 {
-					break
-				}
-				p = p[1:]
-			}
-			if len(p) == 0 { // unterminated class: Redis treats the end as ']'
-				if not {
-					match = !match
-				}
-				if !match {
-					return false
-				}
-				s = s[1:]
-				continue
-			}
-			if not {
-				match = !match
-			}
-			if !match {
-				return false
-			}
-			s = s[1:]
-		case '\\':
-			if len(p) >= 2 {
-				p = p[1:]
-			}
-			fallthrough
-		default:
-			if lower(p[0]) != lower(s[0]) {
-				return false
-			}
-			s = s[1:]
-		}
-		p = p[1:]
-		if len(s) == 0 {
-			for len(p) > 0 && p[0] == '*' {
-				p = p[1:]
-			}
-			break
-		}
-	}
-	return len(p) == 0 && len(s) == 0
 }

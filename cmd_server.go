@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"os"
-	"path"
 	"runtime"
 	"sort"
 	"strconv"
@@ -289,7 +288,7 @@ func cmdConfig(c *conn, args [][]byte) {
 				continue
 			}
 			for _, n := range names {
-				if ok, _ := path.Match(p, n); ok && !seen[n] {
+				if globMatch(pat, n, true) && !seen[n] {
 					seen[n] = true
 					out = append(out, n, params[n])
 				}

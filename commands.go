@@ -57,6 +57,8 @@ const (
 	msgBadTimeout   = "ERR timeout is not a float or out of range"
 	msgMustPositive = "ERR value is out of range, must be positive"
 	msgNaN          = "ERR increment would produce NaN or Infinity"
+	// msgShuttingDown answers a long command cut short by the node closing.
+	msgShuttingDown = "ERR chkv: the server is shutting down"
 )
 
 // commandTable builds the table of commands a DataNode serves.
