@@ -100,6 +100,51 @@ func (w *collWrite) done(s *Store, changed bool) {
 	}
 }
 
+// cmdCollLen returns the command that answers the number of elements of a
+// key of kind (HLEN, SCARD, ZCARD).
+func cmdCollLen(kind valueKind) func(c *conn, args [][]byte) {
+	return func(c *conn, args [][]byte) {
+		e, unlock, ok := c.readKind(args[1], kind)
+		if !ok {
+			return
+		}
+		defer unlock()
+		if e == nil {
+			c.w.int(0)
+		} else {
+			c.w.int(int64(e.collLen()))
+		}
+	}
+}
+
+// removeMembers serves HDEL, SREM and ZREM (args: name key members...):
+// del removes one member from e; the key goes when it empties, and the
+// members after that are not counted, as Redis stops there.
+func (c *conn) removeMembers(args [][]byte, kind valueKind, del func(e *entry, m []byte) bool) {
+	st, key := c.d.store, args[1]
+	slot, e, unlock, ok := c.lockKind(key, kind)
+	if !ok {
+		return
+	}
+	defer unlock()
+	if e == nil {
+		c.w.int(0)
+		return
+	}
+	wr := beginWrite(slot, key, e, nil)
+	n := 0
+	for _, m := range args[2:] {
+		if del(e, m) {
+			n++
+			if e.collLen() == 0 {
+				break
+			}
+		}
+	}
+	wr.done(st, n > 0)
+	c.w.int(int64(n))
+}
+
 // writeScore writes a score as Redis 7.0 does in RESP2: %.17g, inf and -inf.
 func (w *replyWriter) score(f float64) {
 	w.bulkString(formatScore(f))
@@ -114,18 +159,6 @@ func formatScore(f float64) string {
 		return "-inf"
 	}
 	return strconv.FormatFloat(f, 'g', 17, 64)
-}
-
-// collScanArgs parses the cursor and the MATCH and COUNT options of HSCAN,
-// SSCAN and ZSCAN (args: name key cursor options...). A missing key is
-// answered before the options are looked at, as Redis does; the caller
-// checks it between parseCursorArg and parseScanOpts.
-func (c *conn) parseCursorArg(b []byte) bool {
-	if _, ok := parseCursor(b); !ok {
-		c.w.errorText("ERR invalid cursor")
-		return false
-	}
-	return true
 }
 
 // parseScanOpts parses MATCH and COUNT of a collection SCAN; it returns
@@ -159,6 +192,41 @@ func (c *conn) parseScanOpts(opts [][]byte) ([]byte, bool) {
 		}
 	}
 	return match, true
+}
+
+// cmdCollScan returns HSCAN, SSCAN or ZSCAN: each passes every member of
+// a key of kind to put with what goes with it (a value, a score). The
+// whole collection comes in one reply with cursor 0, as Redis answers for
+// small collections; a cursor is accepted and ignored.
+func cmdCollScan(kind valueKind, each func(e *entry, put func(member string, with ...string))) func(*conn, [][]byte) {
+	return func(c *conn, args [][]byte) {
+		if _, ok := parseCursor(args[2]); !ok {
+			c.w.errorText("ERR invalid cursor")
+			return
+		}
+		e, unlock, ok := c.readKind(args[1], kind)
+		if !ok {
+			return
+		}
+		defer unlock()
+		if e == nil {
+			c.w.emptyScan()
+			return
+		}
+		match, ok := c.parseScanOpts(args[3:])
+		if !ok {
+			return
+		}
+		var out []string
+		each(e, func(m string, with ...string) {
+			if match == nil || globMatch(match, []byte(m), false) {
+				out = append(append(out, m), with...)
+			}
+		})
+		c.w.array(2)
+		c.w.bulkString("0")
+		c.w.bulkStrings(out)
+	}
 }
 
 // emptyScan is the reply of a SCAN of a missing key.
@@ -222,4 +290,87 @@ func (s *Store) pickDistinct(n, k int) []int {
 		}
 	}
 	return out
+}
+
+// cmdRandom returns HRANDFIELD, SRANDMEMBER or ZRANDMEMBER: put writes
+// the element at position i of a key of kind (with its value or score
+// when with); opt names the option that asks for those ("" for none).
+func cmdRandom(kind valueKind, opt string, put func(c *conn, e *entry, i int, with bool)) func(*conn, [][]byte) {
+	return func(c *conn, args [][]byte) {
+		if opt == "" && len(args) > 3 {
+			c.w.errorText(msgSyntax)
+			return
+		}
+		if len(args) == 2 {
+			e, unlock, ok := c.readKind(args[1], kind)
+			if !ok {
+				return
+			}
+			defer unlock()
+			if e == nil {
+				c.w.null()
+				return
+			}
+			put(c, e, c.d.store.randIntn(e.collLen()), false)
+			return
+		}
+		count, uniq, ok := c.parseRandCount(args[2])
+		if !ok {
+			return
+		}
+		with := false
+		switch {
+		case len(args) > 4 || len(args) == 4 && !eqFold(args[3], opt):
+			c.w.errorText(msgSyntax)
+			return
+		case len(args) == 4:
+			with = true
+			if count > math.MaxInt64/2 {
+				c.w.errorText(msgOutOfRangeValue)
+				return
+			}
+		}
+		e, unlock, ok := c.readKind(args[1], kind)
+		if !ok {
+			return
+		}
+		defer unlock()
+		if e == nil || count == 0 {
+			c.w.array(0)
+			return
+		}
+		per := 1
+		if with {
+			per = 2
+		}
+		c.randReply(e.collLen(), count, uniq, per, func(i int) { put(c, e, i, with) })
+	}
+}
+
+// randReply answers a random pick of count of n elements (distinct when
+// uniq, else with repeats), each written by put as per replies.
+func (c *conn) randReply(n int, count int64, uniq bool, per int, put func(int)) {
+	st := c.d.store
+	if !uniq || count == 1 {
+		if count > maxRandRepeats {
+			c.w.errorText(msgOutOfRangeValue)
+			return
+		}
+		c.w.array(int(count) * per)
+		for range count {
+			put(st.randIntn(n))
+		}
+		return
+	}
+	if count >= int64(n) {
+		c.w.array(n * per)
+		for i := range n {
+			put(i)
+		}
+		return
+	}
+	c.w.array(int(count) * per)
+	for _, i := range st.pickDistinct(n, int(count)) {
+		put(i)
+	}
 }

@@ -3,7 +3,6 @@
 package chkv
 
 import (
-	"math"
 	"math/big"
 	"strconv"
 )
@@ -24,15 +23,24 @@ func hashCommands() []*command {
 		{"hmget", -3, rf, 1, 1, 1, cmdHMGet},
 		{"hdel", -3, w | flagFast, 1, 1, 1, cmdHDel},
 		{"hexists", 3, rf, 1, 1, 1, cmdHExists},
-		{"hlen", 2, rf, 1, 1, 1, cmdHLen},
+		{"hlen", 2, rf, 1, 1, 1, cmdCollLen(kindHash)},
 		{"hstrlen", 3, rf, 1, 1, 1, cmdHStrlen},
 		{"hkeys", 2, r, 1, 1, 1, cmdHGetAll},
 		{"hvals", 2, r, 1, 1, 1, cmdHGetAll},
 		{"hgetall", 2, r, 1, 1, 1, cmdHGetAll},
 		{"hincrby", 4, wfo, 1, 1, 1, cmdHIncrBy},
 		{"hincrbyfloat", 4, wfo, 1, 1, 1, cmdHIncrByFloat},
-		{"hrandfield", -2, r, 1, 1, 1, cmdHRandField},
-		{"hscan", -3, r, 1, 1, 1, cmdHScan},
+		{"hrandfield", -2, r, 1, 1, 1, cmdRandom(kindHash, "withvalues", func(c *conn, e *entry, i int, with bool) {
+			c.w.bulkString(e.hash().pairs[i].field)
+			if with {
+				c.w.bulkString(e.hash().pairs[i].value)
+			}
+		})},
+		{"hscan", -3, r, 1, 1, 1, cmdCollScan(kindHash, func(e *entry, put func(string, ...string)) {
+			for _, p := range e.hash().pairs {
+				put(p.field, p.value)
+			}
+		})},
 	}
 }
 
@@ -121,28 +129,7 @@ func cmdHMGet(c *conn, args [][]byte) {
 }
 
 func cmdHDel(c *conn, args [][]byte) {
-	st, key := c.d.store, args[1]
-	slot, e, unlock, ok := c.lockKind(key, kindHash)
-	if !ok {
-		return
-	}
-	defer unlock()
-	if e == nil {
-		c.w.int(0)
-		return
-	}
-	wr := beginWrite(slot, key, e, nil)
-	n := 0
-	for _, f := range args[2:] {
-		if e.hash().del(f) {
-			n++
-			if e.hash().len() == 0 {
-				break
-			}
-		}
-	}
-	wr.done(st, n > 0)
-	c.w.int(int64(n))
+	c.removeMembers(args, kindHash, func(e *entry, f []byte) bool { return e.hash().del(f) })
 }
 
 func cmdHExists(c *conn, args [][]byte) {
@@ -155,19 +142,6 @@ func cmdHExists(c *conn, args [][]byte) {
 		c.w.int(1)
 	} else {
 		c.w.int(0)
-	}
-}
-
-func cmdHLen(c *conn, args [][]byte) {
-	e, unlock, ok := c.readKind(args[1], kindHash)
-	if !ok {
-		return
-	}
-	defer unlock()
-	if e == nil {
-		c.w.int(0)
-	} else {
-		c.w.int(int64(e.hash().len()))
 	}
 }
 
@@ -278,114 +252,4 @@ func cmdHIncrByFloat(c *conn, args [][]byte) {
 	wr.e.hash().set(args[2], []byte(s))
 	wr.done(st, true)
 	c.w.bulkString(s)
-}
-
-func cmdHRandField(c *conn, args [][]byte) {
-	if len(args) == 2 {
-		e, unlock, ok := c.readKind(args[1], kindHash)
-		if !ok {
-			return
-		}
-		defer unlock()
-		if e == nil {
-			c.w.null()
-			return
-		}
-		h := e.hash()
-		c.w.bulkString(h.pairs[c.d.store.randIntn(h.len())].field)
-		return
-	}
-	count, uniq, ok := c.parseRandCount(args[2])
-	if !ok {
-		return
-	}
-	withValues := false
-	switch {
-	case len(args) > 4 || len(args) == 4 && !eqFold(args[3], "withvalues"):
-		c.w.errorText(msgSyntax)
-		return
-	case len(args) == 4:
-		withValues = true
-		if count > math.MaxInt64/2 {
-			c.w.errorText(msgOutOfRangeValue)
-			return
-		}
-	}
-	e, unlock, ok := c.readKind(args[1], kindHash)
-	if !ok {
-		return
-	}
-	defer unlock()
-	if e == nil || count == 0 {
-		c.w.array(0)
-		return
-	}
-	h := e.hash()
-	put := func(i int) {
-		c.w.bulkString(h.pairs[i].field)
-		if withValues {
-			c.w.bulkString(h.pairs[i].value)
-		}
-	}
-	per := 1
-	if withValues {
-		per = 2
-	}
-	c.randReply(h.len(), count, uniq, per, put)
-}
-
-// randReply answers a random pick of count of n elements (distinct when
-// uniq, else with repeats), each written by put as per replies.
-func (c *conn) randReply(n int, count int64, uniq bool, per int, put func(int)) {
-	st := c.d.store
-	if !uniq || count == 1 {
-		if count > maxRandRepeats {
-			c.w.errorText(msgOutOfRangeValue)
-			return
-		}
-		c.w.array(int(count) * per)
-		for range count {
-			put(st.randIntn(n))
-		}
-		return
-	}
-	if count >= int64(n) {
-		c.w.array(n * per)
-		for i := range n {
-			put(i)
-		}
-		return
-	}
-	c.w.array(int(count) * per)
-	for _, i := range st.pickDistinct(n, int(count)) {
-		put(i)
-	}
-}
-
-func cmdHScan(c *conn, args [][]byte) {
-	if !c.parseCursorArg(args[2]) {
-		return
-	}
-	e, unlock, ok := c.readKind(args[1], kindHash)
-	if !ok {
-		return
-	}
-	defer unlock()
-	if e == nil {
-		c.w.emptyScan()
-		return
-	}
-	match, ok := c.parseScanOpts(args[3:])
-	if !ok {
-		return
-	}
-	var out []string
-	for _, p := range e.hash().pairs {
-		if match == nil || globMatch(match, []byte(p.field), false) {
-			out = append(out, p.field, p.value)
-		}
-	}
-	c.w.array(2)
-	c.w.bulkString("0")
-	c.w.bulkStrings(out)
 }

@@ -500,7 +500,7 @@ func writeCommandInfo(w *replyWriter, cmd *command) {
 	}{
 		{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"}, {flagAdmin, "admin"},
 		{flagNoAuth, "no_auth"}, {flagBlocking, "blocking"}, {flagLoading, "loading"}, {flagStale, "stale"},
-		{flagFast, "fast"},
+		{flagFast, "fast"}, {flagNumKeys, "movablekeys"},
 	} {
 		if cmd.flags&f.f != 0 {
 			flags = append(flags, f.name)

@@ -17,6 +17,7 @@ const (
 	flagDenyOOM                        // refused when memory is full
 	flagTrackName                      // recorded as the client's last command (CLIENT LIST)
 	flagLong                           // runs long or waits on other nodes: never on an event loop
+	flagNumKeys                        // keys follow a numkeys argument: see movableKeys
 )
 
 // command is one entry of the command table.
@@ -132,11 +133,38 @@ func commandTable() map[string]*command {
 	}
 	cmds = append(cmds, listCommands()...)
 	cmds = append(cmds, hashCommands()...)
+	cmds = append(cmds, setCommandTable()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c
 	}
 	return m
+}
+
+// movableKeys returns the keys of a command with flagNumKeys: the numkeys
+// keys after its numkeys argument, and the destination first for the
+// *STORE commands. It returns none when the count is not valid: the
+// command then answers the error itself.
+func (cmd *command) movableKeys(args [][]byte) [][]byte {
+	at, dest := 1, false
+	switch cmd.name {
+	case "zunionstore", "zinterstore", "zdiffstore":
+		at, dest = 2, true
+	case "bzmpop":
+		at = 2
+	}
+	if at >= len(args) {
+		return nil
+	}
+	n, ok := parseInt(args[at])
+	if !ok || n < 1 || n > int64(len(args)-at-1) {
+		return nil
+	}
+	keys := args[at+1 : at+1+int(n)]
+	if dest {
+		return append([][]byte{args[1]}, keys...)
+	}
+	return keys
 }
 
 // keys returns the key arguments of a call of cmd (none for keyless commands).

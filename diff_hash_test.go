@@ -10,7 +10,7 @@ import (
 
 // collectionCases returns the differential cases of hashes, sets and sorted sets.
 func collectionCases() []diffCase {
-	return slices.Concat(hashCases(), hashEdgeCases(), collWrongTypeCases())
+	return slices.Concat(hashCases(), hashEdgeCases(), collWrongTypeCases(), setTypeCases(), setWrongTypeCases())
 }
 
 // manyArgs returns cmd followed by n generated words made by word(i).

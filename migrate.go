@@ -125,15 +125,30 @@ func (c *conn) release() {
 func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 	asking := c.asking
 	c.asking = false
-	first, last, ok := cmd.keyBounds(args)
-	if !ok {
-		return true
-	}
-	slot := SlotBytes(args[first])
-	for i := first + cmd.step; i <= last; i += cmd.step {
-		if SlotBytes(args[i]) != slot {
-			c.w.errorText(msgCrossSlot)
-			return false
+	var slot int
+	if cmd.flags&flagNumKeys != 0 {
+		keys := cmd.movableKeys(args)
+		if len(keys) == 0 {
+			return true
+		}
+		slot = SlotBytes(keys[0])
+		for _, k := range keys[1:] {
+			if SlotBytes(k) != slot {
+				c.w.errorText(msgCrossSlot)
+				return false
+			}
+		}
+	} else {
+		first, last, ok := cmd.keyBounds(args)
+		if !ok {
+			return true
+		}
+		slot = SlotBytes(args[first])
+		for i := first + cmd.step; i <= last; i += cmd.step {
+			if SlotBytes(args[i]) != slot {
+				c.w.errorText(msgCrossSlot)
+				return false
+			}
 		}
 	}
 	var deadline time.Time
