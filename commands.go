@@ -134,6 +134,7 @@ func commandTable() map[string]*command {
 	cmds = append(cmds, listCommands()...)
 	cmds = append(cmds, hashCommands()...)
 	cmds = append(cmds, setCommandTable()...)
+	cmds = append(cmds, bitmapCommands()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c

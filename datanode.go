@@ -142,6 +142,8 @@ type DataNode struct {
 	cluster *clusterNode
 
 	stats serverStats
+	// lcsBytes is the memory the tables of running LCS calls hold (cmd_lcs.go).
+	lcsBytes atomic.Int64
 
 	// loops serve plain TCP clients (eventloop_linux.go); nil: none. The
 	// node closes them when it owns them (ownLoops).

@@ -45,6 +45,7 @@ func diffCases() []diffCase {
 		farFutureCases(),
 		extraCases(),
 		collectionCases(),
+		bitmapCases(),
 	)
 }
 
