@@ -205,6 +205,9 @@ func (cn *clusterNode) current() (*Table, <-chan struct{}) {
 func (cn *clusterNode) adopt(t *Table) bool {
 	cn.adoptMu.Lock() // tables are applied to the data one at a time, in order
 	defer cn.adoptMu.Unlock()
+	if cur, _ := cn.current(); t != nil && (cur == nil || t.Version > cur.Version) {
+		cn.addReplTargets(t) // before any write under t
+	}
 	if !cn.swapTable(t) {
 		return false
 	}

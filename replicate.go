@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -526,6 +527,21 @@ func (cn *clusterNode) checkLag(st *replStream) {
 	if st.lag() < cn.cfg.ReplicaTimeout || st.reported.Swap(true) {
 		return
 	}
+	if !cn.tableNamesReplica(st.peer) {
+		// A replica a copy filled that no table named: the NameNode has
+		// nothing to take it out of. Writes stop waiting for it.
+		cn.d.cfg.Logger.Warn("replica filled by a copy lags: dropped", "id", cn.id, "replica", st.peer, "lag", st.lag())
+		cn.pendingMu.Lock()
+		for s := range cn.pending {
+			delete(cn.pending[s], st.peer)
+		}
+		cn.pendingMu.Unlock()
+		cn.adoptMu.Lock()
+		t, _ := cn.current()
+		cn.applyReplTargets(t)
+		cn.adoptMu.Unlock()
+		return
+	}
 	cn.d.cfg.Logger.Warn("replica lags: asking the NameNode to take it out of the in-sync set", "id", cn.id, "replica", st.peer, "lag", st.lag())
 	cn.d.wg.Add(1)
 	go func() {
@@ -544,6 +560,18 @@ func (cn *clusterNode) checkLag(st *replStream) {
 			cn.adopt(t)
 		}
 	}()
+}
+
+// tableNamesReplica reports whether the current table names peer a replica
+// of a slot this node leads.
+func (cn *clusterNode) tableNamesReplica(peer NodeID) bool {
+	t, _ := cn.current()
+	for s := range NumSlots {
+		if p, ok := t.Primary(s); ok && p.ID == cn.id && t.holds(s, peer) {
+			return true
+		}
+	}
+	return false
 }
 
 // nameNodeLink returns a link to the NameNode.
@@ -595,6 +623,33 @@ func (cn *clusterNode) renewLease(sent time.Time) {
 		cur := cn.leaseUntil.Load()
 		if until <= cur || cn.leaseUntil.CompareAndSwap(cur, until) {
 			return
+		}
+	}
+}
+
+// addReplTargets gives the slots this node leads in t, before t takes
+// effect, the streams of t's replicas besides those they have: from the
+// table's first write on, every replica it names receives it.
+func (cn *clusterNode) addReplTargets(t *Table) {
+	for s := range NumSlots {
+		p, ok := t.Primary(s)
+		if !ok || p.ID != cn.id || t.cnt[s] < 2 {
+			continue
+		}
+		var streams []*replStream
+		if cur := cn.repl[s].Load(); cur != nil {
+			streams = append(streams, cur.streams...)
+		}
+		n := len(streams)
+		for _, id := range t.Owners(s)[1:] {
+			m, _ := t.Member(id)
+			st := cn.stream(id, m.Addr)
+			if !slices.Contains(streams, st) {
+				streams = append(streams, st)
+			}
+		}
+		if len(streams) > n {
+			cn.setRepl(s, streams)
 		}
 	}
 }
@@ -921,6 +976,10 @@ func (cn *clusterNode) applyRepl(b []byte) error {
 // replCommands are the commands of the replication protocol.
 func replCommands() []*command {
 	return []*command{
-		{"chkv.repl", 5, flagAdmin | flagStale, 0, 0, 0, cmdRepl},
+		// flagLong: a replication connection is served by a goroutine of
+		// its own, never by an event loop, which may itself wait for this
+		// node's acknowledgements (two nodes replicating to each other
+		// would each stall the other's loop).
+		{"chkv.repl", 5, flagAdmin | flagStale | flagLong, 0, 0, 0, cmdRepl},
 	}
 }
