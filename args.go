@@ -54,28 +54,56 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
-// parseFloat parses b as Redis's string2d does (strtod): no leading space,
-// the whole string, not NaN.
+// parseFloat parses b as Redis's string2d does: strtod over the whole
+// string, no leading space, not NaN, neither overflowing nor underflowing
+// to zero.
 func parseFloat(b []byte) (float64, bool) {
 	if len(b) == 0 || isSpace(b[0]) {
 		return 0, false
 	}
-	s := string(b)
+	f, rangeErr, ok := strtod(string(b))
+	return f, ok && !rangeErr
+}
+
+// strtod parses all of s as C's strtod reads a number (decimal or hex,
+// inf, infinity; no NaN): the value, and rangeErr when strtod reports
+// ERANGE (an overflow, read as an infinity, or an underflow to zero).
+func strtod(s string) (f float64, rangeErr, ok bool) {
+	if s == "" || strings.ContainsAny(s, "_") || hasBasePrefix(s) {
+		return 0, false, false
+	}
+	hex := isHexFloat(s)
+	if hex && !strings.ContainsAny(s, "pP") {
+		s += "p0" // strtod reads hex without an exponent; Go's parser wants one
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		ne, ok := err.(*strconv.NumError)
-		if !ok || ne.Err != strconv.ErrRange {
-			return 0, false
+		if ne, isNum := err.(*strconv.NumError); !isNum || ne.Err != strconv.ErrRange {
+			return 0, false, false
 		}
-		// strtod reports ERANGE for overflow (rejected) and underflow (accepted as is).
-		if math.IsInf(f, 0) {
-			return 0, false
-		}
+		rangeErr = true
 	}
-	if math.IsNaN(f) || strings.ContainsAny(s, "_") || hasBasePrefix(s) && !isHexFloat(s) {
-		return 0, false
+	if math.IsNaN(f) {
+		return 0, false, false
 	}
-	return f, true
+	if f == 0 && nonZeroMantissa(s, hex) {
+		rangeErr = true // underflow: Go reads it as 0 without an error
+	}
+	return f, rangeErr, true
+}
+
+// nonZeroMantissa reports whether the number s has a digit other than 0
+// before its exponent.
+func nonZeroMantissa(s string, hex bool) bool {
+	s = strings.TrimLeft(s, "+-")
+	end := "eE"
+	if hex {
+		s, end = s[2:], "pP"
+	}
+	if i := strings.IndexAny(s, end); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ContainsFunc(s, func(r rune) bool { return r != '0' && r != '.' })
 }
 
 func isSpace(c byte) bool {

@@ -1,19 +1,23 @@
-// Blocking pops: clients waiting in BLPOP, BRPOP and BLMOVE are queued per key and served in arrival order.
+// Blocking pops: clients waiting in BLPOP, BRPOP, BLMOVE, BZPOPMIN, BZPOPMAX and BZMPOP are queued per key and served in arrival order.
 
 package chkv
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 )
 
-// waiter is one client blocked on one or more list keys.
+// waiter is one client blocked on one or more list or sorted-set keys.
 type waiter struct {
 	keys     [][]byte
 	left     bool // pop from the head
 	move     bool // BLMOVE: push the element to dest
 	dest     []byte
 	destLeft bool
+	zpop     bool        // waits for a sorted set (BZPOPMIN, BZPOPMAX, BZMPOP), not a list
+	max      bool        // pop the highest scores
+	count    int         // members to pop from a sorted set
 	claimed  atomic.Bool // set by whoever serves or cancels the waiter first
 	ch       chan popped // buffered(1): the element handed over
 }
@@ -22,8 +26,9 @@ type waiter struct {
 type popped struct {
 	key   []byte
 	val   []byte
-	moved bool   // the element has already been pushed to dest
-	err   string // an error reply instead of the element
+	moved bool      // the element has already been pushed to dest
+	zs    []zmember // the members popped from a sorted set
+	err   string    // an error reply instead of the element
 }
 
 // waitQueue holds the waiters of one key in arrival order.
@@ -97,11 +102,17 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 	now := s.nowMs()
 	for len(q.ws) > 0 {
 		e := s.lookup(slot, key, now)
-		if e == nil || e.kind != kindList {
+		if e == nil || e.kind != kindList && e.kind != kindZSet {
 			break
 		}
-		w := q.ws[0]
-		q.ws = q.ws[1:]
+		// The oldest waiter for this kind of value: a list wakes BLPOP and
+		// friends, a sorted set the BZ pops; the others keep waiting.
+		i := slices.IndexFunc(q.ws, func(w *waiter) bool { return w.zpop == (e.kind == kindZSet) })
+		if i < 0 {
+			break
+		}
+		w := q.ws[i]
+		q.ws = slices.Delete(q.ws, i, i+1)
 		if !w.claimed.CompareAndSwap(false, true) {
 			continue // timed out or served through another key
 		}
@@ -111,6 +122,11 @@ func (s *Store) serveWaiters(slot int, key []byte) {
 			if string(k) == string(key) {
 				p.key = k
 			}
+		}
+		if w.zpop {
+			p.zs = s.popZSet(slot, key, e, w.max, w.count)
+			w.ch <- p
+			continue
 		}
 		if w.move && SlotBytes(w.dest) == slot {
 			// Source and destination share the lock: move atomically, or,

@@ -369,7 +369,7 @@ func cmdRename(c *conn, args [][]byte) {
 	} else {
 		c.w.ok()
 	}
-	if e.kind == kindList {
+	if e.kind == kindList || e.kind == kindZSet {
 		st.serveWaiters(ds, dst)
 	}
 }

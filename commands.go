@@ -135,6 +135,7 @@ func commandTable() map[string]*command {
 	cmds = append(cmds, hashCommands()...)
 	cmds = append(cmds, setCommandTable()...)
 	cmds = append(cmds, bitmapCommands()...)
+	cmds = append(cmds, zsetCommands()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c

@@ -10,7 +10,8 @@ import (
 
 // collectionCases returns the differential cases of hashes, sets and sorted sets.
 func collectionCases() []diffCase {
-	return slices.Concat(hashCases(), hashEdgeCases(), collWrongTypeCases(), setTypeCases(), setWrongTypeCases())
+	return slices.Concat(hashCases(), hashEdgeCases(), collWrongTypeCases(), setTypeCases(), setWrongTypeCases(),
+		zaddCases(), zrangeCases(), zpopCases(), zsetOpCases(), zsetEdgeCases(), zsetWrongTypeCases())
 }
 
 // manyArgs returns cmd followed by n generated words made by word(i).

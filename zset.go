@@ -136,8 +136,12 @@ func (z *zset) score(member []byte) (float64, bool) {
 	return s, ok
 }
 
-// add makes member (copied) hold score, reporting whether it is new.
+// add makes member (copied) hold score, reporting whether it is new. A
+// score of -0 is kept as 0, as Redis's listpack keeps it.
 func (z *zset) add(member []byte, score float64) bool {
+	if score == 0 {
+		score = 0
+	}
 	old, ok := z.dict[string(member)]
 	if ok {
 		if old == score {

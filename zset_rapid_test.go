@@ -11,35 +11,17 @@ import (
 	"pgregory.net/rapid"
 )
 
-// zModelEntry is one member of the model: a slice kept sorted by (score, member).
-type zModelEntry struct {
-	member string
-	score  float64
-}
-
-func zModelSort(m []zModelEntry) {
-	slices.SortFunc(m, func(a, b zModelEntry) int {
-		switch {
-		case zless(a.score, a.member, b.score, b.member):
-			return -1
-		case zless(b.score, b.member, a.score, a.member):
-			return 1
-		}
-		return 0
-	})
-}
-
 // TestZSetRapid runs random adds, score changes, removals and range
 // queries on a zset and a sorted slice, and after every step checks that
 // the tree's order, sizes, ranks and map agree with the model.
 func TestZSetRapid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		z := newZSet()
-		var model []zModelEntry
+		var model []zmember // kept sorted
 		member := rapid.StringOfN(rapid.RuneFrom([]rune("abcde")), 0, 3, -1)
 		score := rapid.SampledFrom([]float64{-1, 0, 0.5, 1, 2, 3})
 		find := func(m string) int {
-			return slices.IndexFunc(model, func(e zModelEntry) bool { return e.member == m })
+			return slices.IndexFunc(model, func(e zmember) bool { return e.member == m })
 		}
 		t.Repeat(map[string]func(*rapid.T){
 			"add": func(t *rapid.T) {
@@ -49,9 +31,9 @@ func TestZSetRapid(t *testing.T) {
 				if i >= 0 {
 					model[i].score = s
 				} else {
-					model = append(model, zModelEntry{m, s})
+					model = append(model, zmember{m, s})
 				}
-				zModelSort(model)
+				slices.SortFunc(model, zmemberCmp)
 			},
 			"del": func(t *rapid.T) {
 				m := member.Draw(t, "member")
