@@ -959,7 +959,7 @@ func (cn *clusterNode) applyRepl(b []byte) error {
 			locked = rec.slot
 			st.slot(locked).mu.Lock()
 		}
-		if rec.op == recAppendString || rec.op == recAppendList {
+		if isAppend(rec.op) {
 			if e := st.slot(locked).keys[string(rec.key)]; e == nil {
 				continue // the key's start went with a frame this replica refused
 			}
