@@ -434,7 +434,8 @@ func TestClientClusterRapid(t *testing.T) {
 					keys[i] = fmt.Sprintf("r%d:%d", run, i)
 				}
 				m := newClusterModel()
-				rt.Repeat(m.ops(ctx, c, keys))
+				hk, sk, zk := collKeys(run, 2)
+				rt.Repeat(mergeOps(m.ops(ctx, c, keys), newCollModel().ops(ctx, c, hk, sk, zk)))
 			})
 		})
 	}

@@ -122,7 +122,9 @@ func TestMigrateRapid(t *testing.T) {
 			keys[i] = fmt.Sprintf("r%d:%d", run, i)
 		}
 		m := newClusterModel()
-		ops := m.ops(ctx, c, keys)
+		cm := newCollModel()
+		hk, sk, zk := collKeys(run, 3)
+		ops := mergeOps(m.ops(ctx, c, keys), cm.ops(ctx, c, hk, sk, zk))
 		names := make([]string, 0, len(ops))
 		for name := range ops {
 			if name != "" {
@@ -148,7 +150,7 @@ func TestMigrateRapid(t *testing.T) {
 			for _, n := range census {
 				total += n
 			}
-			require.Equal(rt, int64(len(bulk)+len(m.str)+len(m.list)), total, "keys on all nodes together")
+			require.Equal(rt, int64(len(bulk)+len(m.str)+len(m.list)+cm.keys()), total, "keys on all nodes together")
 			got, err := c.MGet(ctx, slices.Collect(maps.Keys(bulk))...)
 			require.NoError(rt, err)
 			require.Equal(rt, bulk, got)
