@@ -5,6 +5,7 @@ package chkv
 import (
 	"crypto/subtle"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -40,8 +41,12 @@ func cmdQuit(c *conn, args [][]byte) {
 
 func cmdSelect(c *conn, args [][]byte) {
 	n, ok := parseInt(args[1])
-	if !ok || n < -2147483648 || n > 2147483647 {
+	if !ok {
 		c.w.errorText(msgNotInteger)
+		return
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		c.w.errorText("ERR value is out of range, value must between -2147483648 and 2147483647")
 		return
 	}
 	if n != 0 {

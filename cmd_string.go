@@ -421,7 +421,7 @@ func cmdSetRange(c *conn, args [][]byte) {
 		c.w.int(0)
 		return
 	}
-	if off+int64(len(val)) > int64(c.d.cfg.Limits.MaxBulk) {
+	if off > int64(c.d.cfg.Limits.MaxBulk)-int64(len(val)) { // off+len(val) could overflow
 		c.w.errorText(msgTooLarge)
 		return
 	}
