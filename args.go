@@ -3,6 +3,7 @@
 package chkv
 
 import (
+	"bytes"
 	"math"
 	"math/big"
 	"strconv"
@@ -203,4 +204,13 @@ func parseTimeout(b []byte) (int64, string) {
 		return 0, msgNegTimeout
 	}
 	return int64(math.Ceil(ms)), ""
+}
+
+// cString returns b up to its first NUL byte: an argument as Redis's
+// printf-style error formatting (%s of a C string) writes it.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }

@@ -81,7 +81,7 @@ func parseExpireFlags(opts [][]byte) (int, string) {
 		case eqFold(o, "lt"):
 			flags |= expireLT
 		default:
-			return 0, "ERR Unsupported option " + string(o)
+			return 0, "ERR Unsupported option " + cString(o)
 		}
 	}
 	if flags&expireNX != 0 && flags&(expireXX|expireGT|expireLT) != 0 {

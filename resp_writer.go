@@ -5,6 +5,7 @@ package chkv
 import (
 	"io"
 	"strconv"
+	"strings"
 )
 
 // replyWriter builds RESP2 replies in memory. The server flushes it when no
@@ -21,6 +22,9 @@ func (w *replyWriter) ok() { w.buf = append(w.buf, "+OK\r\n"...) }
 
 // errorText writes an error reply; msg is the text after '-', e.g. "ERR syntax error".
 func (w *replyWriter) errorText(msg string) {
+	// Redis trims CR and LF off the ends of a formatted error (an argument
+	// quoted last) and turns the ones inside into spaces.
+	msg = strings.TrimRight(msg, "\r\n")
 	w.buf = append(w.buf, '-')
 	for i := 0; i < len(msg); i++ { // an error reply is one line
 		c := msg[i]
