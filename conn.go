@@ -44,6 +44,7 @@ type conn struct {
 	cmds     atomic.Int64
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
+	m        connMetrics // per-command counters (metrics.go)
 
 	mu      sync.Mutex // guards nc's swap and the fields CLIENT LIST reads from other goroutines
 	name    string
@@ -78,7 +79,7 @@ func (c *conn) serve(args [][]byte) {
 			}
 			c.cmds.Add(1) // per connection: a shared counter would bounce between cores
 		}
-		c.exec(args)
+		c.execCounted(args)
 		args = nil
 		if c.quit {
 			c.flushReplies()
@@ -121,6 +122,7 @@ func (c *conn) gone() {
 	c.d.stats.commands.Add(c.cmds.Load())
 	c.d.stats.netIn.Add(c.bytesIn.Load())
 	c.d.stats.netOut.Add(c.bytesOut.Load())
+	c.d.metrics.fold(c)
 	delete(c.d.conns, c)
 	c.d.mu.Unlock()
 	c.d.wg.Done()
@@ -195,6 +197,7 @@ func (c *conn) call(cmd *command, args [][]byte) {
 		c.lastCmd = cmd.name
 		c.mu.Unlock()
 	}
+	c.m.ran = cmd
 	cmd.run(c, args)
 	c.release()
 	if cn := c.d.cluster; cn != nil && cmd.firstKey > 0 && cmd.firstKey < len(args) {

@@ -141,7 +141,8 @@ type DataNode struct {
 	// cluster is the cluster state (cluster_node.go); nil when standalone.
 	cluster *clusterNode
 
-	stats serverStats
+	stats   serverStats
+	metrics dataNodeMetrics // metrics.go
 	// lcsBytes is the memory the tables of running LCS calls hold (cmd_lcs.go).
 	lcsBytes atomic.Int64
 

@@ -564,7 +564,7 @@ func (c *conn) step() ([][]byte, stepResult) {
 			return nil, stepClose
 		}
 		c.cmds.Add(1)
-		c.exec(args)
+		c.execCounted(args)
 		if c.wouldWait {
 			c.wouldWait = false
 			return args, stepHandOff

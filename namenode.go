@@ -176,6 +176,7 @@ type NameNode struct {
 	changed  chan struct{}
 	peers    map[NodeID]*nnPeer
 	conns    map[net.Conn]struct{}
+	obs      nameNodeObs // metrics and status page (metrics.go, statuspage.go)
 }
 
 // StartNameNode starts a NameNode listening on cfg.Addr, resuming the table
@@ -713,6 +714,7 @@ func (n *NameNode) publishLocked(t *Table) error {
 			return err
 		}
 	}
+	n.obs.published(n.table, t)
 	n.table, n.tableBytes = t, b
 	close(n.changed)
 	n.changed = make(chan struct{})

@@ -14,6 +14,10 @@ type replyWriter struct {
 	buf []byte
 	w   io.Writer
 	err error // first write error; later flushes are no-ops
+	// errs counts the error replies written and lastErr is the first word
+	// of the last one, for the metrics (metrics.go).
+	errs    int
+	lastErr string
 }
 
 func (w *replyWriter) simple(s string) { w.buf = append(append(append(w.buf, '+'), s...), '\r', '\n') }
@@ -22,6 +26,8 @@ func (w *replyWriter) ok() { w.buf = append(w.buf, "+OK\r\n"...) }
 
 // errorText writes an error reply; msg is the text after '-', e.g. "ERR syntax error".
 func (w *replyWriter) errorText(msg string) {
+	w.errs++
+	w.lastErr = errorPrefix(msg)
 	// Redis trims CR and LF off the ends of a formatted error (an argument
 	// quoted last) and turns the ones inside into spaces.
 	msg = strings.TrimRight(msg, "\r\n")
