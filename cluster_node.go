@@ -136,8 +136,12 @@ type clusterNode struct {
 	streams    map[NodeID]*replStream
 	lastAcked  map[NodeID]int64       // unix nanoseconds: when this node last confirmed each primary
 	fence      [NumSlots]atomic.Int64 // unix nanoseconds: a promoted slot serves from then on
-	pendingMu  sync.Mutex
-	pending    [NumSlots]map[NodeID]pendingRepl // replicas filled by a copy, not yet in the table
+	// leadGen counts, per slot, the times this node stopped leading it;
+	// leadChanges counts the tables that changed any (replicate.go).
+	leadGen     [NumSlots]atomic.Uint32
+	leadChanges atomic.Uint64
+	pendingMu   sync.Mutex
+	pending     [NumSlots]map[NodeID]pendingRepl // replicas filled by a copy, not yet in the table
 	// replicaSince marks slots whose copy this node received as a replica
 	// (unix nanoseconds): their data stays until the table names the node.
 	replicaSince [NumSlots]atomic.Int64
@@ -226,6 +230,7 @@ func (cn *clusterNode) swapTable(t *Table) bool {
 	}
 	old := cn.table
 	cn.fencePromoted(old, t)
+	cn.countLeadChanges(old, t)
 	cn.table = t
 	close(cn.changed)
 	cn.changed = make(chan struct{})

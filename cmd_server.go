@@ -388,6 +388,11 @@ func cmdInfo(c *conn, args [][]byte) {
 		"expired_keys", d.store.ExpiredKeys(),
 		"command_panics", d.stats.panics.Load(),
 	)
+	if d.cluster != nil {
+		section("Replication", d.cluster.infoReplication()...)
+	} else {
+		section("Replication", "role", "master", "connected_slaves", 0)
+	}
 	section("Cluster", "cluster_enabled", map[bool]int{false: 0, true: 1}[d.cluster != nil])
 	mig := &migrationStats{} // a standalone node moves nothing
 	if d.cluster != nil {

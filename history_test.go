@@ -269,6 +269,11 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		}
 	}
 	n.logEvents(t)
+	if t.Failed() && cfg.replicas > 0 {
+		for _, d := range cl.DataNodes() {
+			t.Logf("%s replication: %v", d.ID(), d.cluster.infoReplication())
+		}
+	}
 }
 
 // watchOwners follows the NameNode's table until stop closes and returns,

@@ -70,6 +70,7 @@ type slotMove struct {
 	dirty    map[string]struct{} // out: keys written since last sent; under the slot lock
 	thawed   chan struct{}       // out: closed when the freeze ends
 	digest   runningDigest       // in: what the records applied so far add up to; under the slot lock
+	promote  bool                // in: an in-sync replica taking over: an abort keeps its data
 }
 
 // migrationStats are a DataNode's migration counters, in INFO.
@@ -1063,13 +1064,13 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int) error {
 			return fmt.Errorf("chkv: slot %d: not a replica here (table version %d)", s, t.Version)
 		}
 		if m := cn.moves[s].Load(); m != nil {
-			return fmt.Errorf("chkv: slot %d is moving", s)
+			return fmt.Errorf("chkv: slot %d is moving (out %v, state %d, peer %s)", s, m.out, m.state.Load(), m.peerID)
 		}
 	}
 	for _, s := range slots {
 		sd := cn.d.store.slot(s)
 		sd.mu.Lock()
-		m := &slotMove{peerID: source}
+		m := &slotMove{peerID: source, promote: true}
 		m.digest.inexact = true // the slot is digested by a scan
 		m.state.Store(moveImporting)
 		if cn.moves[s].Swap(m) == nil {
@@ -1217,7 +1218,9 @@ func (cn *clusterNode) importEnd(slots []int, commit bool) error {
 		sd := st.slot(s)
 		sd.mu.Lock()
 		if cn.moves[s].CompareAndSwap(m, nil) {
-			st.clearSlot(s, msgClusterDown)
+			if !m.promote { // a replica that was to take over keeps its copy
+				st.clearSlot(s, msgClusterDown)
+			}
 			cn.stats.slotsIn.Add(-1)
 		}
 		sd.mu.Unlock()

@@ -715,9 +715,11 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 		}
 		// Moved or promoted: the target leads, and the replicas that
 		// followed the slot stay in sync with it.
+		// Only those still in the slot's in-sync set: one taken out
+		// while the batch ran may have dropped its copy.
 		out := []NodeID{j.target.ID}
 		for _, id := range j.op.keep {
-			if holds(plan, id) && len(out) <= max(served.Replicas, plan.Replicas) && !slices.Contains(out, id) {
+			if holds(plan, id) && slices.Contains(ids, id) && len(out) <= max(served.Replicas, plan.Replicas) && !slices.Contains(out, id) {
 				if _, ok := plan.Member(id); ok {
 					out = append(out, id)
 				}

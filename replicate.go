@@ -33,6 +33,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,8 @@ type replFrame struct {
 	lastSeq uint64 // sequence number of the last write in the frame
 	buf     []byte
 	marks   []int     // start of every record, for filtering on a resend
+	gens    []uint32  // per record: its slot's leadership generation when written (clusterNode.leadGen)
+	changes uint64    // clusterNode.leadChanges when the frame was cut
 	sentAt  time.Time // when it was last sent: its acknowledgement renews the lease from then
 }
 
@@ -67,6 +70,7 @@ type replStream struct {
 
 	mu      sync.Mutex
 	enc     recordEncoder // records not yet framed
+	gens    []uint32      // leadership generation of each of enc's records
 	epoch   uint64        // epoch of enc's records
 	frames  []replFrame   // framed, not yet acknowledged (the first ones may be sent)
 	sent    int           // frames[:sent] are on the current connection
@@ -95,6 +99,7 @@ type replNeed struct {
 	st   *replStream
 	seq  uint64
 	slot int
+	gen  uint32 // the slot's leadership generation when the command ran
 }
 
 // pendingRepl is a replica a copy has just filled, which the table does not
@@ -147,6 +152,10 @@ func (st *replStream) append(epoch uint64, slot int, op WriteOp, key string, e *
 	} else {
 		st.enc.entry(slot, key, e)
 	}
+	gen := st.cn.leadGen[slot].Load()
+	for len(st.gens) < len(st.enc.marks) {
+		st.gens = append(st.gens, gen)
+	}
 	if st.lagFrom.IsZero() {
 		st.lagFrom = time.Now()
 	}
@@ -166,8 +175,10 @@ func (st *replStream) sealLocked() {
 	st.frames = append(st.frames, replFrame{
 		epoch: st.epoch, lastSeq: st.seq.Load(),
 		buf: append([]byte(nil), st.enc.buf...), marks: append([]int(nil), st.enc.marks...),
+		gens: append([]uint32(nil), st.gens...), changes: st.cn.leadChanges.Load(),
 	})
 	st.enc.reset()
+	st.gens = st.gens[:0]
 }
 
 // notifyLocked wakes the waiters.
@@ -186,6 +197,7 @@ func (st *replStream) detach() {
 	}
 	st.frames, st.sent, st.lagFrom = nil, 0, time.Time{}
 	st.enc.reset()
+	st.gens = st.gens[:0]
 	st.notifyLocked()
 }
 
@@ -307,43 +319,36 @@ func (st *replStream) session() error {
 	}
 }
 
-// filter drops from f the records of slots this node no longer leads (its
-// table moved them while the frame waited): the replica would rightly
-// refuse them, and the writes they carry are answered with an error.
+// filter drops from f the records of slots this node has not led without
+// a break since they were written (its table moved them away, maybe back):
+// the replica would rightly refuse them, and the writes they carry are
+// answered with an error (awaitReplicas checks the same generation).
 func (st *replStream) filter(f replFrame) replFrame {
-	t, _ := st.cn.current()
-	keep := func(slot int) bool {
-		if p, ok := t.Primary(slot); ok && p.ID == st.cn.id {
-			return true
-		}
-		m := st.cn.moves[slot].Load()
-		return m != nil && m.out // moving or handed off: the writes went with the data
+	cn := st.cn
+	if f.changes == cn.leadChanges.Load() {
+		return f // no slot changed hands since the frame was cut
 	}
-	d := recordDecoder{b: f.buf}
+	keep := func(i, slot int) bool {
+		return cn.stillLeads(slot) && f.gens[i] == cn.leadGen[slot].Load()
+	}
 	var rec record
-	all := true
-	for d.next(&rec) {
-		if !keep(rec.slot) {
-			all = false
-			break
-		}
-	}
-	if all {
-		return f
-	}
 	var out []byte
+	var marks []int
+	var gens []uint32
 	for i, start := range f.marks {
 		end := len(f.buf)
 		if i+1 < len(f.marks) {
 			end = f.marks[i+1]
 		}
 		d := recordDecoder{b: f.buf[start:end]}
-		if d.next(&rec) && keep(rec.slot) {
+		if d.next(&rec) && keep(i, rec.slot) {
+			marks = append(marks, len(out))
+			gens = append(gens, f.gens[i])
 			out = append(out, f.buf[start:end]...)
 		}
 	}
-	f.buf, f.marks = out, nil
-	if t != nil {
+	f.buf, f.marks, f.gens = out, marks, gens
+	if t, _ := cn.current(); t != nil {
 		f.epoch = t.Version
 	}
 	return f
@@ -475,12 +480,13 @@ func (c *conn) noteRepl(cn *clusterNode, slot int) {
 		if seq <= st.acked.Load() {
 			continue
 		}
+		gen := cn.leadGen[slot].Load()
 		n := len(c.replNeed)
-		if n > 0 && c.replNeed[n-1].st == st && c.replNeed[n-1].slot == slot {
+		if n > 0 && c.replNeed[n-1].st == st && c.replNeed[n-1].slot == slot && c.replNeed[n-1].gen == gen {
 			c.replNeed[n-1].seq = seq
 			continue
 		}
-		c.replNeed = append(c.replNeed, replNeed{st: st, seq: seq, slot: slot})
+		c.replNeed = append(c.replNeed, replNeed{st: st, seq: seq, slot: slot, gen: gen})
 	}
 }
 
@@ -501,7 +507,7 @@ func (c *conn) awaitReplicas() bool {
 			ok = false
 			break
 		}
-		ok = cn.stillLeads(n.slot)
+		ok = cn.stillLeads(n.slot) && cn.leadGen[n.slot].Load() == n.gen
 	}
 	c.replNeed = c.replNeed[:0]
 	if !ok {
@@ -511,14 +517,15 @@ func (c *conn) awaitReplicas() bool {
 }
 
 // stillLeads reports whether a write on slot, once replicated, counts: this
-// node still leads slot, or handed it off with the data that holds it.
+// node still leads slot, leads it by a move the table does not show yet,
+// or handed it off with the data that holds it.
 func (cn *clusterNode) stillLeads(slot int) bool {
 	t, _ := cn.current()
 	if p, ok := t.Primary(slot); ok && p.ID == cn.id {
 		return true
 	}
 	m := cn.moves[slot].Load()
-	return m != nil && m.out
+	return m != nil && (m.out || m.state.Load() == moveImported)
 }
 
 // checkLag reports a replica that has not acknowledged within
@@ -902,6 +909,27 @@ func (cn *clusterNode) ackedPrimary(from NodeID) {
 	cn.replMu.Unlock()
 }
 
+// countLeadChanges bumps the leadership generation of every slot this
+// node led in old but not in t: writes made before then that its replicas
+// have not applied are lost with the lead, never acknowledged.
+func (cn *clusterNode) countLeadChanges(old, t *Table) {
+	if old == nil {
+		return
+	}
+	n := 0
+	for s := range NumSlots {
+		if p, ok := old.Primary(s); ok && p.ID == cn.id {
+			if q, ok := t.Primary(s); !ok || q.ID != cn.id {
+				cn.leadGen[s].Add(1)
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		cn.leadChanges.Add(1)
+	}
+}
+
 // fencePromoted holds back, on a node that now leads slots another node
 // led in its previous table, those slots until the lease this node's
 // confirmations gave the old primary has lapsed.
@@ -982,4 +1010,74 @@ func replCommands() []*command {
 		// would each stall the other's loop).
 		{"chkv.repl", 5, flagAdmin | flagStale | flagLong, 0, 0, 0, cmdRepl},
 	}
+}
+
+// infoReplication returns the fields of INFO's Replication section: the
+// slots led and replicated here, and per replica stream its state,
+// sequence numbers and lag.
+func (cn *clusterNode) infoReplication() []any {
+	t, _ := cn.current()
+	var prim, repl int
+	if t != nil {
+		for s := range NumSlots {
+			if p, ok := t.Primary(s); ok && p.ID == cn.id {
+				prim++
+			} else if t.holds(s, cn.id) {
+				repl++
+			}
+		}
+	}
+	role := "master"
+	if prim == 0 && repl > 0 {
+		role = "slave"
+	}
+	mode := "sync"
+	if cn.cfg.AsyncReplication {
+		mode = "async"
+	}
+	cn.replMu.Lock()
+	streams := make([]*replStream, 0, len(cn.streams))
+	for _, st := range cn.streams {
+		streams = append(streams, st)
+	}
+	cn.replMu.Unlock()
+	slices.SortFunc(streams, func(a, b *replStream) int { return strings.Compare(string(a.peer), string(b.peer)) })
+	kv := []any{
+		"role", role,
+		"chkv_primary_slots", prim,
+		"chkv_replica_slots", repl,
+		"chkv_replication_mode", mode,
+		"chkv_lease_valid", map[bool]int{false: 0, true: 1}[cn.leaseValid()],
+	}
+	attached := 0
+	for _, st := range streams {
+		if !st.detached.Load() {
+			attached++
+		}
+	}
+	kv = append(kv, "connected_slaves", attached)
+	i := 0
+	for _, st := range streams {
+		state := "online"
+		lag := st.lag()
+		switch {
+		case st.detached.Load():
+			state = "detached"
+		case lag >= cn.cfg.ReplicaTimeout:
+			state = "lagging"
+		}
+		host, port := splitAddr(*st.addr.Load())
+		st.mu.Lock()
+		frames := len(st.frames)
+		st.mu.Unlock()
+		kv = append(kv, "slave"+strconv.Itoa(i), fmt.Sprintf("id=%s,ip=%s,port=%d,state=%s,offset=%d,acked=%d,lag_ms=%d,frames=%d",
+			st.peer, host, port, state, st.seq.Load(), st.acked.Load(), lag.Milliseconds(), frames))
+		i++
+	}
+	kv = append(kv,
+		"chkv_repl_records_applied", cn.stats.replApplied.Load(),
+		"chkv_repl_writes_failed", cn.stats.replFailed.Load(),
+		"chkv_slots_copied", cn.stats.slotsCopied.Load(),
+	)
+	return kv
 }
