@@ -292,10 +292,12 @@ func (s *Store) pickDistinct(n, k int) []int {
 	return out
 }
 
-// cmdRandom returns HRANDFIELD, SRANDMEMBER or ZRANDMEMBER: put writes
-// the element at position i of a key of kind (with its value or score
-// when with); opt names the option that asks for those ("" for none).
-func cmdRandom(kind valueKind, opt string, put func(c *conn, e *entry, i int, with bool)) func(*conn, [][]byte) {
+// cmdRandom returns HRANDFIELD, SRANDMEMBER or ZRANDMEMBER: prep returns
+// the function that writes the element at position i of a key of kind
+// (with its value or score when with), where all says whether positions
+// must name distinct elements (else any random element will do); opt names
+// the option that asks for values or scores ("" for none).
+func cmdRandom(kind valueKind, opt string, prep func(c *conn, e *entry, all bool) func(i int, with bool)) func(*conn, [][]byte) {
 	return func(c *conn, args [][]byte) {
 		if opt == "" && len(args) > 3 {
 			c.w.errorText(msgSyntax)
@@ -311,7 +313,7 @@ func cmdRandom(kind valueKind, opt string, put func(c *conn, e *entry, i int, wi
 				c.w.null()
 				return
 			}
-			put(c, e, c.d.store.randIntn(e.collLen()), false)
+			prep(c, e, false)(c.d.store.randIntn(e.collLen()), false)
 			return
 		}
 		count, uniq, ok := c.parseRandCount(args[2])
@@ -343,7 +345,8 @@ func cmdRandom(kind valueKind, opt string, put func(c *conn, e *entry, i int, wi
 		if with {
 			per = 2
 		}
-		c.randReply(e.collLen(), count, uniq, per, func(i int) { put(c, e, i, with) })
+		put := prep(c, e, uniq && count > 1)
+		c.randReply(e.collLen(), count, uniq, per, func(i int) { put(i, with) })
 	}
 }
 

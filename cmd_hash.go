@@ -30,16 +30,22 @@ func hashCommands() []*command {
 		{"hgetall", 2, r, 1, 1, 1, cmdHGetAll},
 		{"hincrby", 4, wfo, 1, 1, 1, cmdHIncrBy},
 		{"hincrbyfloat", 4, wfo, 1, 1, 1, cmdHIncrByFloat},
-		{"hrandfield", -2, r, 1, 1, 1, cmdRandom(kindHash, "withvalues", func(c *conn, e *entry, i int, with bool) {
-			c.w.bulkString(e.hash().pairs[i].field)
-			if with {
-				c.w.bulkString(e.hash().pairs[i].value)
+		{"hrandfield", -2, r, 1, 1, 1, cmdRandom(kindHash, "withvalues", func(c *conn, e *entry, all bool) func(int, bool) {
+			h := e.hash()
+			write := func(f, v string, with bool) {
+				c.w.bulkString(f)
+				if with {
+					c.w.bulkString(v)
+				}
 			}
+			if h.m != nil && !all { // a big hash picks from its table at once
+				return func(_ int, with bool) { f, v := h.m.random(c.d.store.cfg.Rand()); write(f, v, with) }
+			}
+			pairs := h.snapshot()
+			return func(i int, with bool) { write(pairs[i].field, pairs[i].value, with) }
 		})},
 		{"hscan", -3, r, 1, 1, 1, cmdCollScan(kindHash, func(e *entry, put func(string, ...string)) {
-			for _, p := range e.hash().pairs {
-				put(p.field, p.value)
-			}
+			e.hash().each(func(f, v string) { put(f, v) })
 		})},
 	}
 }
@@ -174,14 +180,14 @@ func cmdHGetAll(c *conn, args [][]byte) {
 		n *= 2
 	}
 	c.w.array(n)
-	for _, p := range h.pairs {
+	h.each(func(f, v string) {
 		if keys {
-			c.w.bulkString(p.field)
+			c.w.bulkString(f)
 		}
 		if vals {
-			c.w.bulkString(p.value)
+			c.w.bulkString(v)
 		}
-	}
+	})
 }
 
 func cmdHIncrBy(c *conn, args [][]byte) {

@@ -45,11 +45,14 @@ func zsetCommands() []*command {
 		{"bzpopmax", -3, w | flagFast | flagBlocking, 1, -2, 1, cmdBZPop},
 		{"zmpop", -4, w | flagNumKeys, 0, 0, 0, cmdZMPop},
 		{"bzmpop", -5, w | flagBlocking | flagNumKeys, 0, 0, 0, cmdZMPop},
-		{"zrandmember", -2, r, 1, 1, 1, cmdRandom(kindZSet, "withscores", func(c *conn, e *entry, i int, with bool) {
-			n := e.zset().at(e.zset().len() - 1 - i) // the whole set comes highest first, as Redis iterates it
-			c.w.bulkString(n.member)
-			if with {
-				c.w.score(n.score)
+		{"zrandmember", -2, r, 1, 1, 1, cmdRandom(kindZSet, "withscores", func(c *conn, e *entry, _ bool) func(int, bool) {
+			z := e.zset()
+			return func(i int, with bool) {
+				n := z.at(z.len() - 1 - i) // the whole set comes highest first, as Redis iterates it
+				c.w.bulkString(n.member)
+				if with {
+					c.w.score(n.score)
+				}
 			}
 		})},
 		{"zunion", -3, r | flagNumKeys, 0, 0, 0, cmdZSetOp},

@@ -1,48 +1,50 @@
-// hashValue is the value of a hash key: field-value pairs in insertion order, indexed by a map once the hash grows.
+// hashValue is the value of a hash key: field-value pairs in insertion order while small, a map once the hash grows.
 
 package chkv
 
+import (
+	"slices"
+	"unsafe"
+)
+
 // Redis keeps a hash in a listpack (insertion order, deletions close the
 // gap) while it has at most 128 fields and no field or value longer than
-// 64 bytes; beyond that it converts to a hash table for good. chkv keeps
-// the same pairs in a slice either way, so the replies of a small hash come
-// in Redis's order, and adds a map from field to position when Redis would
-// convert.
+// 64 bytes; beyond that it converts to a hash table for good. chkv does
+// the same: a slice of pairs answers in Redis's order, and a map takes over
+// where Redis's order is a hash table's.
 const (
 	hashMaxListpackEntries = 128
 	hashMaxListpackValue   = 64
 )
 
 // hashFieldOverhead approximates the bytes a hash field costs beyond its
-// field and value bytes (pair slot, index slot, allocation rounding).
-const hashFieldOverhead = 64
+// field and value bytes (table slot, blob header, allocation rounding).
+const hashFieldOverhead = 24
 
 // hashPair is one field of a hash with its value.
 type hashPair struct {
 	field, value string
 }
 
-// hashValue is a hash. Once idx is set, pairs is in no particular order and
-// a deletion moves the last pair into the gap.
+// hashValue is a hash: pairs while small, m (and pairs nil) once big.
 type hashValue struct {
 	pairs []hashPair
-	idx   map[string]int32 // field -> position in pairs; nil while small
-	bytes int64            // sum of field and value lengths
+	m     *blobTable
+	bytes int64 // sum of field and value lengths
 }
 
-func (h *hashValue) len() int { return len(h.pairs) }
+func (h *hashValue) len() int {
+	if h.m != nil {
+		return h.m.len()
+	}
+	return len(h.pairs)
+}
 
 // size returns the accounted bytes of the hash's fields.
-func (h *hashValue) size() int64 { return h.bytes + int64(len(h.pairs))*hashFieldOverhead }
+func (h *hashValue) size() int64 { return h.bytes + int64(h.len())*hashFieldOverhead }
 
-// find returns the position of field, or -1.
+// find returns the position of field in pairs, or -1.
 func (h *hashValue) find(field []byte) int {
-	if h.idx != nil {
-		if i, ok := h.idx[string(field)]; ok {
-			return int(i)
-		}
-		return -1
-	}
 	for i := range h.pairs {
 		if h.pairs[i].field == string(field) {
 			return i
@@ -53,68 +55,103 @@ func (h *hashValue) find(field []byte) int {
 
 // get returns the value of field.
 func (h *hashValue) get(field []byte) (string, bool) {
+	if h.m != nil {
+		return h.m.get(field)
+	}
 	if i := h.find(field); i >= 0 {
 		return h.pairs[i].value, true
 	}
 	return "", false
 }
 
+// fieldValue copies field and value into one allocation.
+func fieldValue(field, value []byte) (string, string) {
+	b := make([]byte, len(field)+len(value))
+	copy(b, field)
+	copy(b[len(field):], value)
+	return unsafe.String(unsafe.SliceData(b), len(field)), unsafe.String(unsafe.SliceData(b[len(field):]), len(value))
+}
+
 // set makes field hold value (both copied) and reports whether the field is new.
 func (h *hashValue) set(field, value []byte) bool {
+	if h.m == nil && (len(field) > hashMaxListpackValue || len(value) > hashMaxListpackValue) {
+		h.convert()
+	}
+	if h.m != nil {
+		if old, had := h.m.get(field); had {
+			h.bytes -= int64(len(field) + len(old))
+		}
+		h.bytes += int64(len(field) + len(value))
+		return h.m.set(field, value)
+	}
+	f, v := fieldValue(field, value)
 	if i := h.find(field); i >= 0 {
-		p := &h.pairs[i]
-		h.bytes += int64(len(value) - len(p.value))
-		p.value = string(value)
-		h.convertFor(len(value))
+		h.bytes += int64(len(value) - len(h.pairs[i].value))
+		h.pairs[i] = hashPair{f, v}
 		return false
 	}
-	h.pairs = append(h.pairs, hashPair{string(field), string(value)})
+	h.pairs = append(h.pairs, hashPair{f, v})
 	h.bytes += int64(len(field) + len(value))
-	if h.idx != nil {
-		h.idx[h.pairs[len(h.pairs)-1].field] = int32(len(h.pairs) - 1)
+	if len(h.pairs) > hashMaxListpackEntries {
+		h.convert()
 	}
-	h.convertFor(max(len(field), len(value)))
 	return true
 }
 
-// convertFor adds the index when the hash has outgrown Redis's listpack
-// (too many fields, or a field or value of n bytes too long).
-func (h *hashValue) convertFor(n int) {
-	if h.idx != nil || (len(h.pairs) <= hashMaxListpackEntries && n <= hashMaxListpackValue) {
-		return
+// convert leaves the listpack representation for good.
+func (h *hashValue) convert() {
+	h.m = newBlobTable(len(h.pairs) + 1)
+	for _, p := range h.pairs {
+		h.m.set([]byte(p.field), []byte(p.value))
 	}
-	h.idx = make(map[string]int32, len(h.pairs))
-	for i, p := range h.pairs {
-		h.idx[p.field] = int32(i)
-	}
+	h.pairs = nil
 }
 
 // del removes field and reports whether it was there.
 func (h *hashValue) del(field []byte) bool {
+	if h.m != nil {
+		v, ok := h.m.get(field)
+		if ok {
+			h.bytes -= int64(len(field) + len(v))
+			h.m.del(field)
+		}
+		return ok
+	}
 	i := h.find(field)
 	if i < 0 {
 		return false
 	}
 	p := h.pairs[i]
 	h.bytes -= int64(len(p.field) + len(p.value))
-	last := len(h.pairs) - 1
-	if h.idx == nil {
-		copy(h.pairs[i:], h.pairs[i+1:])
-	} else {
-		delete(h.idx, p.field)
-		if i != last {
-			h.pairs[i] = h.pairs[last]
-			h.idx[h.pairs[i].field] = int32(i)
-		}
-	}
-	h.pairs[last] = hashPair{}
-	h.pairs = h.pairs[:last]
+	h.pairs = slices.Delete(h.pairs, i, i+1)
 	return true
+}
+
+// each calls fn on every field and value: in insertion order while small.
+func (h *hashValue) each(fn func(field, value string)) {
+	if h.m != nil {
+		h.m.each(fn)
+		return
+	}
+	for _, p := range h.pairs {
+		fn(p.field, p.value)
+	}
+}
+
+// snapshot returns the pairs in the order each visits them; for a big
+// hash it builds them (O(N)).
+func (h *hashValue) snapshot() []hashPair {
+	if h.m == nil {
+		return h.pairs
+	}
+	out := make([]hashPair, 0, h.m.len())
+	h.m.each(func(f, v string) { out = append(out, hashPair{f, v}) })
+	return out
 }
 
 // encoding names the hash's representation as Redis's OBJECT ENCODING does.
 func (h *hashValue) encoding() string {
-	if h.idx == nil {
+	if h.m == nil {
 		return "listpack"
 	}
 	return "hashtable"

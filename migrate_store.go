@@ -125,10 +125,10 @@ func (r *recordEncoder) entry(slot int, key string, e *entry) {
 			func(i int) int { return len(l.at(i)) },
 			func(i int) { r.bytes(l.at(i)) })
 	case kindHash:
-		h := e.hash()
-		r.collection(slot, key, e, recSetHash, recAppendHash, h.len(), 2,
-			func(i int) int { return len(h.pairs[i].field) + len(h.pairs[i].value) },
-			func(i int) { r.str(h.pairs[i].field); r.str(h.pairs[i].value) })
+		pairs := e.hash().snapshot()
+		r.collection(slot, key, e, recSetHash, recAppendHash, len(pairs), 2,
+			func(i int) int { return len(pairs[i].field) + len(pairs[i].value) },
+			func(i int) { r.str(pairs[i].field); r.str(pairs[i].value) })
 	case kindSet:
 		st := e.set()
 		r.collection(slot, key, e, recSetSet, recAppendSet, st.len(), 1,
@@ -467,9 +467,7 @@ func valueHash(e *entry) uint64 {
 			h = digestMix(h, xxhash.Sum64(e.list().at(i)))
 		}
 	case kindHash: // a sum: the order of the fields does not matter
-		for _, p := range e.hash().pairs {
-			h += digestMix(xxhash.Sum64String(p.field), xxhash.Sum64String(p.value))
-		}
+		e.hash().each(func(f, v string) { h += digestMix(xxhash.Sum64String(f), xxhash.Sum64String(v)) })
 	case kindSet:
 		for _, m := range e.set().members {
 			h += digestMix(xxhash.Sum64String(m), 1)

@@ -303,6 +303,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		require.Equal(t, src.slot(slot).keys[k].size(k), dst.slot(slot).keys[k].size(k), "accounted size of %s", k)
 	}
 	require.Equal(t, hs.pairs, dst.slot(slot).keys["small-hash"].hash().pairs, "a small hash keeps its order")
+	require.Equal(t, "hashtable", dst.slot(slot).keys["hash"].hash().encoding())
 	require.Equal(t, []string{"-3", "7"}, dst.slot(slot).keys["intset"].set().members, "an intset stays sorted")
 	dz := dst.slot(slot).keys["zset"].zset()
 	require.Equal(t, 3000, dz.len())

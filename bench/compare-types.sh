@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Compares chkv's standalone DataNode with redis-server in the same run on the
+# collection types: redis-benchmark custom commands (HSET HGET SADD SISMEMBER
+# ZADD ZRANGE, interleaved rounds, medians, ratios), then RSS growth for
+# 1,000,000 hash fields in one hash and 1,000,000 members in one sorted set.
+#
+# Usage: bench/compare-types.sh [rounds] [requests]
+# CHKV_FLAGS adds flags to `chkv server`; FIELDS sets the memory test's size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+ROUNDS=${1:-3}
+N=${2:-200000}
+FIELDS=${FIELDS:-1000000}
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+require_tools redis-server redis-benchmark redis-cli python3
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+
+go build -o "$TMP/chkv" ./cmd/chkv
+start_servers() {
+  RPORT=$(free_port); CPORT=$(free_port)
+  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
+  RPID=$!
+  "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &
+  CPID=$!
+  for p in $RPORT $CPORT; do
+    for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+}
+stop_servers() { kill $RPID $CPID; wait $RPID $CPID 2>/dev/null || true; }
+
+# The commands, in the order they run in a round: reads follow the writes
+# that fill their keys.
+TESTS=(HSET HGET SADD SISMEMBER ZADD ZRANGE)
+declare -A CMD=(
+  [HSET]="HSET h f:__rand_int__ v"
+  [HGET]="HGET h f:__rand_int__"
+  [SADD]="SADD s m:__rand_int__"
+  [SISMEMBER]="SISMEMBER s m:__rand_int__"
+  [ZADD]="ZADD z __rand_int__ m:__rand_int__"
+  [ZRANGE]="ZRANGE z 0 9 WITHSCORES"
+)
+
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
+start_servers
+for round in $(seq $ROUNDS); do
+  for P in 1 16; do
+    for test in "${TESTS[@]}"; do
+      for srv in redis chkv; do
+        port=$RPORT; [ $srv = chkv ] && port=$CPORT
+        rps=$(redis-benchmark -h 127.0.0.1 -p $port -c 50 -P $P -r 100000 -n $N -q --csv ${CMD[$test]} 2>/dev/null |
+          tail -1 | awk -F, '{gsub(/"/, "", $2); print $2}')
+        R["$srv|$test|$P"]+="$rps "
+      done
+    done
+  done
+done
+printf "| %-9s | %-8s | %12s | %12s | %10s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis"
+printf "|-----------|----------|--------------|--------------|------------|\n"
+for test in "${TESTS[@]}"; do
+  for P in 1 16; do
+    r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
+    printf "| %-9s | -P %-5s | %12.0f | %12.0f | %9.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
+  done
+done
+stop_servers
+
+# load TYPE PORT fills one key of TYPE with $FIELDS elements through redis-cli --pipe.
+load() {
+  python3 - "$FIELDS" "$1" <<'PY' | redis-cli -p $2 --pipe >/dev/null
+import sys
+n, typ = int(sys.argv[1]), sys.argv[2]; out = sys.stdout.buffer
+def cmd(*a):
+    out.write(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
+for i in range(0, n, 100):
+    args = []
+    for j in range(i, min(n, i + 100)):
+        m = b"element:%012d" % j
+        args += [m, b"%d" % (j % 1000)] if typ == "hash" else [b"%d" % (j % 1000), m]
+    cmd(b"HSET" if typ == "hash" else b"ZADD", b"k", *args)
+PY
+}
+
+echo
+echo "== memory: one key of $FIELDS elements (20-byte members), RSS growth over the empty server"
+printf "| %-6s | %14s | %14s | %10s |\n" type "redis MiB" "chkv MiB" "chkv/redis"
+printf "|--------|----------------|----------------|------------|\n"
+for typ in hash zset; do
+  start_servers
+  sleep 1
+  r0=$(rss_kb $RPID); c0=$(rss_kb $CPID)
+  load $typ $RPORT; load $typ $CPORT
+  sleep 2
+  r1=$(rss_kb $RPID); c1=$(rss_kb $CPID)
+  printf "| %-6s | %14.1f | %14.1f | %9.2fx |\n" $typ $(echo "($r1-$r0)/1024" | bc -l) $(echo "($c1-$c0)/1024" | bc -l) \
+    $(echo "($c1-$c0) / ($r1-$r0)" | bc -l)
+  stop_servers
+done

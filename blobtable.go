@@ -1,0 +1,169 @@
+// blobTable is a compact hash table of big hashes: one pointer a slot, each to a key and its value in one allocation.
+
+package chkv
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"unsafe"
+)
+
+// blobTable maps keys to values with open addressing (linear probing,
+// deletion by backward shift, no tombstones) at a load of at most 3/4.
+// A slot is a pointer to a blob: the key's and the value's lengths as
+// uvarints, then the key and the value. At 20-byte fields that is about 50
+// bytes a field, against some 100 for a Go map[string]string, whose slots
+// hold two string headers and whose growth doubles them all at once.
+type blobTable struct {
+	slots []unsafe.Pointer // nil: empty
+	n     int
+	seed  maphash.Seed
+}
+
+func newBlobTable(hint int) *blobTable {
+	size := 8
+	for size*3/4 < hint {
+		size *= 2
+	}
+	return &blobTable{slots: make([]unsafe.Pointer, size), seed: maphash.MakeSeed()}
+}
+
+func (t *blobTable) len() int { return t.n }
+
+// makeBlob copies k and v into one allocation.
+func makeBlob(k, v []byte) unsafe.Pointer {
+	var hdr [2 * binary.MaxVarintLen64]byte
+	h := binary.AppendUvarint(hdr[:0], uint64(len(k)))
+	h = binary.AppendUvarint(h, uint64(len(v)))
+	b := make([]byte, len(h)+len(k)+len(v))
+	copy(b, h)
+	copy(b[len(h):], k)
+	copy(b[len(h)+len(k):], v)
+	return unsafe.Pointer(unsafe.SliceData(b))
+}
+
+// blobKV returns the key and the value of a blob, aliasing it.
+func blobKV(p unsafe.Pointer) (k, v string) {
+	off := 0
+	uvarint := func() int {
+		n, shift := 0, 0
+		for {
+			c := *(*byte)(unsafe.Add(p, off))
+			off++
+			n |= int(c&0x7f) << shift
+			if c < 0x80 {
+				return n
+			}
+			shift += 7
+		}
+	}
+	kl := uvarint()
+	vl := uvarint()
+	return unsafe.String((*byte)(unsafe.Add(p, off)), kl), unsafe.String((*byte)(unsafe.Add(p, off+kl)), vl)
+}
+
+func (t *blobTable) home(k string) int {
+	return int(maphash.String(t.seed, k) & uint64(len(t.slots)-1))
+}
+
+// find returns the slot of key k, or of the empty slot where it would go.
+func (t *blobTable) find(k []byte) (int, bool) {
+	mask := len(t.slots) - 1
+	for i := t.home(unsafe.String(unsafe.SliceData(k), len(k))); ; i = (i + 1) & mask {
+		p := t.slots[i]
+		if p == nil {
+			return i, false
+		}
+		if bk, _ := blobKV(p); bk == string(k) {
+			return i, true
+		}
+	}
+}
+
+// get returns the value of k, aliasing the table.
+func (t *blobTable) get(k []byte) (string, bool) {
+	i, ok := t.find(k)
+	if !ok {
+		return "", false
+	}
+	_, v := blobKV(t.slots[i])
+	return v, true
+}
+
+// set makes k hold v (both copied) and reports whether k is new.
+func (t *blobTable) set(k, v []byte) bool {
+	i, ok := t.find(k)
+	t.slots[i] = makeBlob(k, v)
+	if ok {
+		return false
+	}
+	t.n++
+	if t.n > len(t.slots)*3/4 {
+		t.resize(2 * len(t.slots))
+	}
+	return true
+}
+
+// del removes k and reports whether it was there. The entries after it in
+// its run move back where their home allows, so lookups need no markers.
+func (t *blobTable) del(k []byte) bool {
+	i, ok := t.find(k)
+	if !ok {
+		return false
+	}
+	mask := len(t.slots) - 1
+	for j := (i + 1) & mask; t.slots[j] != nil; j = (j + 1) & mask {
+		jk, _ := blobKV(t.slots[j])
+		h := t.home(jk)
+		// The entry at j may fill the gap at i unless its home lies
+		// cyclically in (i, j].
+		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = nil
+	t.n--
+	if len(t.slots) > 64 && t.n < len(t.slots)/8 {
+		t.resize(len(t.slots) / 2)
+	}
+	return true
+}
+
+// resize moves every entry to a table of size slots.
+func (t *blobTable) resize(size int) {
+	old := t.slots
+	t.slots = make([]unsafe.Pointer, size)
+	mask := size - 1
+	for _, p := range old {
+		if p == nil {
+			continue
+		}
+		k, _ := blobKV(p)
+		i := t.home(k)
+		for t.slots[i] != nil {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = p
+	}
+}
+
+// each calls fn on every key and value, in slot order.
+func (t *blobTable) each(fn func(k, v string)) {
+	for _, p := range t.slots {
+		if p != nil {
+			fn(blobKV(p))
+		}
+	}
+}
+
+// random returns an entry picked from r: the first after a random slot.
+// The table is not empty.
+func (t *blobTable) random(r uint64) (k, v string) {
+	mask := len(t.slots) - 1
+	for i := int(r & uint64(mask)); ; i = (i + 1) & mask {
+		if p := t.slots[i]; p != nil {
+			return blobKV(p)
+		}
+	}
+}
