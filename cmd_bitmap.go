@@ -96,7 +96,7 @@ func (w *bitWrite) done(s *Store, slot int, key []byte, changed bool) {
 }
 
 func cmdSetBit(c *conn, args [][]byte) {
-	off, ok := bitOffset(args[2], false, 0, c.d.cfg.Limits.MaxBulk)
+	off, ok := bitOffset(args[2], false, 0, c.d.maxBulk())
 	if !ok {
 		c.w.errorText(msgBitOffset)
 		return
@@ -122,7 +122,7 @@ func cmdSetBit(c *conn, args [][]byte) {
 }
 
 func cmdGetBit(c *conn, args [][]byte) {
-	off, ok := bitOffset(args[2], false, 0, c.d.cfg.Limits.MaxBulk)
+	off, ok := bitOffset(args[2], false, 0, c.d.maxBulk())
 	if !ok {
 		c.w.errorText(msgBitOffset)
 		return
@@ -532,7 +532,7 @@ func cmdBitField(c *conn, args [][]byte) {
 			c.w.errorText(msgBitfieldType)
 			return
 		}
-		off, ok := bitOffset(args[j+2], true, n, c.d.cfg.Limits.MaxBulk)
+		off, ok := bitOffset(args[j+2], true, n, c.d.maxBulk())
 		if !ok {
 			c.w.errorText(msgBitOffset)
 			return

@@ -71,7 +71,7 @@ func cmdLCS(c *conn, args [][]byte) {
 		return
 	}
 	cells := uint64(len(a)+1) * uint64(len(b)+1)
-	if cells*4 > uint64(c.d.cfg.Limits.MaxBulk) {
+	if cells*4 > uint64(c.d.maxBulk()) {
 		c.w.errorText(msgLCSTooBig)
 		return
 	}
@@ -80,7 +80,7 @@ func cmdLCS(c *conn, args [][]byte) {
 		return
 	}
 	budget := int64(cells * 4)
-	if c.d.lcsBytes.Add(budget) > int64(c.d.cfg.Limits.MaxBulk) {
+	if c.d.lcsBytes.Add(budget) > int64(c.d.maxBulk()) {
 		c.d.lcsBytes.Add(-budget)
 		c.w.errorText(msgLCSNoMemory)
 		return

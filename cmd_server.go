@@ -65,7 +65,7 @@ func cmdAuth(c *conn, args [][]byte) {
 	if len(args) == 3 {
 		user, pass = args[1], args[2]
 	}
-	if len(args) == 2 && c.d.cfg.RequirePass == "" {
+	if len(args) == 2 && c.d.requirePass() == "" {
 		c.w.errorText("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}
@@ -82,10 +82,11 @@ func (d *DataNode) checkPassword(user, pass []byte) bool {
 	if string(user) != "default" {
 		return false
 	}
-	if d.cfg.RequirePass == "" {
+	rp := d.requirePass()
+	if rp == "" {
 		return true
 	}
-	return subtle.ConstantTimeCompare(pass, []byte(d.cfg.RequirePass)) == 1
+	return subtle.ConstantTimeCompare(pass, []byte(rp)) == 1
 }
 
 func cmdHello(c *conn, args [][]byte) {
@@ -269,60 +270,6 @@ func cmdTime(c *conn, args [][]byte) {
 	c.w.bulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
 }
 
-func cmdConfig(c *conn, args [][]byte) {
-	sub := strings.ToLower(string(args[1]))
-	switch sub {
-	case "get":
-		if len(args) < 3 {
-			c.w.errorText("ERR wrong number of arguments for 'config|get' command")
-			return
-		}
-		params := c.d.configParams()
-		names := make([]string, 0, len(params))
-		for n := range params {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		var out []string
-		seen := map[string]bool{}
-		for _, pat := range args[2:] {
-			p := strings.ToLower(string(pat))
-			if _, ok := params[p]; ok && !seen[p] { // a plain name is echoed as the client wrote it
-				seen[p] = true
-				out = append(out, string(pat), params[p])
-				continue
-			}
-			for _, n := range names {
-				if globMatch(pat, n, true) && !seen[n] {
-					seen[n] = true
-					out = append(out, n, params[n])
-				}
-			}
-		}
-		c.w.bulkStrings(out)
-	case "resetstat":
-		c.w.ok()
-	default:
-		c.w.errorText("ERR unknown subcommand '" + string(truncate(args[1], 128)) + "'. Try CONFIG HELP.")
-	}
-}
-
-// configParams returns the configuration CONFIG GET reports.
-func (d *DataNode) configParams() map[string]string {
-	return map[string]string{
-		"save":               "",
-		"appendonly":         "no",
-		"maxmemory":          "0",
-		"maxmemory-policy":   "noeviction",
-		"databases":          "1",
-		"timeout":            strconv.Itoa(int(d.cfg.IdleTimeout / time.Second)),
-		"maxclients":         strconv.Itoa(d.cfg.MaxClients),
-		"proto-max-bulk-len": strconv.Itoa(d.cfg.Limits.MaxBulk),
-		"cluster-enabled":    map[bool]string{false: "no", true: "yes"}[d.cluster != nil],
-		"bind":               d.Addr(),
-	}
-}
-
 func cmdInfo(c *conn, args [][]byte) {
 	sections := map[string]bool{}
 	for _, a := range args[1:] {
@@ -360,7 +307,7 @@ func cmdInfo(c *conn, args [][]byte) {
 	)
 	section("Clients",
 		"connected_clients", len(d.clients()),
-		"maxclients", d.cfg.MaxClients,
+		"maxclients", d.maxClients(),
 		"blocked_clients", d.store.blockedClients(),
 	)
 	var ms runtime.MemStats

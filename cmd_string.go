@@ -129,7 +129,7 @@ func cmdSet(c *conn, args [][]byte) {
 
 // setGeneric is the body of SET, SETNX, SETEX and PSETEX.
 func (c *conn) setGeneric(key, val []byte, flags int, expire []byte, name string) bool {
-	if len(val) > c.d.cfg.Limits.MaxBulk {
+	if len(val) > c.d.maxBulk() {
 		c.w.errorText(msgTooLarge)
 		return false
 	}
@@ -184,7 +184,7 @@ func cmdSetNX(c *conn, args [][]byte) {
 		c.w.int(0)
 		return
 	}
-	if len(args[2]) > c.d.cfg.Limits.MaxBulk {
+	if len(args[2]) > c.d.maxBulk() {
 		c.w.errorText(msgTooLarge)
 		return
 	}
@@ -282,7 +282,7 @@ func cmdMSet(c *conn, args [][]byte) {
 		return
 	}
 	for i := 2; i < len(args); i += 2 {
-		if len(args[i]) > c.d.cfg.Limits.MaxBulk {
+		if len(args[i]) > c.d.maxBulk() {
 			c.w.errorText(msgTooLarge)
 			return
 		}
@@ -324,7 +324,7 @@ func cmdAppend(c *conn, args [][]byte) {
 		return
 	}
 	if e == nil {
-		if len(args[2]) > c.d.cfg.Limits.MaxBulk {
+		if len(args[2]) > c.d.maxBulk() {
 			c.w.errorText(msgTooLarge)
 			return
 		}
@@ -332,7 +332,7 @@ func cmdAppend(c *conn, args [][]byte) {
 		c.w.int(int64(len(args[2])))
 		return
 	}
-	if len(e.str)+len(args[2]) > c.d.cfg.Limits.MaxBulk {
+	if len(e.str)+len(args[2]) > c.d.maxBulk() {
 		c.w.errorText(msgTooLarge)
 		return
 	}
@@ -421,7 +421,7 @@ func cmdSetRange(c *conn, args [][]byte) {
 		c.w.int(0)
 		return
 	}
-	if off > int64(c.d.cfg.Limits.MaxBulk)-int64(len(val)) { // off+len(val) could overflow
+	if off > int64(c.d.maxBulk())-int64(len(val)) { // off+len(val) could overflow
 		c.w.errorText(msgTooLarge)
 		return
 	}

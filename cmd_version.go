@@ -43,7 +43,7 @@ func cmdSetV(c *conn, args [][]byte) {
 		c.w.errorText(msgSyntax)
 		return
 	}
-	if len(args[2]) > c.d.cfg.Limits.MaxBulk {
+	if len(args[2]) > c.d.maxBulk() {
 		c.w.errorText(msgTooLarge)
 		return
 	}

@@ -55,10 +55,11 @@ type conn struct {
 
 func (d *DataNode) newConn(nc net.Conn) *conn {
 	c := &conn{d: d, nc: nc, id: d.nextID.Add(1), created: d.cfg.Now()}
-	c.in = &watchConn{Conn: nc, idle: d.cfg.IdleTimeout, in: &c.bytesIn}
+	c.in = &watchConn{Conn: nc, idle: d.idleTimeout(), in: &c.bytesIn}
 	c.rr = newRequestReader(c.in, d.cfg.Limits)
+	c.rr.bulkLimit = &d.settings.maxBulk
 	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
-	c.authed = d.cfg.RequirePass == ""
+	c.authed = d.requirePass() == "" // a connection made while there is no password stays authenticated, as in Redis
 	return c
 }
 
@@ -163,7 +164,7 @@ func (c *conn) exec(args [][]byte) {
 		c.w.errorText(unknownCommandError(args))
 		return
 	}
-	if !c.authed && cmd.flags&flagNoAuth == 0 {
+	if !c.authed && cmd.flags&flagNoAuth == 0 && c.d.requirePass() != "" {
 		c.w.errorText("NOAUTH Authentication required.")
 		return
 	}

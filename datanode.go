@@ -143,6 +143,8 @@ type DataNode struct {
 
 	stats   serverStats
 	metrics dataNodeMetrics // metrics.go
+	// settings are the parameters CONFIG SET changes (config.go).
+	settings settings
 	// lcsBytes is the memory the tables of running LCS calls hold (cmd_lcs.go).
 	lcsBytes atomic.Int64
 
@@ -185,6 +187,7 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 		closed:  make(chan struct{}),
 		conns:   make(map[*conn]struct{}),
 	}
+	d.initSettings()
 	d.cmds = commandTable()
 	for _, cmd := range cfg.extraCommands {
 		d.cmds[cmd.name] = cmd
@@ -262,7 +265,7 @@ func (d *DataNode) acceptLoop() {
 		d.stats.connsReceived.Add(1)
 		c := d.newConn(nc)
 		d.mu.Lock()
-		if len(d.conns) >= d.cfg.MaxClients {
+		if len(d.conns) >= d.maxClients() {
 			d.mu.Unlock()
 			d.stats.connsRejected.Add(1)
 			nc.SetWriteDeadline(time.Now().Add(time.Second))

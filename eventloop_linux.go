@@ -299,7 +299,7 @@ func (l *eventLoop) sweepIdle(swept *time.Time) {
 	}
 	*swept = l.now
 	for _, c := range l.conns {
-		if t := c.d.cfg.IdleTimeout; t > 0 && l.now.Sub(c.lc.last) >= t {
+		if t := c.d.idleTimeout(); t > 0 && l.now.Sub(c.lc.last) >= t {
 			l.drop(c)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Protocol error texts, exactly as Redis 7.0 writes them after "-ERR ".
@@ -170,11 +171,22 @@ type span struct{ off, end int }
 // own buffer, keeps a request's arguments in that buffer where they fit, and
 // never holds much more memory than the bytes a client has actually sent.
 // It is not safe for concurrent use.
+// maxBulk returns the largest bulk string a request may carry.
+func (r *requestReader) maxBulk() int {
+	if r.bulkLimit != nil {
+		return int(r.bulkLimit.Load())
+	}
+	return r.lim.MaxBulk
+}
+
 type requestReader struct {
-	rd    io.Reader
-	lim   RequestLimits
-	size  int // initial read buffer size: bulks of up to size-2 bytes are kept in place
-	slack int // how far a large bulk's buffer may run ahead of its bytes
+	rd  io.Reader
+	lim RequestLimits
+	// bulkLimit, when set, is the live MaxBulk (a DataNode's
+	// proto-max-bulk-len, which CONFIG SET changes); lim.MaxBulk otherwise.
+	bulkLimit *atomic.Int64
+	size      int // initial read buffer size: bulks of up to size-2 bytes are kept in place
+	slack     int // how far a large bulk's buffer may run ahead of its bytes
 
 	buf  []byte // read buffer; buf[r:w] is read but not yet consumed
 	r, w int
@@ -394,7 +406,7 @@ func (r *requestReader) parse() (done bool, err error) {
 			if c := r.buf[r.pos]; c != '$' {
 				return false, &ProtocolError{expectedDollar(c)}
 			}
-			if !ok || n < 0 || n > int64(r.lim.MaxBulk) {
+			if !ok || n < 0 || n > int64(r.maxBulk()) {
 				return false, &ProtocolError{msgInvalidBulk}
 			}
 			if int64(r.total)+n > int64(r.lim.MaxQuery) {
@@ -454,7 +466,7 @@ func (r *requestReader) smallBulks() {
 			n = n*10 + int(d)
 		}
 		if i == pos+1 || i >= w || buf[i] != '\r' || buf[pos+1] == '0' && i > pos+2 ||
-			i-pos > r.lim.MaxInline || n > r.lim.MaxBulk || total+n > r.lim.MaxQuery {
+			i-pos > r.lim.MaxInline || n > r.maxBulk() || total+n > r.lim.MaxQuery {
 			break
 		}
 		data := i + 2
