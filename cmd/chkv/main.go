@@ -36,6 +36,10 @@ Usage:
   chkv cluster [--port P] [--datanodes N] [--replicas R] [--migrate-rate KEYS_PER_SEC]
       run a whole cluster in this process on TCP loopback: the NameNode on
       port P (default 7000), DataNodes on P+1..P+N; redis-cli -c -p P+1 works
+  Every server command also takes --metrics-addr HOST:PORT (Prometheus
+  metrics at /metrics); namenode and cluster take --http HOST:PORT, the
+  status page in a browser (members, slot map, movement; loopback only
+  unless --http-secret PASSWORD or --allow-remote).
   chkv status --namenode HOST:PORT [--json] [--watch] [--timeout D]
       print the members, table version, slots per node and the data movement
       (slots in/out, keys and bytes moved, rate, ETA); on a terminal a movement
@@ -100,6 +104,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	rt := runtimeFlags(fs)
+	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +120,12 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopWeb, err := web.start(stdout, d.MetricsHandler(), nil)
+	if err != nil {
+		d.Close()
+		return err
+	}
+	defer stopWeb()
 	fmt.Fprintf(stdout, "chkv %s DataNode ready on %s (standalone, all slots): redis-cli -p %s\n", chkv.Version, d.Addr(), port(d.Addr()))
 	return closeOnSignal(ctx, stdout, d)
 }
@@ -220,7 +231,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 // nameNodeConfig parses the flags of chkv namenode.
 // It also returns the function that applies the runtime flags.
-func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func() (func(), error), error) {
+func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func() (func(), error), *webFlags, error) {
 	fs := flag.NewFlagSet("namenode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := chkv.DefaultNameNodeConfig()
@@ -235,20 +246,21 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func(
 	fs.IntVar(&cfg.MigrateBatch, "migrate-batch", chkv.DefaultMigrateBatch, "most slots in one batch")
 	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
 	rt := runtimeFlags(fs)
+	web := addWebFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, nil, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
+		return cfg, nil, nil, fmt.Errorf("namenode: unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.MigrateBatch < 1 || cfg.ExpectDataNodes < 0 {
-		return cfg, nil, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
+		return cfg, nil, nil, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
 	}
-	return cfg, rt, nil
+	return cfg, rt, web, nil
 }
 
 func runNameNode(args []string, stdout, stderr io.Writer) error {
-	cfg, rt, err := nameNodeConfig(args, stderr)
+	cfg, rt, web, err := nameNodeConfig(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -264,6 +276,12 @@ func runNameNode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopWeb, err := web.start(stdout, n.MetricsHandler(), n.StatusPage())
+	if err != nil {
+		n.Close()
+		return err
+	}
+	defer stopWeb()
 	fmt.Fprintf(stdout, "chkv %s NameNode ready on %s: start DataNodes with chkv datanode --namenode %s\n", chkv.Version, n.Addr(), n.Addr())
 	return closeOnSignal(ctx, stdout, n)
 }
@@ -284,6 +302,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	rt := runtimeFlags(fs)
+	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -304,6 +323,12 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopWeb, err := web.start(stdout, d.MetricsHandler(), nil)
+	if err != nil {
+		d.Close()
+		return err
+	}
+	defer stopWeb()
 	fmt.Fprintf(stdout, "chkv %s DataNode %s listening on %s, joining the NameNode at %s: redis-cli -c -p %s\n", chkv.Version, d.ID(), d.Addr(), cc.NameNode, port(d.Addr()))
 	select {
 	case <-ctx.Done():
@@ -333,6 +358,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: one per DataNode; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	rt := runtimeFlags(fs)
+	web := addWebFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -366,6 +392,11 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	stopWeb, err := web.start(stdout, c.MetricsHandler(), c.NameNode().StatusPage())
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
 	fmt.Fprintf(stdout, "connect: redis-cli -c -p %d    status: chkv status --namenode %s\n", cfg.Port+1, c.NameNodeAddr())
 	fmt.Fprintf(stdout, "ready: all %d slots served (table version %d)\n", chkv.NumSlots, c.NameNode().Table().Version)
 	return closeOnSignal(ctx, stdout, c)

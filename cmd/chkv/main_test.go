@@ -326,7 +326,7 @@ func TestNameNodeFlags(t *testing.T) {
 		{"stray argument", []string{"extra"}, 0, 0, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, _, err := nameNodeConfig(tc.args, io.Discard)
+			cfg, _, _, err := nameNodeConfig(tc.args, io.Discard)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("no error for %v", tc.args)
