@@ -273,6 +273,7 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		for _, d := range cl.DataNodes() {
 			t.Logf("%s replication: %v", d.ID(), d.cluster.infoReplication())
 		}
+		historyCopyDiffs(t, cl)
 	}
 }
 
@@ -1087,4 +1088,58 @@ func (n *nemesis) killJoining(ctx context.Context, d *DataNode) error {
 		n.event(start, "kill %s while slots were copied to it, restart", id)
 	}
 	return ctx.Err()
+}
+
+// historyCopyDiffs logs, for a failed replicated run, the first keys whose
+// copies differ between a slot's owners in the NameNode's table.
+func historyCopyDiffs(t *testing.T, cl *Cluster) {
+	t.Helper()
+	table := cl.NameNode().Table()
+	shown := 0
+	describe := func(d *DataNode, s int, k string) string {
+		sd := d.Store().slot(s)
+		sd.mu.Lock()
+		defer sd.mu.Unlock()
+		e := sd.keys[k]
+		if e == nil {
+			return string(d.ID()) + ":<none>"
+		}
+		v := string(e.str)
+		if e.kind == kindList {
+			v = fmt.Sprintf("list(%d)", e.list().len())
+		}
+		return fmt.Sprintf("%s:%q@v%d", d.ID(), v, e.version)
+	}
+	for s := 0; s < NumSlots && shown < 8; s++ {
+		owners := table.Owners(s)
+		if len(owners) < 2 {
+			continue
+		}
+		keys := map[string]bool{}
+		var nodes []*DataNode
+		for _, id := range owners {
+			d := cl.DataNode(id)
+			if d == nil {
+				continue
+			}
+			nodes = append(nodes, d)
+			for _, k := range d.Store().scanSlot(nil, s, nil) {
+				keys[k] = true
+			}
+		}
+		for k := range keys {
+			var descs []string
+			for _, d := range nodes {
+				descs = append(descs, describe(d, s, k))
+			}
+			same := true
+			for i := 1; i < len(descs); i++ {
+				same = same && strings.SplitN(descs[i], ":", 2)[1] == strings.SplitN(descs[0], ":", 2)[1]
+			}
+			if !same {
+				t.Logf("slot %d key %s differs between copies: %v", s, k, descs)
+				shown++
+			}
+		}
+	}
 }
