@@ -87,6 +87,7 @@ func commandTable() map[string]*command {
 		{"flushdb", -1, w, 0, 0, 0, cmdFlush},
 		{"flushall", -1, w, 0, 0, 0, cmdFlush},
 		{"time", 1, flagFast | flagStale, 0, 0, 0, cmdTime},
+		{"wait", 3, flagLong, 0, 0, 0, cmdWait},
 		{"config", -2, flagAdmin | flagStale, 0, 0, 0, cmdConfig},
 		// keys
 		{"del", -2, w, 1, -1, 1, cmdDel},

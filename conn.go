@@ -31,6 +31,9 @@ type conn struct {
 	// replNeed is what the replies written so far wait for before they
 	// leave: replicas applying the writes (replicate.go).
 	replNeed []replNeed
+	// lastSlot is slot+1 of the connection's last keyed command in
+	// cluster mode (WAIT counts that slot's replicas).
+	lastSlot int
 	// lc is the connection's socket while an event loop serves it
 	// (eventloop_linux.go); nil when its own goroutine does.
 	lc *loopConn

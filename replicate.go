@@ -471,6 +471,7 @@ func (st *replStream) waitAck(seq uint64) bool {
 
 // noteRepl records what the reply of a command on slot must wait for.
 func (c *conn) noteRepl(cn *clusterNode, slot int) {
+	c.lastSlot = slot + 1
 	sr := cn.repl[slot].Load()
 	if sr == nil || cn.cfg.AsyncReplication {
 		return
@@ -1080,4 +1081,65 @@ func (cn *clusterNode) infoReplication() []any {
 		"chkv_slots_copied", cn.stats.slotsCopied.Load(),
 	)
 	return kv
+}
+
+// cmdWait handles WAIT numreplicas timeout as Redis does: it waits (up to
+// timeout milliseconds, 0 for ever) until the replicas applied this
+// client's writes, and answers how many replicas of its last slot did. In
+// sync mode the replies of earlier writes have waited already, so it
+// answers at once with the slot's in-sync replicas.
+func cmdWait(c *conn, args [][]byte) {
+	want, ok1 := parseInt(args[1])
+	timeout, ok2 := parseInt(args[2])
+	if !ok1 || !ok2 {
+		c.w.errorText(msgNotInteger)
+		return
+	}
+	if timeout < 0 {
+		c.w.errorText(msgNegTimeout)
+		return
+	}
+	cn := c.d.cluster
+	if cn == nil || c.lastSlot == 0 {
+		c.w.int(0)
+		return
+	}
+	slot := c.lastSlot - 1
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(time.Duration(min(timeout, int64(time.Hour/time.Millisecond))) * time.Millisecond)
+	}
+	count := func() int64 {
+		var n int64
+		for _, need := range c.replNeed {
+			if need.slot == slot && need.st.acked.Load() >= need.seq {
+				n++
+			}
+		}
+		if sr := cn.repl[slot].Load(); sr != nil {
+			for _, st := range sr.streams {
+				pending := false
+				for _, need := range c.replNeed {
+					pending = pending || (need.st == st && need.slot == slot)
+				}
+				if !pending && !st.detached.Load() {
+					n++ // nothing of this client's waits on it: it has applied all
+				}
+			}
+		}
+		return n
+	}
+	for {
+		n := count()
+		if n >= want || (!deadline.IsZero() && time.Now().After(deadline)) {
+			c.w.int(n)
+			return
+		}
+		select {
+		case <-c.d.closed:
+			c.w.int(n)
+			return
+		case <-time.After(min(10*time.Millisecond, max(time.Until(deadline), time.Millisecond))):
+		}
+	}
 }

@@ -4,9 +4,13 @@ package chkv
 
 import (
 	"context"
+	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // replTestCluster starts an in-process cluster with r replicas and a short
@@ -137,5 +141,77 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 				t.Fatalf("round %d: slot %d has %d copies after re-replication, want 2", round, s, n)
 			}
 		}
+	}
+}
+
+// TestReplicaReadsAndWaitWithGoRedis drives replication through go-redis's
+// ClusterClient: CLUSTER SLOTS names each range's replica, a ReadOnly
+// client reads from replicas, and WAIT counts the replicas that applied a
+// client's writes.
+func TestReplicaReadsAndWaitWithGoRedis(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := replTestCluster(t, 3, 1)
+	tr := cl.Transport()
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) { return tr.Dial(ctx, addr) }
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), Dialer: dial})
+	defer rc.Close()
+
+	slots, err := rc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := 0
+	for _, r := range slots {
+		if len(r.Nodes) != 2 {
+			t.Fatalf("CLUSTER SLOTS range %d-%d has %d nodes, want a primary and a replica", r.Start, r.End, len(r.Nodes))
+		}
+		covered += r.End - r.Start + 1
+	}
+	if covered != NumSlots {
+		t.Fatalf("CLUSTER SLOTS covers %d slots, want %d", covered, NumSlots)
+	}
+
+	for i := range 200 {
+		if err := rc.Set(ctx, "ro:"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// WAIT on the connection that wrote: the key's one replica applied it.
+	k := "ro:0"
+	primary, _ := cl.NameNode().Table().Primary(Slot(k))
+	pc := redis.NewClient(&redis.Options{Addr: primary.Addr, Dialer: dial})
+	defer pc.Close()
+	pipe := pc.Pipeline()
+	pipe.Set(ctx, k, "again", 0)
+	wait := pipe.Do(ctx, "WAIT", 1, 1000)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := wait.Int64(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 1000 after a SET = %d, %v; want 1", n, err)
+	}
+
+	// A ReadOnly client reads from the replicas; the values are there.
+	ro := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), Dialer: dial, ReadOnly: true, RouteRandomly: true})
+	defer ro.Close()
+	for i := 1; i < 200; i++ {
+		if got, err := ro.Get(ctx, "ro:"+strconv.Itoa(i)).Result(); err != nil || got != strconv.Itoa(i) {
+			t.Fatalf("READONLY GET ro:%d = %q, %v", i, got, err)
+		}
+	}
+	// A replica answers a READONLY connection's read itself, and still
+	// redirects its writes.
+	owners := cl.NameNode().Table().Owners(Slot(k))
+	replica, _ := cl.NameNode().Table().Member(owners[1])
+	rr := redis.NewClient(&redis.Options{Addr: replica.Addr, Dialer: dial, OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+		return cn.ReadOnly(ctx).Err()
+	}})
+	defer rr.Close()
+	if got, err := rr.Get(ctx, k).Result(); err != nil || got != "again" {
+		t.Fatalf("GET %s on its replica after READONLY = %q, %v; want \"again\"", k, got, err)
+	}
+	if err := rr.Set(ctx, k, "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		t.Fatalf("SET on a replica = %v, want MOVED", err)
 	}
 }

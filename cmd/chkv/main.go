@@ -31,8 +31,11 @@ Usage:
       until N DataNodes registered; --migrate-rate caps the keys per second
       each DataNode sends while slots move (0: no cap)
   chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
+                [--heartbeat D] [--replica-timeout D] [--async-replication]
       run one DataNode that joins the cluster of the NameNode (slots move to
-      it while it serves); it exits by itself once it has left the cluster
+      it while it serves); it exits by itself once it has left the cluster.
+      Writes are answered once every in-sync replica applied them, unless
+      --async-replication
   chkv cluster [--port P] [--datanodes N] [--replicas R] [--migrate-rate KEYS_PER_SEC]
       run a whole cluster in this process on TCP loopback: the NameNode on
       port P (default 7000), DataNodes on P+1..P+N; redis-cli -c -p P+1 works
@@ -256,6 +259,9 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func(
 	if cfg.MigrateRate < 0 || cfg.MigrateParallel < 1 || cfg.MigrateBatch < 1 || cfg.ExpectDataNodes < 0 {
 		return cfg, nil, nil, errors.New("namenode: --migrate-rate and --expect must not be negative, --migrate-parallel and --migrate-batch must be at least 1")
 	}
+	// Failure detection follows the heartbeat: silence of 3 intervals,
+	// then probes half an interval apart, each bounded by one interval.
+	cfg.HeartbeatTimeout, cfg.ProbeInterval, cfg.ProbeTimeout = 3*cfg.HeartbeatInterval, cfg.HeartbeatInterval/2, cfg.HeartbeatInterval
 	return cfg, rt, web, nil
 }
 
@@ -297,7 +303,9 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	id := fs.String("id", "", "node id (default: the address)")
 	fs.StringVar(&cc.Rack, "rack", "", "failure domain")
 	fs.IntVar(&cc.Weight, "weight", cc.Weight, "share of slots relative to other nodes")
-	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval")
+	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval (the lease and the replica timeout scale with it)")
+	fs.DurationVar(&cc.ReplicaTimeout, "replica-timeout", 0, "how long a write waits for a replica before it is taken out of the in-sync set (default: 2 heartbeats)")
+	fs.BoolVar(&cc.AsyncReplication, "async-replication", false, "answer writes before the replicas applied them (Redis's trade-off: a failover may lose the last writes)")
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
