@@ -16,6 +16,7 @@ import (
 // hold two string headers and whose growth doubles them all at once.
 type blobTable struct {
 	slots []unsafe.Pointer // nil: empty
+	tags  []uint8          // a byte of each slot's hash (never 0), so a probe reads a blob only on a likely match
 	n     int
 	seed  maphash.Seed
 }
@@ -25,7 +26,7 @@ func newBlobTable(hint int) *blobTable {
 	for size*3/4 < hint {
 		size *= 2
 	}
-	return &blobTable{slots: make([]unsafe.Pointer, size), seed: maphash.MakeSeed()}
+	return &blobTable{slots: make([]unsafe.Pointer, size), tags: make([]uint8, size), seed: maphash.MakeSeed()}
 }
 
 func (t *blobTable) len() int { return t.n }
@@ -62,27 +63,37 @@ func blobKV(p unsafe.Pointer) (k, v string) {
 	return unsafe.String((*byte)(unsafe.Add(p, off)), kl), unsafe.String((*byte)(unsafe.Add(p, off+kl)), vl)
 }
 
-func (t *blobTable) home(k string) int {
-	return int(maphash.String(t.seed, k) & uint64(len(t.slots)-1))
+// hash returns k's home slot and tag.
+func (t *blobTable) hash(k string) (int, uint8) {
+	h := maphash.String(t.seed, k)
+	return int(h & uint64(len(t.slots)-1)), uint8(h>>56) | 1
 }
 
-// find returns the slot of key k, or of the empty slot where it would go.
-func (t *blobTable) find(k []byte) (int, bool) {
+func (t *blobTable) home(k string) int {
+	i, _ := t.hash(k)
+	return i
+}
+
+// find returns the slot of key k, or of the empty slot where it would go,
+// with k's tag.
+func (t *blobTable) find(k []byte) (int, uint8, bool) {
 	mask := len(t.slots) - 1
-	for i := t.home(unsafe.String(unsafe.SliceData(k), len(k))); ; i = (i + 1) & mask {
-		p := t.slots[i]
-		if p == nil {
-			return i, false
-		}
-		if bk, _ := blobKV(p); bk == string(k) {
-			return i, true
+	i, tag := t.hash(unsafe.String(unsafe.SliceData(k), len(k)))
+	for ; ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
+			return i, tag, false
+		case tag:
+			if bk, _ := blobKV(t.slots[i]); bk == string(k) {
+				return i, tag, true
+			}
 		}
 	}
 }
 
 // get returns the value of k, aliasing the table.
 func (t *blobTable) get(k []byte) (string, bool) {
-	i, ok := t.find(k)
+	i, _, ok := t.find(k)
 	if !ok {
 		return "", false
 	}
@@ -92,8 +103,8 @@ func (t *blobTable) get(k []byte) (string, bool) {
 
 // set makes k hold v (both copied) and reports whether k is new.
 func (t *blobTable) set(k, v []byte) bool {
-	i, ok := t.find(k)
-	t.slots[i] = makeBlob(k, v)
+	i, tag, ok := t.find(k)
+	t.slots[i], t.tags[i] = makeBlob(k, v), tag
 	if ok {
 		return false
 	}
@@ -107,22 +118,22 @@ func (t *blobTable) set(k, v []byte) bool {
 // del removes k and reports whether it was there. The entries after it in
 // its run move back where their home allows, so lookups need no markers.
 func (t *blobTable) del(k []byte) bool {
-	i, ok := t.find(k)
+	i, _, ok := t.find(k)
 	if !ok {
 		return false
 	}
 	mask := len(t.slots) - 1
-	for j := (i + 1) & mask; t.slots[j] != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; t.tags[j] != 0; j = (j + 1) & mask {
 		jk, _ := blobKV(t.slots[j])
 		h := t.home(jk)
 		// The entry at j may fill the gap at i unless its home lies
 		// cyclically in (i, j].
 		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
-			t.slots[i] = t.slots[j]
+			t.slots[i], t.tags[i] = t.slots[j], t.tags[j]
 			i = j
 		}
 	}
-	t.slots[i] = nil
+	t.slots[i], t.tags[i] = nil, 0
 	t.n--
 	if len(t.slots) > 64 && t.n < len(t.slots)/8 {
 		t.resize(len(t.slots) / 2)
@@ -133,18 +144,18 @@ func (t *blobTable) del(k []byte) bool {
 // resize moves every entry to a table of size slots.
 func (t *blobTable) resize(size int) {
 	old := t.slots
-	t.slots = make([]unsafe.Pointer, size)
+	t.slots, t.tags = make([]unsafe.Pointer, size), make([]uint8, size)
 	mask := size - 1
 	for _, p := range old {
 		if p == nil {
 			continue
 		}
 		k, _ := blobKV(p)
-		i := t.home(k)
-		for t.slots[i] != nil {
+		i, tag := t.hash(k)
+		for t.tags[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.slots[i] = p
+		t.slots[i], t.tags[i] = p, tag
 	}
 }
 

@@ -145,20 +145,31 @@ func (c *conn) removeMembers(args [][]byte, kind valueKind, del func(e *entry, m
 	c.w.int(int64(n))
 }
 
-// writeScore writes a score as Redis 7.0 does in RESP2: %.17g, inf and -inf.
+// score writes a score as Redis 7.0 does in RESP2: %.17g, inf and -inf.
 func (w *replyWriter) score(f float64) {
-	w.bulkString(formatScore(f))
+	var buf [32]byte
+	w.bulk(appendScore(buf[:0], f))
 }
 
 // formatScore formats f as C's %.17g, with inf and -inf for the infinities.
 func formatScore(f float64) string {
+	var buf [32]byte
+	return string(appendScore(buf[:0], f))
+}
+
+// appendScore appends f formatted as formatScore does. An integer below
+// 1e17 prints as one (what %.17g prints for it), without the slower
+// 17-digit float formatting.
+func appendScore(b []byte, f float64) []byte {
 	switch {
 	case math.IsInf(f, 1):
-		return "inf"
+		return append(b, "inf"...)
 	case math.IsInf(f, -1):
-		return "-inf"
+		return append(b, "-inf"...)
+	case f == math.Trunc(f) && math.Abs(f) < 1e17 && (f != 0 || !math.Signbit(f)):
+		return strconv.AppendInt(b, int64(f), 10)
 	}
-	return strconv.FormatFloat(f, 'g', 17, 64)
+	return strconv.AppendFloat(b, f, 'g', 17, 64)
 }
 
 // parseScanOpts parses MATCH and COUNT of a collection SCAN; it returns

@@ -86,18 +86,20 @@ func (t *znode) insert(n *znode) *znode {
 	return t
 }
 
-// remove removes the node (s, m), which must be in t.
-func (t *znode) remove(s float64, m string) *znode {
+// remove removes the node (s, m), which must be in t, and returns the new
+// subtree and the node taken out.
+func (t *znode) remove(s float64, m string) (*znode, *znode) {
 	if t.score == s && t.member == m {
-		return zmerge(t.left, t.right)
+		return zmerge(t.left, t.right), t
 	}
+	var out *znode
 	if zless(s, m, t.score, t.member) {
-		t.left = t.left.remove(s, m)
+		t.left, out = t.left.remove(s, m)
 	} else {
-		t.right = t.right.remove(s, m)
+		t.right, out = t.right.remove(s, m)
 	}
 	t.size--
-	return t
+	return t, out
 }
 
 // walk calls fn on the nodes of ranks [lo, hi) of t in order (reverse
@@ -147,10 +149,11 @@ func (z *zset) add(member []byte, score float64) bool {
 		if old == score {
 			return false
 		}
-		m := z.nodeMember(old, member)
-		z.root = z.root.remove(old, m)
-		z.dict[m] = score
-		z.root = z.root.insert(&znode{member: m, score: score, prio: rand.Uint32(), size: 1})
+		var n *znode
+		z.root, n = z.root.remove(old, string(member))
+		z.dict[n.member] = score
+		n.score, n.left, n.right, n.size = score, nil, nil, 1
+		z.root = z.root.insert(n)
 		return false
 	}
 	m := string(member)
@@ -160,29 +163,13 @@ func (z *zset) add(member []byte, score float64) bool {
 	return true
 }
 
-// nodeMember returns the member string the tree holds for (score, member),
-// so a re-insert shares it with the map instead of copying it.
-func (z *zset) nodeMember(score float64, member []byte) string {
-	for t := z.root; t != nil; {
-		switch {
-		case t.score == score && t.member == string(member):
-			return t.member
-		case zless(score, string(member), t.score, t.member):
-			t = t.left
-		default:
-			t = t.right
-		}
-	}
-	return string(member)
-}
-
 // del removes member and reports whether it was there.
 func (z *zset) del(member []byte) bool {
 	s, ok := z.dict[string(member)]
 	if !ok {
 		return false
 	}
-	z.root = z.root.remove(s, string(member))
+	z.root, _ = z.root.remove(s, string(member))
 	delete(z.dict, string(member))
 	z.bytes -= int64(len(member))
 	return true
