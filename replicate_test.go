@@ -127,7 +127,15 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		// Writes go on while the failure is detected: each either fails
+		// How long writes to the dead node's slots fail: until the
+		// failure is detected and a replica promoted.
+		for c.Set(ctx, "r0:0", "v0") != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the dead node's slot never became writable again")
+			}
+		}
+		t.Logf("round %d: writes to %s's slots failed or waited for %v (heartbeat 100ms)", round, victim.ID, time.Since(killed).Round(time.Millisecond))
+		// Writes go on while the copies are rebuilt: each either fails
 		// (unknown or refused) or is acknowledged and must survive.
 		write(round, 200)
 		if err := cl.WaitStable(ctx); err != nil {
