@@ -60,7 +60,13 @@ func blobKV(p unsafe.Pointer) (k, v string) {
 	}
 	kl := uvarint()
 	vl := uvarint()
-	return unsafe.String((*byte)(unsafe.Add(p, off)), kl), unsafe.String((*byte)(unsafe.Add(p, off+kl)), vl)
+	if kl > 0 { // no pointer past the allocation's end for an empty key or value
+		k = unsafe.String((*byte)(unsafe.Add(p, off)), kl)
+	}
+	if vl > 0 {
+		v = unsafe.String((*byte)(unsafe.Add(p, off+kl)), vl)
+	}
+	return k, v
 }
 
 // hash returns k's home slot and tag.

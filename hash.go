@@ -69,7 +69,14 @@ func fieldValue(field, value []byte) (string, string) {
 	b := make([]byte, len(field)+len(value))
 	copy(b, field)
 	copy(b[len(field):], value)
-	return unsafe.String(unsafe.SliceData(b), len(field)), unsafe.String(unsafe.SliceData(b[len(field):]), len(value))
+	var f, v string
+	if len(field) > 0 {
+		f = unsafe.String(&b[0], len(field))
+	}
+	if len(value) > 0 {
+		v = unsafe.String(&b[len(field)], len(value))
+	}
+	return f, v
 }
 
 // set makes field hold value (both copied) and reports whether the field is new.
