@@ -49,6 +49,11 @@ type ClientConfig struct {
 	// Username and Password are sent with AUTH on every new connection when
 	// Password is set. Username may stay empty ("default" user).
 	Username, Password string
+	// ClusterSecret, when the cluster has one, is presented on the
+	// connection that watches the NameNode for new tables (CHKV.WATCH is an
+	// internal command). Without it the client refreshes its table on
+	// redirects only.
+	ClusterSecret string
 	// PoolSize caps the connections open to a node; a call waits for a free
 	// one while all are busy. Default 10 per GOMAXPROCS.
 	PoolSize int

@@ -267,7 +267,7 @@ func (c *Client) watchTable(ctx context.Context) {
 // reports whether any table arrived on it.
 func (c *Client) watchOnce(ctx context.Context) (got bool) {
 	dctx, cancel := context.WithTimeout(ctx, max(c.cfg.DialTimeout, time.Second))
-	nc, err := c.cfg.Transport.Dial(dctx, c.cfg.NameNode)
+	nc, err := dialPeer(dctx, c.cfg.Transport, c.cfg.NameNode, c.cfg.ClusterSecret)
 	cancel()
 	if err != nil {
 		return false

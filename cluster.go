@@ -4,6 +4,7 @@ package chkv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,12 @@ type ClusterConfig struct {
 	EventLoops int
 	// Logger receives every node's log lines. Default: discard.
 	Logger *slog.Logger
+	// ClusterSecret is the secret the nodes require of each other's
+	// internal commands (NameNodeConfig.ClusterSecret); "" for none.
+	ClusterSecret string
+	// TLS and ClientTLS, on TCP, make every node serve TLS and dial its
+	// peers with TLS (TCPTransport's fields of the same names).
+	TLS, ClientTLS *tls.Config
 }
 
 // DefaultClusterConfig returns three DataNodes with one replica each on a
@@ -125,7 +132,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, nodes: map[NodeID]*DataNode{}, addrs: map[NodeID]string{}}
-	var tr Transport = &TCPTransport{}
+	var tr Transport = &TCPTransport{TLS: cfg.TLS, ClientTLS: cfg.ClientTLS}
 	addr := "127.0.0.1:0"
 	if cfg.Transport == ClusterMem {
 		c.net = &MemNetwork{}
@@ -153,6 +160,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	ncfg.ProbeInterval = cfg.HeartbeatInterval / 2
 	ncfg.ProbeTimeout = cfg.HeartbeatInterval
 	ncfg.Logger = cfg.Logger.With("role", "namenode")
+	ncfg.ClusterSecret = cfg.ClusterSecret
 	ncfg.ExpectDataNodes = cfg.DataNodes
 	ncfg.MigrateRate = cfg.MigrateRate
 	if cfg.MigrateParallel > 0 {
@@ -196,7 +204,7 @@ func (c *Cluster) Transport() Transport {
 	if c.net != nil {
 		return c.net.Transport(ClientNode)
 	}
-	return &TCPTransport{}
+	return &TCPTransport{TLS: c.cfg.TLS, ClientTLS: c.cfg.ClientTLS}
 }
 
 // DataNode returns the running DataNode with the given id, nil when none.
@@ -283,6 +291,7 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 	cc := DefaultClusterNodeConfig(c.nn.Addr())
 	cc.ID = id
 	cc.HeartbeatInterval = c.cfg.HeartbeatInterval
+	cc.ClusterSecret = c.cfg.ClusterSecret
 	cfg.Cluster = &cc
 	d, err := StartDataNode(ctx, cfg)
 	if err != nil {

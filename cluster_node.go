@@ -47,6 +47,11 @@ type ClusterNodeConfig struct {
 	// AsyncReplication answers writes without waiting for the replicas,
 	// as Redis does: faster, but a failover can lose the last writes.
 	AsyncReplication bool
+	// ClusterSecret, when set, is presented to the NameNode and the other
+	// DataNodes (AUTH chkv-cluster <secret>) and required of every
+	// connection sending this node an internal command (auth.go). The
+	// NameNode and every DataNode of a cluster share it.
+	ClusterSecret string
 }
 
 // DefaultClusterNodeConfig returns the cluster settings of a node that
@@ -258,7 +263,7 @@ func (cn *clusterNode) loop() {
 		case <-ctx.Done():
 		}
 	}()
-	link := &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
+	link := &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout, secret: cn.cfg.ClusterSecret}
 	defer link.close()
 	registered := false
 	var backoff time.Duration
@@ -437,7 +442,7 @@ func (d *DataNode) Leave(ctx context.Context) error {
 	if cn == nil {
 		return errors.New("chkv: leave: not in cluster mode")
 	}
-	link := &peerLink{tr: d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
+	link := &peerLink{tr: d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout, secret: cn.cfg.ClusterSecret}
 	defer link.close()
 	if _, err := link.do(ctx, "CHKV.LEAVE", string(cn.id)); err != nil {
 		if nameNodeForgot(err) && (cn.left.Load() || cn.sawLeaving.Load()) {
@@ -474,6 +479,7 @@ func FetchTable(ctx context.Context, tr Transport, addr string) (*Table, error) 
 type peerLink struct {
 	tr      Transport
 	addr    string
+	secret  string // the cluster secret presented on connecting (dialPeer)
 	timeout time.Duration
 	nc      net.Conn
 	br      *bufio.Reader
@@ -489,7 +495,7 @@ func (l *peerLink) do(ctx context.Context, args ...string) (any, error) {
 		defer cancel()
 	}
 	if l.nc == nil {
-		nc, err := l.tr.Dial(ctx, l.addr)
+		nc, err := dialPeer(ctx, l.tr, l.addr, l.secret)
 		if err != nil {
 			return nil, err
 		}

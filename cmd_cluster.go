@@ -17,7 +17,7 @@ func clusterCommands() []*command {
 		{"readonly", 1, flagFast | flagStale, 0, 0, 0, cmdReadonly},
 		{"readwrite", 1, flagFast | flagStale, 0, 0, 0, cmdReadonly},
 		{"asking", 1, flagFast, 0, 0, 0, cmdAsking},
-		{"chkv.pushtable", 2, flagAdmin | flagStale, 0, 0, 0, cmdPushTable},
+		{"chkv.pushtable", 2, flagAdmin | flagStale | flagInternal, 0, 0, 0, cmdPushTable},
 		{"chkv.table", 1, flagStale, 0, 0, 0, cmdTable},
 	}
 }

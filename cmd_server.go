@@ -69,11 +69,10 @@ func cmdAuth(c *conn, args [][]byte) {
 		c.w.errorText("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}
-	if !c.d.checkPassword(user, pass) {
+	if !c.login(user, pass) {
 		c.w.errorText("WRONGPASS invalid username-password pair or user is disabled.")
 		return
 	}
-	c.authed = true
 	c.w.ok()
 }
 
@@ -106,11 +105,10 @@ func cmdHello(c *conn, args [][]byte) {
 		more := len(args) - i - 1
 		switch {
 		case eqFold(args[i], "auth") && more >= 2:
-			if !c.d.checkPassword(args[i+1], args[i+2]) {
+			if !c.login(args[i+1], args[i+2]) {
 				c.w.errorText("WRONGPASS invalid username-password pair or user is disabled.")
 				return
 			}
-			c.authed = true
 			i += 2
 		case eqFold(args[i], "setname") && more >= 1:
 			name = args[i+1]

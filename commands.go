@@ -18,6 +18,7 @@ const (
 	flagTrackName                      // recorded as the client's last command (CLIENT LIST)
 	flagLong                           // runs long or waits on other nodes: never on an event loop
 	flagNumKeys                        // keys follow a numkeys argument: see movableKeys
+	flagInternal                       // between the nodes of a cluster: needs the cluster secret (auth.go)
 )
 
 // command is one entry of the command table.

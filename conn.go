@@ -21,6 +21,9 @@ type conn struct {
 	id      int64
 	created time.Time
 	authed  bool
+	// clusterAuthed: the connection presented the cluster secret (a peer
+	// node); internal commands (flagInternal) need it when a secret is set.
+	clusterAuthed bool
 	quit    bool  // close after flushing the current replies
 	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
 	asking  bool  // ASKING came just before this command (cluster mode)
@@ -169,6 +172,10 @@ func (c *conn) exec(args [][]byte) {
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 && c.d.requirePass() != "" {
 		c.w.errorText("NOAUTH Authentication required.")
+		return
+	}
+	if cmd.flags&flagInternal != 0 && !c.clusterAuthed && c.d.clusterSecret() != "" {
+		c.w.errorText(msgNotClusterMember)
 		return
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {

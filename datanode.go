@@ -101,6 +101,9 @@ func (c *DataNodeConfig) validate() error {
 	if c.RequirePass == "" && !c.AllowRemote && !inMemory && !isLoopback(c.Addr) {
 		return fmt.Errorf("chkv: refusing to listen on %q without a password: set a password or allow remote access explicitly", c.Addr)
 	}
+	if c.Cluster != nil && c.Cluster.ClusterSecret == "" && !c.AllowRemote && !inMemory && !isLoopback(c.Addr) {
+		return fmt.Errorf("chkv: refusing to listen on %q without a cluster secret: set one or allow remote access explicitly", c.Addr)
+	}
 	return nil
 }
 

@@ -352,8 +352,8 @@ func (d *DataNode) Left() bool { return d.cluster != nil && d.cluster.left.Load(
 // migrateCommands are the commands of the migration protocol.
 func migrateCommands() []*command {
 	return []*command{
-		{"chkv.migrate", -5, flagAdmin | flagStale | flagLong, 0, 0, 0, cmdMigrate},
-		{"chkv.import", -2, flagAdmin | flagStale, 0, 0, 0, cmdImport},
+		{"chkv.migrate", -5, flagAdmin | flagStale | flagLong | flagInternal, 0, 0, 0, cmdMigrate},
+		{"chkv.import", -2, flagAdmin | flagStale | flagInternal, 0, 0, 0, cmdImport},
 	}
 }
 
@@ -501,7 +501,7 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	}
 	slots = todo
 	ctx, cancel := context.WithTimeout(context.Background(), migrateIOTimeout)
-	nc, err := cn.d.cfg.Transport.Dial(ctx, targetAddr)
+	nc, err := dialPeer(ctx, cn.d.cfg.Transport, targetAddr, cn.cfg.ClusterSecret)
 	cancel()
 	if err != nil {
 		return 0, 0, fmt.Errorf("chkv: migrate to %s: %w", targetID, err)

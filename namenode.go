@@ -61,6 +61,13 @@ type NameNodeConfig struct {
 	MigrateRate float64
 	// Logger receives the server's log lines. Default: discard.
 	Logger *slog.Logger
+	// ClusterSecret, when set, is required (AUTH chkv-cluster <secret>) of
+	// every connection before any command but PING, QUIT and CHKV.TABLE,
+	// and presented to the DataNodes the NameNode dials (auth.go).
+	ClusterSecret string
+	// AllowRemote lets a NameNode without a ClusterSecret listen on a
+	// non-loopback address. Without it, such a configuration is refused.
+	AllowRemote bool
 }
 
 // probeCount is how many probes in a row must fail before a silent node is
@@ -127,6 +134,9 @@ func (c *NameNodeConfig) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if _, inMemory := c.Transport.(*MemTransport); c.ClusterSecret == "" && !c.AllowRemote && !inMemory && !isLoopback(c.Addr) {
+		return fmt.Errorf("chkv: refusing to listen on %q without a cluster secret: set one or allow remote access explicitly", c.Addr)
 	}
 	if c.MigrateParallel == 0 {
 		c.MigrateParallel = DefaultMigrateParallel
@@ -344,6 +354,7 @@ func (n *NameNode) serve(nc net.Conn) {
 	}()
 	rr := newRequestReader(nc, nameNodeLimits())
 	w := replyWriter{w: nc}
+	authed := false // presented the cluster secret (auth.go)
 	for {
 		args, err := rr.next()
 		if err != nil {
@@ -353,6 +364,12 @@ func (n *NameNode) serve(nc net.Conn) {
 				w.flush()
 			}
 			return
+		}
+		if n.gate(&w, args, &authed) {
+			if rr.buffered() == 0 && w.flush() != nil {
+				return
+			}
+			continue
 		}
 		switch strings.ToUpper(string(truncate(args[0], 32))) {
 		case "QUIT":
@@ -956,7 +973,7 @@ func (p *nnPeer) detect() {
 func (p *nnPeer) dial() (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.ProbeTimeout)
 	defer cancel()
-	return p.n.cfg.Transport.Dial(ctx, p.addr)
+	return dialPeer(ctx, p.n.cfg.Transport, p.addr, p.n.cfg.ClusterSecret)
 }
 
 // call sends one command on nc and reads a one-line reply, within

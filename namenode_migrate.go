@@ -635,7 +635,7 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 	go func() {
 		defer n.wg.Done()
 		defer cancel()
-		link := &peerLink{tr: n.cfg.Transport, addr: j.source.Addr}
+		link := &peerLink{tr: n.cfg.Transport, addr: j.source.Addr, secret: n.cfg.ClusterSecret}
 		defer link.close()
 		args := []string{"CHKV.MIGRATE", string(j.target.ID), j.target.Addr, strconv.FormatFloat(rate, 'f', -1, 64), j.op.String()}
 		args = append(args, slotArgs(j.slots)...)

@@ -584,7 +584,7 @@ func (cn *clusterNode) tableNamesReplica(peer NodeID) bool {
 
 // nameNodeLink returns a link to the NameNode.
 func (cn *clusterNode) nameNodeLink() *peerLink {
-	return &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout}
+	return &peerLink{tr: cn.d.cfg.Transport, addr: cn.cfg.NameNode, timeout: cn.cfg.RPCTimeout, secret: cn.cfg.ClusterSecret}
 }
 
 // refreshTableFrom fetches the table of the server at addr and adopts it
@@ -599,7 +599,7 @@ func (cn *clusterNode) refreshTableFrom(addr string) {
 
 // dialPeer connects to another node of the cluster.
 func (cn *clusterNode) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
-	return cn.d.cfg.Transport.Dial(ctx, addr)
+	return dialPeer(ctx, cn.d.cfg.Transport, addr, cn.cfg.ClusterSecret)
 }
 
 // leaseValid reports whether the node may serve the slots it leads: a
@@ -1009,7 +1009,7 @@ func replCommands() []*command {
 		// its own, never by an event loop, which may itself wait for this
 		// node's acknowledgements (two nodes replicating to each other
 		// would each stall the other's loop).
-		{"chkv.repl", 5, flagAdmin | flagStale | flagLong, 0, 0, 0, cmdRepl},
+		{"chkv.repl", 5, flagAdmin | flagStale | flagLong | flagInternal, 0, 0, 0, cmdRepl},
 	}
 }
 
