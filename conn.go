@@ -24,10 +24,10 @@ type conn struct {
 	// clusterAuthed: the connection presented the cluster secret (a peer
 	// node); internal commands (flagInternal) need it when a secret is set.
 	clusterAuthed bool
-	quit    bool  // close after flushing the current replies
-	nowMs   int64 // the clock read once per pipelined batch; 0 when stale
-	asking  bool  // ASKING came just before this command (cluster mode)
-	gate    int   // slot+1 of the running command, counted in flight (cluster mode)
+	quit          bool  // close after flushing the current replies
+	nowMs         int64 // the clock read once per pipelined batch; 0 when stale
+	asking        bool  // ASKING came just before this command (cluster mode)
+	gate          int   // slot+1 of the running command, counted in flight (cluster mode)
 	// readonly is set by READONLY: a replica serves this client's reads
 	// of its slots (cluster mode).
 	readonly bool
