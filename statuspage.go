@@ -20,13 +20,40 @@ var statusPageHTML []byte
 // maxStatusEvents is how many table versions the status page lists.
 const maxStatusEvents = 50
 
-// StatusEvent is one published table version as the status page lists it.
+// StatusEvent is one published table version, or a run of versions that
+// only moved slots, as the status page lists them.
 type StatusEvent struct {
-	Time    time.Time `json:"time"`
-	Version uint64    `json:"version"`
+	Time time.Time `json:"time"` // of the last version
+	// From is the first version of a run; Version is its last.
+	From    uint64 `json:"from"`
+	Version uint64 `json:"version"`
 	// Text says what changed: members that came, went or changed state,
-	// and how many slots changed primary.
+	// and how many slots changed primary or replicas.
 	Text string `json:"text"`
+}
+
+// statusEvent is a StatusEvent with the figures its text sums.
+type statusEvent struct {
+	StatusEvent
+	members             []string // membership changes; none in a run that only moved slots
+	primaries, replicas int      // slots whose primary changed; slots whose replicas alone changed
+}
+
+func (e *statusEvent) text() string {
+	parts := slices.Clone(e.members)
+	if e.primaries > 0 {
+		parts = append(parts, fmt.Sprintf("%d slots changed primary", e.primaries))
+	}
+	if e.replicas > 0 {
+		parts = append(parts, fmt.Sprintf("%d changed replicas", e.replicas))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no slot changed")
+	}
+	if e.From != e.Version {
+		return strings.Join(parts, ", ") + fmt.Sprintf(" over %d tables", e.Version-e.From+1)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // nameNodeObs is what the NameNode keeps for its metrics and status page.
@@ -35,12 +62,14 @@ type nameNodeObs struct {
 	metrics http.Handler
 	// events are the recent table versions, oldest first; guarded by
 	// NameNode.mu (published runs under it).
-	events []StatusEvent
+	events []statusEvent
 }
 
-// published records the change from table old to t. The caller holds n.mu.
+// published records the change from table old to t. The caller holds
+// n.mu. Versions that only move slots add up into one event, so that a
+// join's many small steps do not push the membership changes away.
 func (o *nameNodeObs) published(old, t *Table) {
-	var parts []string
+	e := statusEvent{StatusEvent: StatusEvent{Time: time.Now(), From: t.Version, Version: t.Version}}
 	was := map[NodeID]Member{}
 	for _, m := range old.Members {
 		was[m.ID] = m
@@ -49,35 +78,49 @@ func (o *nameNodeObs) published(old, t *Table) {
 		p, ok := was[m.ID]
 		switch {
 		case !ok:
-			parts = append(parts, fmt.Sprintf("%s added (%s)", m.ID, m.State))
+			e.members = append(e.members, fmt.Sprintf("%s added (%s)", m.ID, m.State))
 		case p.State != m.State:
-			parts = append(parts, fmt.Sprintf("%s %s → %s", m.ID, p.State, m.State))
+			e.members = append(e.members, fmt.Sprintf("%s %s → %s", m.ID, p.State, m.State))
 		}
 		delete(was, m.ID)
 	}
 	for _, m := range old.Members {
 		if _, gone := was[m.ID]; gone {
-			parts = append(parts, fmt.Sprintf("%s removed", m.ID))
+			e.members = append(e.members, fmt.Sprintf("%s removed", m.ID))
 		}
 	}
-	moved := 0
 	for s := range NumSlots {
-		a, aok := old.Primary(s)
-		b, bok := t.Primary(s)
-		if aok != bok || a.ID != b.ID {
-			moved++
+		a, b := old.Owners(s), t.Owners(s)
+		switch {
+		case len(a) == 0 && len(b) == 0:
+		case len(a) == 0 || len(b) == 0 || a[0] != b[0]:
+			e.primaries++
+		case !slices.Equal(a, b):
+			e.replicas++
 		}
 	}
-	if moved > 0 {
-		parts = append(parts, fmt.Sprintf("%d slots changed primary", moved))
+	if k := len(o.events); k > 0 && len(e.members) == 0 && len(o.events[k-1].members) == 0 {
+		last := &o.events[k-1]
+		last.Time, last.Version = e.Time, e.Version
+		last.primaries += e.primaries
+		last.replicas += e.replicas
+		last.Text = last.text()
+		return
 	}
-	if len(parts) == 0 {
-		parts = append(parts, "replicas changed")
-	}
-	o.events = append(o.events, StatusEvent{Time: time.Now(), Version: t.Version, Text: strings.Join(parts, "; ")})
+	e.Text = e.text()
+	o.events = append(o.events, e)
 	if len(o.events) > maxStatusEvents {
 		o.events = slices.Delete(o.events, 0, len(o.events)-maxStatusEvents)
 	}
+}
+
+// recentEvents returns the events for the page. The caller holds n.mu.
+func (o *nameNodeObs) recentEvents() []StatusEvent {
+	out := make([]StatusEvent, len(o.events))
+	for i, e := range o.events {
+		out[i] = e.StatusEvent
+	}
+	return out
 }
 
 // statusPageJSON is what the status page polls.
@@ -106,15 +149,12 @@ type statusMap struct {
 func (n *NameNode) statusPageData(have uint64) []byte {
 	n.mu.Lock()
 	t, plan := n.table, n.plan
-	out := statusPageJSON{Status: n.statusLocked(), Events: slices.Clone(n.obs.events), Moving: []int{}}
+	out := statusPageJSON{Status: n.statusLocked(), Events: n.obs.recentEvents(), Moving: []int{}}
 	n.mu.Unlock()
 	for s := range NumSlots {
 		if !sameOwners(t, plan, s) {
 			out.Moving = append(out.Moving, s)
 		}
-	}
-	if out.Events == nil {
-		out.Events = []StatusEvent{}
 	}
 	if have != t.Version || t.Version == 0 {
 		m := &statusMap{Version: t.Version, Owners: make([][]int, NumSlots), Lost: []int{}}
