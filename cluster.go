@@ -37,8 +37,15 @@ type ClusterConfig struct {
 	DataNodes int
 	// Replicas is R, the replicas of each slot besides its primary.
 	Replicas int
-	// CacheMode reassigns lost slots empty instead of answering CLUSTERDOWN.
+	// CacheMode reassigns lost slots empty instead of answering CLUSTERDOWN,
+	// and makes a DataNode at its MaxMemory evict (allkeys-lru, unless
+	// MaxMemoryPolicy names another evicting policy) instead of refusing
+	// writes: Tair's cache.
 	CacheMode bool
+	// MaxMemory caps each DataNode's data (DataNodeConfig.MaxMemory); 0: no cap.
+	MaxMemory int64
+	// MaxMemoryPolicy is each DataNode's policy at the cap (DataNodeConfig.MaxMemoryPolicy).
+	MaxMemoryPolicy MaxMemoryPolicy
 	// Transport is ClusterMem (default) or ClusterTCP.
 	Transport string
 	// Port, on TCP, puts the NameNode on 127.0.0.1:Port and DataNode i on
@@ -281,6 +288,10 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.Transport = c.net.Transport(string(id))
 	}
 	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
+	cfg.MaxMemory, cfg.MaxMemoryPolicy = c.cfg.MaxMemory, c.cfg.MaxMemoryPolicy
+	if c.cfg.CacheMode && cfg.MaxMemoryPolicy == NoEviction {
+		cfg.MaxMemoryPolicy = AllKeysLRU // a full cache evicts instead of refusing
+	}
 	cfg.loops = c.loops
 	if k, err := strconv.Atoi(strings.TrimPrefix(string(id), "dn")); err == nil {
 		cfg.loopAffinity = k - 1 // dn<k> is the k-th DataNode: loop k-1, also when restarted

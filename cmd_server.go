@@ -320,8 +320,10 @@ func cmdInfo(c *conn, args [][]byte) {
 		"go_heap_goal", ms.NextGC,
 		"go_heap_allocated_total", ms.TotalAlloc,
 		"go_gc_cycles", ms.NumGC,
-		"maxmemory", 0,
-		"maxmemory_policy", "noeviction",
+		"used_memory_rss", processRSS(),
+		"maxmemory", d.store.MaxMemory(),
+		"maxmemory_human", humanBytes(d.store.MaxMemory()),
+		"maxmemory_policy", d.store.MaxMemoryPolicy(),
 	)
 	cmds, netIn, netOut := d.connTotals()
 	section("Stats",
@@ -331,6 +333,7 @@ func cmdInfo(c *conn, args [][]byte) {
 		"total_net_output_bytes", netOut,
 		"rejected_connections", d.stats.connsRejected.Load(),
 		"expired_keys", d.store.ExpiredKeys(),
+		"evicted_keys", d.store.EvictedKeys(),
 		"command_panics", d.stats.panics.Load(),
 	)
 	if d.cluster != nil {

@@ -138,6 +138,7 @@ func commandTable() map[string]*command {
 	cmds = append(cmds, setCommandTable()...)
 	cmds = append(cmds, bitmapCommands()...)
 	cmds = append(cmds, zsetCommands()...)
+	cmds = append(cmds, keyspaceCommands()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c

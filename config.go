@@ -115,12 +115,11 @@ func configTable() []configParam {
 			}},
 		{name: "save", get: fixed("")},
 		{name: "appendonly", get: fixed("no")},
-		{name: "maxmemory", get: fixed("0")},
-		{name: "maxmemory-policy", get: fixed("noeviction")},
 		{name: "databases", get: fixed("1")},
 		{name: "cluster-enabled", get: func(d *DataNode) string { return map[bool]string{false: "no", true: "yes"}[d.cluster != nil] }},
 		{name: "bind", get: func(d *DataNode) string { return d.Addr() }},
 	}
+	ps = append(ps, memoryConfigParams()...)
 	for _, t := range tuningParams {
 		ps = append(ps, configParam{name: t.name, alias: t.alias,
 			get: func(d *DataNode) string {

@@ -208,6 +208,11 @@ func (c *conn) call(cmd *command, args [][]byte) {
 		c.lastCmd = cmd.name
 		c.mu.Unlock()
 	}
+	if cmd.flags&flagWrite != 0 && !c.d.store.FreeMemory() && cmd.flags&flagDenyOOM != 0 {
+		c.w.errorText(msgOOM) // over the memory cap with nothing to evict (memory.go)
+		c.release()
+		return
+	}
 	c.m.ran = cmd
 	cmd.run(c, args)
 	c.release()

@@ -29,6 +29,15 @@ type DataNodeConfig struct {
 	MaxClients int
 	// Limits bound what one request may make the server hold.
 	Limits RequestLimits
+	// MaxMemory caps the bytes of data the node holds (memory.go), as
+	// Redis's maxmemory; 0: no cap. CONFIG SET maxmemory changes it.
+	MaxMemory int64
+	// MaxMemoryPolicy is what the node does at the cap: NoEviction (the
+	// default) refuses writes with -OOM, the others evict keys.
+	MaxMemoryPolicy MaxMemoryPolicy
+	// MaxMemorySamples is how many keys eviction samples at a time.
+	// Default DefaultMaxMemorySamples (5, as Redis).
+	MaxMemorySamples int
 	// IdleTimeout closes a connection that sends nothing for this long. 0: never.
 	IdleTimeout time.Duration
 	// Now is the clock for TTLs; tests inject a fake one. Default time.Now.
@@ -79,6 +88,18 @@ func (c *DataNodeConfig) validate() error {
 	}
 	if c.MaxClients < 0 {
 		return fmt.Errorf("chkv: MaxClients %d is negative", c.MaxClients)
+	}
+	if c.MaxMemory < 0 {
+		return fmt.Errorf("chkv: MaxMemory %d is negative", c.MaxMemory)
+	}
+	if c.MaxMemoryPolicy < NoEviction || c.MaxMemoryPolicy > VolatileTTL {
+		return fmt.Errorf("chkv: unknown MaxMemoryPolicy %d", c.MaxMemoryPolicy)
+	}
+	if c.MaxMemorySamples == 0 {
+		c.MaxMemorySamples = DefaultMaxMemorySamples
+	}
+	if c.MaxMemorySamples < 0 {
+		return fmt.Errorf("chkv: MaxMemorySamples %d is negative", c.MaxMemorySamples)
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("chkv: IdleTimeout %v is negative", c.IdleTimeout)
@@ -192,6 +213,9 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 	}
 	d.initSettings()
 	d.cmds = commandTable()
+	d.store.SetMaxMemory(cfg.MaxMemory)
+	d.store.SetMaxMemoryPolicy(cfg.MaxMemoryPolicy)
+	d.store.SetMaxMemorySamples(cfg.MaxMemorySamples)
 	for _, cmd := range cfg.extraCommands {
 		d.cmds[cmd.name] = cmd
 	}

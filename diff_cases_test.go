@@ -46,6 +46,7 @@ func diffCases() []diffCase {
 		extraCases(),
 		collectionCases(),
 		bitmapCases(),
+		keyspaceCases(),
 	)
 }
 

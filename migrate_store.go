@@ -331,22 +331,10 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		return nil
 	}
 	if !isAppend(rec.op) {
-		var e *entry
-		var k string
-		switch rec.op {
-		case recSetString:
-			e = &entry{kind: kindString}
+		e, k := entryForRecord(rec), string(key)
+		if rec.op == recSetString { // the key and the value in one allocation
 			k, e.str = keyValue(key, rec.str)
-		case recSetList:
-			e, k = newListEntry(&list{}), string(key)
-		case recSetHash:
-			e, k = newHashEntry(&hashValue{}), string(key)
-		case recSetSet:
-			e, k = newSetEntry(newSetValue()), string(key)
-		case recSetZSet:
-			e, k = newZSetEntry(newZSet()), string(key)
 		}
-		fillCollection(e, rec.elems)
 		if old != nil {
 			s.remove(slot, string(key), old)
 		}
@@ -366,15 +354,42 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		return fmt.Errorf("%w: append to a missing key or one of another type", errBadRecord)
 	}
 	before, hadTTL, version := old.size(string(key)), old.expireAt != 0, old.version
-	if rec.op == recAppendString {
-		old.str = append(old.str, rec.str...)
-	} else {
-		fillCollection(old, rec.elems)
-	}
+	appendRecord(old, rec)
 	s.update(slot, string(key), old, before, hadTTL)
 	old.version = version // a chunk is part of the same write
-	old.vhOK = false      // ... so the value's hash is stale under the same version
+	old.vh = 0            // ... so the value's hash is stale under the same version
 	return nil
+}
+
+// entryForRecord returns a new entry (in no store) holding the value of a
+// set record, nil for another record. next has checked the record.
+func entryForRecord(rec *record) *entry {
+	var e *entry
+	switch rec.op {
+	case recSetString:
+		return &entry{kind: kindString, str: cloneBytes(rec.str)}
+	case recSetList:
+		e = newListEntry(&list{})
+	case recSetHash:
+		e = newHashEntry(&hashValue{})
+	case recSetSet:
+		e = newSetEntry(newSetValue())
+	case recSetZSet:
+		e = newZSetEntry(newZSet())
+	default:
+		return nil
+	}
+	fillCollection(e, rec.elems)
+	return e
+}
+
+// appendRecord adds the chunk of an append record to e, of the record's kind.
+func appendRecord(e *entry, rec *record) {
+	if rec.op == recAppendString {
+		e.str = append(e.str, rec.str...)
+		return
+	}
+	fillCollection(e, rec.elems)
 }
 
 // fillCollection adds the decoded units of a collection record to e.
@@ -455,7 +470,7 @@ func entryDigest(k string, e *entry) uint64 {
 // a copy reads the entry, not the value bytes. The caller holds the slot
 // lock.
 func valueHash(e *entry) uint64 {
-	if e.vhOK && e.vhVer == uint32(e.version) {
+	if e.vh != 0 && e.vhVer == uint32(e.version) {
 		return e.vh
 	}
 	var h uint64
@@ -478,7 +493,7 @@ func valueHash(e *entry) uint64 {
 			return true
 		})
 	}
-	e.vh, e.vhOK, e.vhVer = h, true, uint32(e.version)
+	e.vh, e.vhVer = h, uint32(e.version) // a hash of 0 is computed again each time
 	return h
 }
 

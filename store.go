@@ -31,13 +31,17 @@ type entry struct {
 	version  uint64
 	expireAt int64 // unix milliseconds; 0 means no expiry
 	// vh caches the hash of the value for migration digests, valid while
-	// vhOK and vhVer is the low half of version: every write bumps the
-	// version, so nothing else needs to forget it. It fills the padding of
-	// the struct's 64-byte size class.
-	vh    uint64
-	kind  valueKind
-	vhOK  bool
-	vhVer uint32
+	// it is not 0 and vhVer is the low half of version: every write bumps
+	// the version, so nothing else needs to forget it. It fills the padding
+	// of the struct's 64-byte size class.
+	vh   uint64
+	kind valueKind
+	// access is Redis's 24-bit LRU/LFU field (memory.go): the LRU clock of
+	// the last access in seconds, or under an LFU policy the minutes of the
+	// last decrement (16 bits) and a logarithmic counter (8 bits). Three
+	// bytes of the struct's padding: it stays in its 64-byte size class.
+	access [3]byte
+	vhVer  uint32
 }
 
 // slotMapHint is the initial capacity of a slot's key map: 0, a small map
@@ -163,6 +167,10 @@ type Store struct {
 	expired  atomic.Int64
 	blocked  atomic.Int64
 	observer atomic.Pointer[WriteObserver]
+	// clock is the last time (unix ms) a command looked a key up: new keys
+	// take their access time from it without reading the clock again.
+	clock atomic.Int64
+	mem   memoryState // the memory cap and eviction (memory.go)
 
 	expireCursor int // next slot the expiry cycle looks at; owned by that goroutine
 	stop         chan struct{}
@@ -232,6 +240,19 @@ func (s *Store) lockKeys(keys [][]byte) func() {
 // lookup returns the live entry of key in slot sd, reclaiming it when it has
 // expired. The caller holds sd.mu.
 func (s *Store) lookup(slot int, key []byte, now int64) *entry {
+	e := s.peek(slot, key, now)
+	if e != nil {
+		s.touch(e, now)
+	}
+	return e
+}
+
+// peek is lookup without counting an access (OBJECT, as Redis's
+// LOOKUP_NOTOUCH). The caller holds the slot lock.
+func (s *Store) peek(slot int, key []byte, now int64) *entry {
+	if s.clock.Load() != now {
+		s.clock.Store(now)
+	}
 	sd := &s.slots[slot]
 	e := sd.keys[string(key)]
 	if e == nil {
@@ -263,6 +284,9 @@ func (s *Store) insert(slot int, key string, e *entry) {
 	sd.keys[key] = e
 	if e.expireAt != 0 {
 		sd.ttlKeys++
+	}
+	if e.access == [3]byte{} { // a new value; a renamed one keeps its access
+		s.initAccess(e)
 	}
 	sz := e.size(key)
 	sd.bytes += sz
@@ -417,6 +441,7 @@ func (s *Store) expireLoop() {
 			return
 		case <-t.C:
 			s.expireCycle()
+			s.FreeMemory() // writes that came without a command (migration, replication)
 		}
 	}
 }

@@ -24,7 +24,9 @@ const usage = `chkv: a distributed in-memory key-value store that speaks RESP.
 
 Usage:
   chkv server [--addr HOST:PORT] [--requirepass P] [--maxclients N] [--max-bulk BYTES]
-      run one standalone DataNode (owns every slot, needs no NameNode)
+              [--maxmemory BYTES] [--maxmemory-policy POLICY]
+      run one standalone DataNode (owns every slot, needs no NameNode); at
+      --maxmemory (64mb, 1gb) it evicts by POLICY or refuses writes (noeviction)
   chkv namenode --addr HOST:PORT [--data-dir D] [--replicas R] [--expect N]
                 [--migrate-rate KEYS_PER_SEC] [--migrate-parallel N]
       run the NameNode of a cluster; --expect holds the first table back
@@ -32,11 +34,13 @@ Usage:
       each DataNode sends while slots move (0: no cap)
   chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
                 [--heartbeat D] [--replica-timeout D] [--async-replication]
+                [--maxmemory BYTES] [--maxmemory-policy POLICY]
       run one DataNode that joins the cluster of the NameNode (slots move to
       it while it serves); it exits by itself once it has left the cluster.
       Writes are answered once every in-sync replica applied them, unless
       --async-replication
   chkv cluster [--port P] [--datanodes N] [--replicas R] [--migrate-rate KEYS_PER_SEC]
+               [--cache-mode] [--maxmemory BYTES] [--maxmemory-policy POLICY]
       run a whole cluster in this process on TCP loopback: the NameNode on
       port P (default 7000), DataNodes on P+1..P+N; redis-cli -c -p P+1 works
   Every server command also takes --metrics-addr HOST:PORT (Prometheus
@@ -106,9 +110,13 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", cfg.Limits.MaxBulk, "largest value or argument in bytes")
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
+	mem := memoryFlags(fs)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
 		return err
 	}
 	stopRT, err := rt()
@@ -116,6 +124,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRT()
+	limitHeap(cfg.MaxMemory)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -131,6 +140,39 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	defer stopWeb()
 	fmt.Fprintf(stdout, "chkv %s DataNode ready on %s (standalone, all slots): redis-cli -p %s\n", chkv.Version, d.Addr(), port(d.Addr()))
 	return closeOnSignal(ctx, stdout, d)
+}
+
+// memoryFlags adds --maxmemory and --maxmemory-policy to fs; after
+// parsing, the returned function stores them in max and policy.
+func memoryFlags(fs *flag.FlagSet) func(max *int64, policy *chkv.MaxMemoryPolicy) error {
+	maxMem := fs.String("maxmemory", "0", "cap on the data held, in bytes or Redis's notation (64mb, 1gb); 0: none")
+	pol := fs.String("maxmemory-policy", "noeviction", "at the cap: noeviction (refuse writes with -OOM), allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl")
+	return func(max *int64, policy *chkv.MaxMemoryPolicy) error {
+		n, err := chkv.ParseMemory(*maxMem)
+		if err != nil {
+			return fmt.Errorf("--maxmemory: %w", err)
+		}
+		p, err := chkv.ParseMaxMemoryPolicy(*pol)
+		if err != nil {
+			return fmt.Errorf("--maxmemory-policy: %w", err)
+		}
+		*max, *policy = n, p
+		return nil
+	}
+}
+
+// limitHeap sets the Go runtime's soft memory limit for a process whose
+// DataNodes hold at most data bytes (the sum of their --maxmemory): the
+// garbage collector then collects before the heap's growth takes the
+// process far past the cap, as jemalloc keeps Redis's RSS near its
+// used_memory. The limit leaves data/8 for the collector to work in and
+// 16 MiB for the rest of the process (buffers, stacks, the runtime). A
+// GOMEMLIMIT in the environment wins.
+func limitHeap(data int64) {
+	if data <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(data + data/8 + 16<<20)
 }
 
 // runtimeFlags adds the Go runtime flags a server process takes
@@ -309,9 +351,13 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
+	mem := memoryFlags(fs)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
 		return err
 	}
 	stopRT, err := rt()
@@ -319,6 +365,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRT()
+	limitHeap(cfg.MaxMemory)
 	if cc.NameNode == "" {
 		return errors.New("datanode needs --namenode HOST:PORT")
 	}
@@ -365,9 +412,13 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.MigrateRate, "migrate-rate", 0, "most keys per second each DataNode sends while slots move (0: no cap)")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: one per DataNode; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
+	mem := memoryFlags(fs)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
 		return err
 	}
 	stopRT, err := rt()
@@ -378,6 +429,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	if cfg.DataNodes < 1 {
 		return errors.New("cluster needs at least one DataNode")
 	}
+	limitHeap(cfg.MaxMemory * int64(cfg.DataNodes))
 	if loops := cmp.Or(cfg.EventLoops, cfg.DataNodes); fs.Lookup("procs").Value.String() == "0" && loops > 0 {
 		// A P for each event loop, which holds it while it serves and
 		// while it waits (chkv.rawWaits), and one more so that the rest

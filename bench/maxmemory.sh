@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Fills chkv and redis-server, each capped by --maxmemory with an evicting policy, with far more data than the cap and reports RSS against the cap.
+#
+# usage: bench/maxmemory.sh [MAXMEMORY (64mb)] [POLICY (allkeys-lru)] [REQUESTS (1000000)] [VALUE_BYTES (1000)]
+# Writes REQUESTS SETs of random keys (of 10,000,000) with VALUE_BYTES values at -P 16 (1 GB by
+# default), then prints each server's used_memory, evicted keys, RSS after the fill and its peak
+# (VmHWM), and RSS/cap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+require_tools redis-server redis-benchmark redis-cli go
+
+cap=${1:-64mb} policy=${2:-allkeys-lru} n=${3:-1000000} size=${4:-1000}
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+go build -o "$dir/chkv" ./cmd/chkv
+base=$(free_ports 2)
+rport=$base cport=$((base + 1))
+redis-server --port $rport --save '' --appendonly no --maxmemory $cap --maxmemory-policy $policy \
+  --dir "$dir" >"$dir/redis.log" 2>&1 &
+pids+=($!); rpid=$!
+"$dir/chkv" server --addr 127.0.0.1:$cport --maxmemory $cap --maxmemory-policy $policy >"$dir/chkv.log" 2>&1 &
+pids+=($!); cpid=$!
+for port in $rport $cport; do
+  for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+
+capbytes=$(redis-cli -p $rport config get maxmemory | tail -1)
+printf '%-6s %12s %12s %10s %10s %10s %8s\n' server used_memory evicted keys rss_MiB peak_MiB rss/cap
+for srv in redis chkv; do
+  port=$rport pid=$rpid
+  [ $srv = chkv ] && port=$cport pid=$cpid
+  redis-benchmark -p $port -t set -n $n -r 10000000 -d $size -c 50 -P 16 -q >/dev/null 2>&1
+  used=$(redis-cli -p $port info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
+  evicted=$(redis-cli -p $port info stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}')
+  keys=$(redis-cli -p $port dbsize)
+  rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+  hwm=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
+  printf '%-6s %12s %12s %10s %10.1f %10.1f %8.2f\n' $srv "$used" "$evicted" "$keys" \
+    "$(echo "$rss/1024" | bc -l)" "$(echo "$hwm/1024" | bc -l)" "$(echo "$rss*1024/$capbytes" | bc -l)"
+done

@@ -1,0 +1,388 @@
+// The memory cap: maxmemory policies, the LRU clock and LFU counter of every key, and eviction by sampling with Redis's eviction pool.
+
+package chkv
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// MaxMemoryPolicy says what a node does when its data passes the memory cap,
+// as Redis's maxmemory-policy.
+type MaxMemoryPolicy int32
+
+// The policies of Redis 7.0, named as Redis names them (String, ParseMaxMemoryPolicy).
+const (
+	// NoEviction refuses writes that would add data (-OOM) while over the cap.
+	NoEviction MaxMemoryPolicy = iota
+	// AllKeysLRU evicts the least recently used keys.
+	AllKeysLRU
+	// AllKeysLFU evicts the least frequently used keys.
+	AllKeysLFU
+	// AllKeysRandom evicts random keys.
+	AllKeysRandom
+	// VolatileLRU evicts the least recently used keys that have a TTL.
+	VolatileLRU
+	// VolatileLFU evicts the least frequently used keys that have a TTL.
+	VolatileLFU
+	// VolatileRandom evicts random keys that have a TTL.
+	VolatileRandom
+	// VolatileTTL evicts the keys with a TTL that expire soonest.
+	VolatileTTL
+)
+
+// String returns the policy's Redis name.
+func (p MaxMemoryPolicy) String() string {
+	switch p {
+	case NoEviction:
+		return "noeviction"
+	case AllKeysLRU:
+		return "allkeys-lru"
+	case AllKeysLFU:
+		return "allkeys-lfu"
+	case AllKeysRandom:
+		return "allkeys-random"
+	case VolatileLRU:
+		return "volatile-lru"
+	case VolatileLFU:
+		return "volatile-lfu"
+	case VolatileRandom:
+		return "volatile-random"
+	case VolatileTTL:
+		return "volatile-ttl"
+	}
+	return "unknown"
+}
+
+// ParseMaxMemoryPolicy parses a policy's Redis name (any case).
+func ParseMaxMemoryPolicy(s string) (MaxMemoryPolicy, error) {
+	for p := NoEviction; p <= VolatileTTL; p++ {
+		if strings.EqualFold(s, p.String()) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("chkv: unknown maxmemory policy %q", s)
+}
+
+func (p MaxMemoryPolicy) lfu() bool      { return p == AllKeysLFU || p == VolatileLFU }
+func (p MaxMemoryPolicy) volatile() bool { return p >= VolatileLRU }
+func (p MaxMemoryPolicy) random() bool   { return p == AllKeysRandom || p == VolatileRandom }
+
+// ParseMemory parses a memory size in Redis's notation: plain bytes, or a
+// number with b, k, kb, m, mb, g or gb (k = 1000, kb = 1024, ...), any case.
+func ParseMemory(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3}, {"b", 1}}
+	l := strings.ToLower(s)
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(l, u.suffix) {
+			l, mul = strings.TrimSuffix(l, u.suffix), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(l, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mul {
+		return 0, fmt.Errorf("chkv: bad memory size %q", s)
+	}
+	return n * mul, nil
+}
+
+// Eviction defaults, as Redis's.
+const (
+	// DefaultMaxMemorySamples is how many keys eviction samples at a time.
+	DefaultMaxMemorySamples = 5
+	evictionPoolSize        = 16
+	// evictBudget is the most keys one call of FreeMemory evicts; a write
+	// that needs more goes on, and the next write or the background cycle
+	// evicts the rest (Redis bounds the time instead).
+	evictBudget = 256
+	// evictScanLimit is the most keys eviction looks at in one slot while
+	// it looks for keys with a TTL.
+	evictScanLimit = 64
+)
+
+// LRU and LFU constants, as Redis's (lfu-log-factor 10, lfu-decay-time 1).
+const (
+	lruClockMax   = 1<<24 - 1 // the LRU clock has 24 bits, in seconds
+	lfuInitVal    = 5
+	lfuLogFactor  = 10
+	lfuDecayTimeM = 1 // minutes per decrement of an idle key's counter
+)
+
+// memoryState is the store's memory cap and eviction state.
+type memoryState struct {
+	max      atomic.Int64 // bytes; 0: no cap
+	policy   atomic.Int32
+	samples  atomic.Int32
+	evicted  atomic.Int64
+	mu       sync.Mutex // one evictor at a time; taken before any slot lock
+	pool     []evictCand
+	poolBack [evictionPoolSize + 1]evictCand
+}
+
+// evictCand is a key of the eviction pool, with its score (higher goes first).
+type evictCand struct {
+	key   string
+	slot  int
+	score uint64
+}
+
+// SetMaxMemory sets the memory cap in bytes (0: none).
+func (s *Store) SetMaxMemory(n int64) { s.mem.max.Store(n) }
+
+// MaxMemory returns the memory cap in bytes (0: none).
+func (s *Store) MaxMemory() int64 { return s.mem.max.Load() }
+
+// SetMaxMemoryPolicy sets what happens when the data passes the cap.
+func (s *Store) SetMaxMemoryPolicy(p MaxMemoryPolicy) { s.mem.policy.Store(int32(p)) }
+
+// MaxMemoryPolicy returns the policy.
+func (s *Store) MaxMemoryPolicy() MaxMemoryPolicy { return MaxMemoryPolicy(s.mem.policy.Load()) }
+
+// SetMaxMemorySamples sets how many keys eviction samples at a time (n < 1: the default).
+func (s *Store) SetMaxMemorySamples(n int) {
+	if n < 1 {
+		n = DefaultMaxMemorySamples
+	}
+	s.mem.samples.Store(int32(n))
+}
+
+// MaxMemorySamples returns how many keys eviction samples at a time.
+func (s *Store) MaxMemorySamples() int {
+	if n := s.mem.samples.Load(); n > 0 {
+		return int(n)
+	}
+	return DefaultMaxMemorySamples
+}
+
+// EvictedKeys returns how many keys eviction removed.
+func (s *Store) EvictedKeys() int64 { return s.mem.evicted.Load() }
+
+// overCap reports whether the data passes the memory cap.
+func (s *Store) overCap() bool {
+	m := s.mem.max.Load()
+	return m != 0 && s.used.Load() > m
+}
+
+// getAccess returns e's 24-bit LRU/LFU field.
+func (e *entry) getAccess() uint32 {
+	return uint32(e.access[0])<<16 | uint32(e.access[1])<<8 | uint32(e.access[2])
+}
+
+// setAccess sets e's 24-bit LRU/LFU field.
+func (e *entry) setAccess(v uint32) { e.access = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)} }
+
+// lruClock is Redis's LRU clock at unix time ms: seconds, 24 bits.
+func lruClock(ms int64) uint32 { return uint32(ms/1000) & lruClockMax }
+
+// lfuMinutes is Redis's LFU time at unix time ms: minutes, 16 bits.
+func lfuMinutes(ms int64) uint32 { return uint32(ms/60000) & 0xffff }
+
+// initAccess gives a new key its access field: now, and under an LFU
+// policy a counter of lfuInitVal, so a new key is not evicted at once.
+func (s *Store) initAccess(e *entry) {
+	now := s.clock.Load()
+	if now == 0 {
+		now = s.nowMs()
+	}
+	if s.MaxMemoryPolicy().lfu() {
+		e.setAccess(lfuMinutes(now)<<8 | lfuInitVal)
+	} else {
+		e.setAccess(lruClock(now))
+	}
+}
+
+// touch records an access to e at now: the LRU clock, or under an LFU
+// policy the decayed counter incremented logarithmically, as Redis's
+// updateLFU. The caller holds the slot lock; the entry is written only
+// when the field changes, so reads of a key in one second dirty no cache line.
+func (s *Store) touch(e *entry, now int64) {
+	if !s.MaxMemoryPolicy().lfu() {
+		if c := lruClock(now); e.getAccess() != c {
+			e.setAccess(c)
+		}
+		return
+	}
+	counter := lfuDecr(e.getAccess(), now)
+	if counter < 255 {
+		base := max(float64(counter)-lfuInitVal, 0)
+		p := 1 / (base*lfuLogFactor + 1)
+		if float64(s.cfg.Rand()>>11)/(1<<53) < p {
+			counter++
+		}
+	}
+	if v := lfuMinutes(now)<<8 | counter; v != e.getAccess() {
+		e.setAccess(v)
+	}
+}
+
+// lfuDecr returns the LFU counter of access at now, decremented by one per
+// lfuDecayTimeM minutes since its last decrement, as Redis's LFUDecrAndReturn.
+func lfuDecr(access uint32, now int64) uint32 {
+	ldt, counter := access>>8, access&255
+	cur := lfuMinutes(now)
+	elapsed := cur - ldt
+	if cur < ldt {
+		elapsed = 65535 - ldt + cur
+	}
+	if periods := elapsed / lfuDecayTimeM; periods > 0 {
+		if periods > counter {
+			return 0
+		}
+		return counter - periods
+	}
+	return counter
+}
+
+// idleMillis returns the milliseconds since e's last access by the LRU clock, as Redis's estimateObjectIdleTime.
+func idleMillis(e *entry, now int64) int64 {
+	clock, lru := lruClock(now), e.getAccess()
+	if clock >= lru {
+		return int64(clock-lru) * 1000
+	}
+	return int64(clock+(lruClockMax-lru)) * 1000
+}
+
+// evictScore is how eagerly e is evicted under policy p (higher first).
+func evictScore(e *entry, p MaxMemoryPolicy, now int64) uint64 {
+	switch {
+	case p == VolatileTTL:
+		return math.MaxUint64 - uint64(e.expireAt)
+	case p.lfu():
+		return 255 - uint64(lfuDecr(e.getAccess(), now))
+	}
+	return uint64(idleMillis(e, now))
+}
+
+// FreeMemory evicts keys while the data passes the memory cap, as Redis's
+// performEvictions, and reports false when it is over the cap and cannot
+// evict (noeviction, or no key the policy may take): a command that adds
+// data is then refused with -OOM. It evicts at most evictBudget keys per
+// call. Evicted keys reach the write observer as deletes. The caller holds
+// no slot lock.
+func (s *Store) FreeMemory() bool {
+	if !s.overCap() {
+		return true
+	}
+	p := s.MaxMemoryPolicy()
+	if p == NoEviction {
+		return false
+	}
+	m := &s.mem
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for range evictBudget {
+		if !s.overCap() {
+			return true
+		}
+		if !s.evictOne(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// evictOne evicts one key under policy p; false when there is none to take.
+func (s *Store) evictOne(p MaxMemoryPolicy) bool {
+	now := s.nowMs()
+	if p.random() {
+		var victim evictCand
+		found := false
+		s.sampleKeys(p.volatile(), 1, func(slot int, k string, e *entry) {
+			victim, found = evictCand{key: k, slot: slot}, true
+		})
+		return found && s.evictKey(victim, p)
+	}
+	m := &s.mem
+	if m.pool == nil {
+		m.pool = m.poolBack[:0]
+	}
+	s.sampleKeys(p.volatile(), s.MaxMemorySamples(), func(slot int, k string, e *entry) {
+		m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)})
+	})
+	for len(m.pool) > 0 {
+		c := m.pool[len(m.pool)-1]
+		m.pool = m.pool[:len(m.pool)-1]
+		if s.evictKey(c, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// offer puts c into the pool, kept sorted by score, when its score beats
+// the pool's worst or the pool has room; a key already there is updated.
+func (m *memoryState) offer(c evictCand) {
+	for i := range m.pool {
+		if m.pool[i].key == c.key && m.pool[i].slot == c.slot {
+			m.pool = append(m.pool[:i], m.pool[i+1:]...)
+			break
+		}
+	}
+	if len(m.pool) == evictionPoolSize && c.score <= m.pool[0].score {
+		return
+	}
+	i := 0
+	for i < len(m.pool) && m.pool[i].score < c.score {
+		i++
+	}
+	c.key = strings.Clone(c.key) // the map's key may share its allocation with the value
+	m.pool = append(m.pool, evictCand{})
+	copy(m.pool[i+1:], m.pool[i:])
+	m.pool[i] = c
+	if len(m.pool) > evictionPoolSize {
+		m.pool = append(m.pool[:0], m.pool[1:]...)
+	}
+}
+
+// evictKey removes the candidate's key if it still exists (and, under a
+// volatile policy, still has a TTL).
+func (s *Store) evictKey(c evictCand, p MaxMemoryPolicy) bool {
+	sd := &s.slots[c.slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	e := sd.keys[c.key]
+	if e == nil || p.volatile() && e.expireAt == 0 {
+		return false
+	}
+	s.remove(c.slot, c.key, e)
+	s.mem.evicted.Add(1)
+	return true
+}
+
+// sampleKeys calls fn with up to n keys (only keys with a TTL when
+// volatile), from consecutive slots starting at a random one, each slot's
+// from a random point of its map (Go randomizes where iteration starts),
+// as Redis's dictGetSomeKeys takes consecutive buckets. fn runs under the
+// slot's lock.
+func (s *Store) sampleKeys(volatile bool, n int, fn func(slot int, k string, e *entry)) {
+	start := int(s.cfg.Rand() % NumSlots)
+	got := 0
+	for i := 0; i < NumSlots && got < n; i++ {
+		slot := (start + i) % NumSlots
+		sd := &s.slots[slot]
+		sd.mu.Lock()
+		if len(sd.keys) > 0 && (!volatile || sd.ttlKeys > 0) {
+			seen := 0
+			for k, e := range sd.keys {
+				if got >= n || seen >= evictScanLimit {
+					break
+				}
+				seen++
+				if volatile && e.expireAt == 0 {
+					continue
+				}
+				fn(slot, k, e)
+				got++
+			}
+		}
+		sd.mu.Unlock()
+	}
+}

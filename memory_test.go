@@ -1,0 +1,302 @@
+// Tests of the memory cap: each policy's choice of victims under an injected clock, -OOM, CONFIG SET, INFO, and evictions seen by the write observer.
+
+package chkv
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// memNode starts a DataNode with a fake clock, the cap and the policy.
+func memNode(t *testing.T, capBytes int64, p MaxMemoryPolicy) (*DataNode, *fakeClock, *respConn) {
+	t.Helper()
+	clock := newFakeClock()
+	d := RunT(t, func(c *DataNodeConfig) {
+		c.Now, c.MaxMemory, c.MaxMemoryPolicy = clock.Now, capBytes, p
+	})
+	return d, clock, dialResp(t, "tcp", d.Addr())
+}
+
+// fill SETs keys prefix0..prefix(n-1) with 100-byte values, and when ttl
+// > 0 the TTL ttl+i seconds, failing on any reply but +OK.
+func fill(t *testing.T, c *respConn, prefix string, n int, ttl int) {
+	t.Helper()
+	val := strings.Repeat("v", 100)
+	for i := range n {
+		args := []string{"SET", prefix + strconv.Itoa(i), val}
+		if ttl > 0 {
+			args = append(args, "EX", strconv.Itoa(ttl+i))
+		}
+		if got := rawDo(t, c, args...); got != "+OK\r\n" {
+			t.Fatalf("%v = %q", args, got)
+		}
+	}
+}
+
+// present returns how many of keys prefix0..prefix(n-1) exist.
+func present(t *testing.T, c *respConn, prefix string, n int) int {
+	t.Helper()
+	args := []string{"EXISTS"}
+	for i := range n {
+		args = append(args, prefix+strconv.Itoa(i))
+	}
+	got := rawDo(t, c, args...)
+	k, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(got, ":")))
+	if err != nil {
+		t.Fatalf("EXISTS = %q", got)
+	}
+	return k
+}
+
+// TestEvictLRU: under allkeys-lru, keys read after the others were written
+// survive a flood of new keys; the data stays at the cap; every eviction
+// reaches the write observer as a delete.
+func TestEvictLRU(t *testing.T) {
+	const capBytes = 100 << 10 // about 450 keys of 100 bytes
+	d, clock, c := memNode(t, capBytes, AllKeysLRU)
+	var dels atomic.Int64
+	d.Store().SetObserver(func(slot int, op WriteOp, key string, e *entry) {
+		if op == WriteDel {
+			dels.Add(1)
+		}
+	})
+	fill(t, c, "hot", 50, 0)
+	clock.Advance(10 * time.Second)
+	fill(t, c, "cold", 300, 0)
+	clock.Advance(10 * time.Second)
+	for i := range 50 { // read the hot keys: now they are used more recently than the cold ones
+		rawDo(t, c, "GET", "hot"+strconv.Itoa(i))
+	}
+	clock.Advance(10 * time.Second)
+	fill(t, c, "new", 250, 0) // about 90 keys too many: cold ones must go
+	if n := present(t, c, "hot", 50); n != 50 {
+		t.Errorf("%d of 50 recently read keys survived, want all", n)
+	}
+	if n := present(t, c, "new", 250); n != 250 {
+		t.Errorf("%d of 250 new keys survived, want all", n)
+	}
+	if n := present(t, c, "cold", 300); n > 230 {
+		t.Errorf("%d of 300 least recently used keys survived, want some evicted", n)
+	}
+	st := d.Store()
+	if used := st.UsedMemory(); used > capBytes+1024 {
+		t.Errorf("used memory %d, cap %d", used, capBytes)
+	}
+	if ev := st.EvictedKeys(); ev < 70 || dels.Load() != ev {
+		t.Errorf("evicted %d keys, observer saw %d deletes", ev, dels.Load())
+	}
+	info := rawDo(t, c, "INFO")
+	for _, want := range []string{"evicted_keys:" + strconv.FormatInt(st.EvictedKeys(), 10) + "\r\n",
+		"maxmemory:102400\r\n", "maxmemory_human:100.00K\r\n", "maxmemory_policy:allkeys-lru\r\n",
+		"used_memory:" + strconv.FormatInt(st.UsedMemory(), 10) + "\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q", want)
+		}
+	}
+}
+
+// TestEvictLFU: under allkeys-lfu, keys read often survive keys read once.
+func TestEvictLFU(t *testing.T) {
+	const capBytes = 100 << 10
+	d, _, c := memNode(t, capBytes, AllKeysLFU)
+	fill(t, c, "often", 50, 0)
+	fill(t, c, "once", 300, 0)
+	for range 20 {
+		for i := range 50 {
+			rawDo(t, c, "GET", "often"+strconv.Itoa(i))
+		}
+	}
+	if got := rawDo(t, c, "OBJECT", "FREQ", "often0"); len(got) < 4 || got[1] < '6' && len(got) == 4 {
+		t.Errorf("OBJECT FREQ of a key read 20 times = %q, want above the initial 5", got)
+	}
+	if got := rawDo(t, c, "OBJECT", "FREQ", "once0"); got != ":5\r\n" {
+		t.Errorf("OBJECT FREQ of a key never read = %q, want :5", got)
+	}
+	fill(t, c, "new", 200, 0)
+	if n := present(t, c, "often", 50); n != 50 {
+		t.Errorf("%d of 50 often read keys survived, want all", n)
+	}
+	if d.Store().EvictedKeys() == 0 {
+		t.Error("nothing evicted")
+	}
+}
+
+// TestEvictVolatileTTL: volatile-ttl evicts the keys that expire soonest,
+// never a key without a TTL, and refuses writes once none with a TTL is left.
+func TestEvictVolatileTTL(t *testing.T) {
+	const capBytes = 40 << 10 // about 190 keys
+	d, _, c := memNode(t, capBytes, VolatileTTL)
+	fill(t, c, "keep", 100, 0)
+	fill(t, c, "ttl", 150, 1000) // ttl0 expires first
+	fill(t, c, "more", 20, 5000)
+	if n := present(t, c, "keep", 100); n != 100 {
+		t.Errorf("%d of 100 keys without a TTL survived, want all", n)
+	}
+	// About 66 of the 170 keys with a TTL go. Sampling is approximate (a
+	// key is sampled about twice): of the 30 expiring soonest about 4
+	// survive unsampled, where evicting at random would leave about 18.
+	if ev, soon, late := d.Store().EvictedKeys(), present(t, c, "ttl", 30), present(t, c, "more", 20); ev < 50 || soon > 10 || late != 20 {
+		t.Errorf("evicted %d: want most of the 30 keys expiring soonest gone (%d left), the 20 expiring last kept (%d left)",
+			ev, soon, late)
+	}
+	rawDo(t, c, "CONFIG", "SET", "maxmemory", "15kb") // below what the keys without a TTL take
+	if got, want := rawDo(t, c, "SET", "x", "y"), "-"+msgOOM+"\r\n"; got != want {
+		t.Errorf("SET with only keys without a TTL left = %q, want %q", got, want)
+	}
+	if n := present(t, c, "keep", 100); n != 100 {
+		t.Errorf("%d of 100 keys without a TTL survived, want all", n)
+	}
+}
+
+// TestEvictRandom: the random policies keep the data at the cap; the
+// volatile one only takes keys with a TTL.
+func TestEvictRandom(t *testing.T) {
+	for _, p := range []MaxMemoryPolicy{AllKeysRandom, VolatileRandom} {
+		t.Run(p.String(), func(t *testing.T) {
+			const capBytes = 60 << 10
+			d, _, c := memNode(t, capBytes, p)
+			fill(t, c, "keep", 50, 0)
+			fill(t, c, "k", 500, 1000)
+			if used := d.Store().UsedMemory(); used > capBytes+1024 {
+				t.Errorf("used memory %d, cap %d", used, capBytes)
+			}
+			if p == VolatileRandom && present(t, c, "keep", 50) != 50 {
+				t.Errorf("volatile-random evicted a key without a TTL")
+			}
+			if d.Store().EvictedKeys() == 0 {
+				t.Error("nothing evicted")
+			}
+		})
+	}
+}
+
+// TestNoEvictionOOM: past the cap, writes that add data get Redis's -OOM,
+// reads and deletes go on, and every acknowledged write is still there.
+func TestNoEvictionOOM(t *testing.T) {
+	const capBytes = 50 << 10
+	d, _, c := memNode(t, capBytes, NoEviction)
+	val := strings.Repeat("v", 100)
+	acked := 0
+	for i := range 1000 {
+		got := rawDo(t, c, "SET", "k"+strconv.Itoa(i), val)
+		if got == "-"+msgOOM+"\r\n" {
+			break
+		}
+		if got != "+OK\r\n" {
+			t.Fatalf("SET = %q", got)
+		}
+		acked++
+	}
+	if acked == 1000 || acked < 100 {
+		t.Fatalf("%d SETs acknowledged before -OOM", acked)
+	}
+	for _, cmd := range [][]string{{"SET", "x", "y"}, {"RPUSH", "l", "a"}, {"SETBIT", "b", "1", "1"}, {"APPEND", "k0", "z"}} {
+		if got, want := rawDo(t, c, cmd...), "-"+msgOOM+"\r\n"; got != want {
+			t.Errorf("%v over the cap = %q, want %q", cmd, got, want)
+		}
+	}
+	if got := rawDo(t, c, "GET", "k0"); got != "$100\r\n"+val+"\r\n" {
+		t.Errorf("GET over the cap = %q", got)
+	}
+	if n := present(t, c, "k", acked); n != acked {
+		t.Errorf("%d of %d acknowledged keys left", n, acked)
+	}
+	if d.Store().EvictedKeys() != 0 {
+		t.Errorf("noeviction evicted %d keys", d.Store().EvictedKeys())
+	}
+	if got := rawDo(t, c, "DEL", "k0", "k1", "k2"); got != ":3\r\n" {
+		t.Errorf("DEL over the cap = %q", got)
+	}
+	if got := rawDo(t, c, "SET", "x", "y"); got != "+OK\r\n" {
+		t.Errorf("SET after deleting below the cap = %q", got)
+	}
+	rawDo(t, c, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru", "maxmemory", "10kb")
+	if used := d.Store().UsedMemory(); used > 10<<10 {
+		t.Errorf("CONFIG SET maxmemory below the data: used %d, want evicted at once to the cap", used)
+	}
+}
+
+// TestMemoryConfig: CONFIG GET and SET of the memory parameters, with
+// Redis's errors, checked all before any is applied.
+func TestMemoryConfig(t *testing.T) {
+	d, _, c := memNode(t, 0, NoEviction)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"CONFIG", "GET", "maxmemory*"}, "*6\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n$17\r\nmaxmemory-samples\r\n$1\r\n5\r\n"},
+		{[]string{"CONFIG", "SET", "maxmemory", "64mb", "maxmemory-policy", "ALLKEYS-LFU", "maxmemory-samples", "10"}, "+OK\r\n"},
+		{[]string{"CONFIG", "GET", "maxmemory*"}, "*6\r\n$9\r\nmaxmemory\r\n$8\r\n67108864\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n$17\r\nmaxmemory-samples\r\n$2\r\n10\r\n"},
+		{[]string{"CONFIG", "SET", "maxmemory", "1gb", "maxmemory-policy", "nope"}, "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n"},
+		{[]string{"CONFIG", "GET", "maxmemory"}, "*2\r\n$9\r\nmaxmemory\r\n$8\r\n67108864\r\n"},
+		{[]string{"CONFIG", "SET", "maxmemory", "1K"}, "+OK\r\n"},
+		{[]string{"CONFIG", "GET", "maxmemory"}, "*2\r\n$9\r\nmaxmemory\r\n$4\r\n1000\r\n"},
+	} {
+		if got := rawDo(t, c, tc.args...); got != tc.want {
+			t.Errorf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if d.Store().MaxMemoryPolicy() != AllKeysLFU || d.Store().MaxMemorySamples() != 10 {
+		t.Errorf("policy %v samples %d", d.Store().MaxMemoryPolicy(), d.Store().MaxMemorySamples())
+	}
+}
+
+// TestParseMemory covers Redis's memory notation.
+func TestParseMemory(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "100": 100, "1k": 1000, "1kb": 1024, "64mb": 64 << 20, "64MB": 64 << 20,
+		"2m": 2e6, "1gb": 1 << 30, "3G": 3e9, "7b": 7} {
+		if got, err := ParseMemory(in); err != nil || got != want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5mb", "mb", "1tb", "99999999999gb", "x"} {
+		if _, err := ParseMemory(in); err == nil {
+			t.Errorf("ParseMemory(%q) succeeded", in)
+		}
+	}
+	for p := NoEviction; p <= VolatileTTL; p++ {
+		if q, err := ParseMaxMemoryPolicy(strings.ToUpper(p.String())); err != nil || q != p {
+			t.Errorf("ParseMaxMemoryPolicy(%q) = %v, %v", p, q, err)
+		}
+	}
+}
+
+// TestLFUCounter checks Redis's LFU arithmetic: decay by a minute per
+// point, and the logarithmic increment's probabilities.
+func TestLFUCounter(t *testing.T) {
+	now := int64(16_666_667 * 60_000) // on a minute
+	acc := lfuMinutes(now)<<8 | 10
+	for _, tc := range []struct {
+		after time.Duration
+		want  uint32
+	}{{0, 10}, {59 * time.Second, 10}, {time.Minute, 9}, {5 * time.Minute, 5}, {time.Hour, 0}} {
+		if got := lfuDecr(acc, now+tc.after.Milliseconds()); got != tc.want {
+			t.Errorf("counter 10 after %v = %d, want %d", tc.after, got, tc.want)
+		}
+	}
+	s := NewStore(StoreConfig{Rand: func() uint64 { return 0 }}) // always below p: every access counts
+	defer s.Close()
+	s.SetMaxMemoryPolicy(AllKeysLFU)
+	e := &entry{}
+	e.setAccess(lfuMinutes(now)<<8 | 254)
+	s.touch(e, now)
+	s.touch(e, now)
+	if got := e.getAccess() & 255; got != 255 {
+		t.Errorf("counter after two certain increments from 254 = %d, want 255 (saturated)", got)
+	}
+	s = NewStore(StoreConfig{Rand: func() uint64 { return 1<<64 - 1 }}) // never below p
+	defer s.Close()
+	s.SetMaxMemoryPolicy(AllKeysLFU)
+	e.setAccess(lfuMinutes(now)<<8 | lfuInitVal)
+	s.touch(e, now)
+	if got := e.getAccess() & 255; got != lfuInitVal+1 {
+		t.Errorf("counter at the initial value after one access = %d, want %d (p = 1 there)", got, lfuInitVal+1)
+	}
+	s.touch(e, now)
+	if got := e.getAccess() & 255; got != lfuInitVal+1 {
+		t.Errorf("counter above the initial value with an unlucky draw = %d, want unchanged", got)
+	}
+}
