@@ -304,7 +304,8 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 	if m.pool == nil {
 		m.pool = m.poolBack[:0]
 	}
-	s.sampleKeys(p.volatile(), s.MaxMemorySamples(), func(slot int, k string, e *entry) {
+	// Past 64 samples a call only costs more: the pool keeps 16.
+	s.sampleKeys(p.volatile(), min(s.MaxMemorySamples(), 64), func(slot int, k string, e *entry) {
 		m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)})
 	})
 	for len(m.pool) > 0 {
