@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -234,4 +235,46 @@ func BenchmarkMetricsOverhead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestUsedMemoryTruthful checks that INFO's used_memory (and the metric
+// that reports it) follows the data held, in every type: it grows by about
+// the bytes written and returns to zero once the keys are gone.
+func TestUsedMemoryTruthful(t *testing.T) {
+	d := RunT(t)
+	ctx := context.Background()
+	rc := newGoRedis(t, d)
+	used := func() int64 {
+		info, err := rc.Info(ctx, "memory").Result()
+		require.NoError(t, err)
+		var n int64
+		_, err = fmt.Sscanf(info[strings.Index(info, "used_memory:"):], "used_memory:%d", &n)
+		require.NoError(t, err)
+		return n
+	}
+	require.Zero(t, used())
+	const items, size = 100, 1000
+	val := strings.Repeat("x", size)
+	for _, tc := range []struct {
+		typ   string
+		write func(i int) error
+	}{
+		{"string", func(i int) error { return rc.Set(ctx, fmt.Sprint("s", i), val, 0).Err() }},
+		{"hash", func(i int) error { return rc.HSet(ctx, "h", fmt.Sprint("f", i), val).Err() }},
+		{"set", func(i int) error { return rc.SAdd(ctx, "st", fmt.Sprint(i, val)).Err() }},
+		{"zset", func(i int) error {
+			return rc.ZAdd(ctx, "z", redis.Z{Score: float64(i), Member: fmt.Sprint(i, val)}).Err()
+		}},
+		{"list", func(i int) error { return rc.RPush(ctx, "l", val).Err() }},
+	} {
+		before := used()
+		for i := range items {
+			require.NoError(t, tc.write(i), tc.typ)
+		}
+		grew := used() - before
+		require.GreaterOrEqual(t, grew, int64(items*size), "%s: used_memory grew by %d for %d bytes", tc.typ, grew, items*size)
+		require.Less(t, grew, int64(2*items*size), "%s: used_memory grew by %d for %d bytes", tc.typ, grew, items*size)
+	}
+	require.NoError(t, rc.FlushAll(ctx).Err())
+	require.Zero(t, used(), "used_memory after FLUSHALL")
 }
