@@ -57,6 +57,17 @@ Usage:
       take DataNode ID out gracefully: its slots move to the others while it
       serves, then it shuts down; waits (following the movement) until it left
   chkv version
+
+Security flags (every role; --cluster-secret-file on all but server):
+  --cluster-secret-file F   the secret the nodes require of each other's internal
+                            commands (AUTH chkv-cluster <secret>); status and leave
+                            present it too
+  --tls-cert F --tls-key F  serve TLS with this certificate, and present it when
+                            dialling peers
+  --tls-ca F                CA that certificates of peers and clients must be signed
+                            by (mutual TLS); redis-cli --tls --cacert --cert --key
+  --allow-remote            (namenode, datanode) listen on a non-loopback address
+                            without a cluster secret
 `
 
 func main() {
@@ -111,6 +122,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.IdleTimeout, "timeout", 0, "close connections idle this long (0: never)")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	mem := memoryFlags(fs)
+	sec := addSecurityFlags(fs, false)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +131,11 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
 		return err
 	}
+	tr, err := sec.transport(true)
+	if err != nil {
+		return err
+	}
+	cfg.Transport = tr
 	stopRT, err := rt()
 	if err != nil {
 		return err
@@ -290,9 +307,18 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func(
 	fs.IntVar(&cfg.MigrateParallel, "migrate-parallel", chkv.DefaultMigrateParallel, "batches of slots each DataNode sends at once")
 	fs.IntVar(&cfg.MigrateBatch, "migrate-batch", chkv.DefaultMigrateBatch, "most slots in one batch")
 	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a cluster secret")
+	sec := addSecurityFlags(fs, true)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
+		return cfg, nil, nil, err
+	}
+	var err error
+	if cfg.ClusterSecret, err = sec.secret(); err != nil {
+		return cfg, nil, nil, err
+	}
+	if cfg.Transport, err = sec.transport(true); err != nil {
 		return cfg, nil, nil, err
 	}
 	if fs.NArg() > 0 {
@@ -349,9 +375,10 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.ReplicaTimeout, "replica-timeout", 0, "how long a write waits for a replica before it is taken out of the in-sync set (default: 2 heartbeats)")
 	fs.BoolVar(&cc.AsyncReplication, "async-replication", false, "answer writes before the replicas applied them (Redis's trade-off: a failover may lose the last writes)")
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
-	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password or a cluster secret")
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	mem := memoryFlags(fs)
+	sec := addSecurityFlags(fs, true)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -360,6 +387,15 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
 		return err
 	}
+	var err error
+	if cc.ClusterSecret, err = sec.secret(); err != nil {
+		return err
+	}
+	tr, err := sec.transport(true)
+	if err != nil {
+		return err
+	}
+	cfg.Transport = tr
 	stopRT, err := rt()
 	if err != nil {
 		return err
@@ -413,12 +449,20 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, "event loops the DataNodes share (0: one per DataNode; -1: a goroutine per connection)")
 	verbose := fs.Bool("v", false, "log every node's events to stderr")
 	mem := memoryFlags(fs)
+	sec := addSecurityFlags(fs, true)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := mem(&cfg.MaxMemory, &cfg.MaxMemoryPolicy); err != nil {
+		return err
+	}
+	var err error
+	if cfg.ClusterSecret, err = sec.secret(); err != nil {
+		return err
+	}
+	if cfg.TLS, cfg.ClientTLS, err = sec.tlsConfigs(true); err != nil {
 		return err
 	}
 	stopRT, err := rt()

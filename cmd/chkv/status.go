@@ -60,11 +60,24 @@ func commandContext(timeout time.Duration) (context.Context, context.CancelFunc)
 	return ctx, func() { cancel(); stop() }
 }
 
-// dialNameNode connects to the NameNode (or any chkv node) at addr.
-func dialNameNode(ctx context.Context, addr string) (*chkv.Client, error) {
+// dialNameNode connects to the NameNode (or any chkv node) at addr, with
+// the cluster secret and over TLS when the security flags say so.
+func dialNameNode(ctx context.Context, addr string, sec *securityFlags) (*chkv.Client, error) {
 	cfg := chkv.DefaultClientConfig()
 	cfg.Addr = addr
 	cfg.PoolSize = 1
+	secret, err := sec.secret()
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		cfg.Username, cfg.Password = chkv.ClusterUser, secret
+	}
+	tr, err := sec.transport(false)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Transport = tr
 	c, err := chkv.NewClient(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach %s: %w", addr, err)
@@ -155,19 +168,20 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the NameNode's CHKV.STATUS JSON")
 	watch := fs.Bool("watch", false, "follow data movement until it ends (waiting for one to begin if none runs)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
+	sec := addSecurityFlags(fs, true)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
-	c, err := dialNameNode(ctx, *addr)
+	c, err := dialNameNode(ctx, *addr, sec)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	st, raw, err := fetchStatus(ctx, c)
 	if errors.Is(err, errNotNameNode) {
-		return tableStatus(ctx, *addr, *asJSON, stdout)
+		return tableStatus(ctx, *addr, sec, *asJSON, stdout)
 	}
 	if err != nil {
 		return err
@@ -182,7 +196,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	lost := -1
-	if t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, *addr); err == nil {
+	if t, err := fetchTable(ctx, *addr, sec); err == nil {
 		lost = chkv.StatusOf(t).Lost
 	}
 	fmt.Fprint(stdout, renderStatus(st, lost))
@@ -214,8 +228,8 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 
 // tableStatus prints the status of a DataNode's table: members and slots,
 // without the movement only the NameNode knows.
-func tableStatus(ctx context.Context, addr string, asJSON bool, stdout io.Writer) error {
-	t, err := chkv.FetchTable(ctx, &chkv.TCPTransport{}, addr)
+func tableStatus(ctx context.Context, addr string, sec *securityFlags, asJSON bool, stdout io.Writer) error {
+	t, err := fetchTable(ctx, addr, sec)
 	if err != nil {
 		return err
 	}
@@ -236,6 +250,7 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode")
 	wait := fs.Bool("wait", true, "follow the movement until the node has left")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
+	sec := addSecurityFlags(fs, true)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -246,7 +261,7 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 	id := chkv.NodeID(pos[0])
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
-	c, err := dialNameNode(ctx, *addr)
+	c, err := dialNameNode(ctx, *addr, sec)
 	if err != nil {
 		return err
 	}
@@ -277,4 +292,14 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s left the cluster\n", id)
 	return nil
+}
+
+// fetchTable reads the table of the node at addr (CHKV.TABLE, which needs
+// no secret), over TLS when the security flags say so.
+func fetchTable(ctx context.Context, addr string, sec *securityFlags) (*chkv.Table, error) {
+	tr, err := sec.transport(false)
+	if err != nil {
+		return nil, err
+	}
+	return chkv.FetchTable(ctx, tr, addr)
 }
