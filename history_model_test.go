@@ -21,10 +21,12 @@ import (
 type hKind uint8
 
 const (
-	hRegister  hKind = iota + 1 // SET and GET
-	hCounter                    // INCR and GET
-	hList                       // RPUSH and LRANGE 0 -1
-	hVersioned                  // CHKV.SETV and CHKV.GETV
+	hRegister    hKind = iota + 1 // SET and GET
+	hCounter                      // INCR and GET
+	hList                         // RPUSH and LRANGE 0 -1
+	hVersioned                    // CHKV.SETV and CHKV.GETV
+	hHashCounter                  // HINCRBY key f 1 and HGET key f: a counter in a hash field
+	hZCounter                     // ZINCRBY key 1 m and ZSCORE key m: a counter in a member's score
 )
 
 func (k hKind) String() string {
@@ -37,9 +39,17 @@ func (k hKind) String() string {
 		return "list"
 	case hVersioned:
 		return "versioned"
+	case hHashCounter:
+		return "hash counter"
+	case hZCounter:
+		return "zset counter"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
+
+// isCounter reports whether keys of kind are counters (INCR, HINCRBY,
+// ZINCRBY), all checked by the counter model.
+func (k hKind) isCounter() bool { return k == hCounter || k == hHashCounter || k == hZCounter }
 
 // hOp is the command of one operation of a history.
 type hOp uint8
@@ -161,7 +171,7 @@ func hDescribeOp(kind hKind, in, out any) string {
 		res = "nil"
 	case i.Op == hOpGetV:
 		res = fmt.Sprintf("%s @%d", o.Value, o.Version)
-	case kind == hCounter:
+	case kind.isCounter():
 		res = strconv.FormatInt(o.N, 10)
 	default:
 		res = o.Value
@@ -374,7 +384,7 @@ func hModelFor(kind hKind) porcupine.Model {
 	switch kind {
 	case hRegister:
 		return hRegisterModel()
-	case hCounter:
+	case hCounter, hHashCounter, hZCounter:
 		return hCounterModel()
 	case hList:
 		return hListModel()
@@ -390,7 +400,7 @@ func hCheckFinal(kind hKind, ops []porcupine.Operation, final hOutput) error {
 	switch kind {
 	case hRegister:
 		return hCheckFinalRegister(ops, final)
-	case hCounter:
+	case hCounter, hHashCounter, hZCounter:
 		return hCheckFinalCounter(ops, final)
 	case hList:
 		return hCheckFinalList(ops, final)

@@ -169,7 +169,8 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		for _, k := range []struct {
 			prefix string
 			kind   hKind
-		}{{"reg", hRegister}, {"ctr", hCounter}, {"list", hList}, {"ver", hVersioned}} {
+		}{{"reg", hRegister}, {"ctr", hCounter}, {"list", hList}, {"ver", hVersioned}, {"hctr", hHashCounter},
+			{"zctr", hZCounter}} {
 			h.keys = append(h.keys, historyKey{name: k.prefix + strconv.Itoa(i), kind: k.kind})
 		}
 	}
@@ -443,6 +444,14 @@ func (h *historyRun) worker(ctx context.Context, id int, c *Client, rng *rand.Ra
 					err = nil
 				}
 			}
+		case hHashCounter, hZCounter:
+			if r < 6 {
+				in.Op = hOpIncr
+				out.N, err = historyCollIncr(octx, c, k)
+			} else {
+				in.Op = hOpGet
+				out.N, out.Exists, err = historyCollGet(octx, c, k)
+			}
 		case hList:
 			if r < 6 {
 				in.Op, in.Value = hOpRPush, val
@@ -528,6 +537,45 @@ func (h *historyRun) count(op hOp, o historyOutcome, err error) {
 	}
 }
 
+// historyCollIncr increments the counter in key k's hash field or
+// sorted-set member and returns its new value.
+func historyCollIncr(ctx context.Context, c *Client, k historyKey) (int64, error) {
+	args := []any{"HINCRBY", k.name, "f", 1}
+	if k.kind == hZCounter {
+		args = []any{"ZINCRBY", k.name, 1, "m"}
+	}
+	v, err := c.Do(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case string:
+		return strconv.ParseInt(v, 10, 64) // a score: an integer prints as one
+	}
+	return 0, fmt.Errorf("%v answered %v", args, v)
+}
+
+// historyCollGet reads the counter in key k's hash field or sorted-set
+// member: 0 and false when absent.
+func historyCollGet(ctx context.Context, c *Client, k historyKey) (int64, bool, error) {
+	args := []any{"HGET", k.name, "f"}
+	if k.kind == hZCounter {
+		args = []any{"ZSCORE", k.name, "m"}
+	}
+	v, err := c.Do(ctx, args...)
+	if errors.Is(err, ErrNil) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	s, _ := v.(string)
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil, err
+}
+
 // finalRead reads key k after the load as an operation of client id.
 func (h *historyRun) finalRead(ctx context.Context, c *Client, k historyKey, id int) (porcupine.Operation, error) {
 	in := hInput{Key: k.name}
@@ -543,6 +591,9 @@ func (h *historyRun) finalRead(ctx context.Context, c *Client, k historyKey, id 
 			out.N, err = strconv.ParseInt(out.Value, 10, 64)
 			out.Value = ""
 		}
+	case hHashCounter, hZCounter:
+		in.Op = hOpGet
+		out.N, out.Exists, err = historyCollGet(ctx, c, k)
 	case hList:
 		in.Op = hOpLRange
 		var l []string
@@ -1105,8 +1156,8 @@ func historyCopyDiffs(t *testing.T, cl *Cluster) {
 			return string(d.ID()) + ":<none>"
 		}
 		v := string(e.str)
-		if e.kind == kindList {
-			v = fmt.Sprintf("list(%d)", e.list().len())
+		if e.kind != kindString {
+			v = fmt.Sprintf("%s(%d)", typeName(e), e.collLen())
 		}
 		return fmt.Sprintf("%s:%q@v%d", d.ID(), v, e.version)
 	}
