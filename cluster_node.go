@@ -175,6 +175,7 @@ func (d *DataNode) startCluster() {
 		cn.id = NodeID(d.Addr())
 	}
 	d.cluster = cn
+	d.store.SetEvictable(cn.leadsNow) // replicas' copies shrink by their primaries' deletes
 	for _, cmd := range append(append(clusterCommands(), migrateCommands()...), replCommands()...) {
 		d.cmds[cmd.name] = cmd
 	}

@@ -101,7 +101,7 @@ func cmdRandomKey(c *conn, args [][]byte) {
 	var key string
 	found := false
 	for range 100 { // as Redis, give up on a keyspace of expired keys after a while
-		st.sampleKeys(false, 1, func(slot int, k string, e *entry) {
+		st.sampleKeys(false, 1, nil, func(slot int, k string, e *entry) {
 			key, found = k, true
 			if e.expireAt != 0 && e.expireAt <= now {
 				st.remove(slot, k, e)

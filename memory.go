@@ -122,7 +122,12 @@ type memoryState struct {
 	policy   atomic.Int32
 	samples  atomic.Int32
 	evicted  atomic.Int64
-	mu       sync.Mutex // one evictor at a time; taken before any slot lock
+	// evictable, when set, returns (once per eviction) whether eviction
+	// may take keys of a slot: a cluster node evicts only in the slots it
+	// leads, whose deletes its replicas receive; a replica's copy shrinks
+	// with its primary's.
+	evictable atomic.Pointer[func() func(slot int) bool]
+	mu        sync.Mutex // one evictor at a time; taken before any slot lock
 	pool     []evictCand
 	poolBack [evictionPoolSize + 1]evictCand
 }
@@ -160,6 +165,16 @@ func (s *Store) MaxMemorySamples() int {
 		return int(n)
 	}
 	return DefaultMaxMemorySamples
+}
+
+// SetEvictable sets the function that returns, once per eviction, which
+// slots eviction may take keys from (nil: all).
+func (s *Store) SetEvictable(f func() func(slot int) bool) {
+	if f == nil {
+		s.mem.evictable.Store(nil)
+		return
+	}
+	s.mem.evictable.Store(&f)
 }
 
 // EvictedKeys returns how many keys eviction removed.
@@ -295,7 +310,7 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 	if p.random() {
 		var victim evictCand
 		found := false
-		s.sampleKeys(p.volatile(), 1, func(slot int, k string, e *entry) {
+		s.sampleKeys(p.volatile(), 1, s.mem.evictableSlots(), func(slot int, k string, e *entry) {
 			victim, found = evictCand{key: k, slot: slot}, true
 		})
 		return found && s.evictKey(victim, p)
@@ -305,7 +320,7 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 		m.pool = m.poolBack[:0]
 	}
 	// Past 64 samples a call only costs more: the pool keeps 16.
-	s.sampleKeys(p.volatile(), min(s.MaxMemorySamples(), 64), func(slot int, k string, e *entry) {
+	s.sampleKeys(p.volatile(), min(s.MaxMemorySamples(), 64), m.evictableSlots(), func(slot int, k string, e *entry) {
 		m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)})
 	})
 	for len(m.pool) > 0 {
@@ -358,16 +373,27 @@ func (s *Store) evictKey(c evictCand, p MaxMemoryPolicy) bool {
 	return true
 }
 
+// evictableSlots returns the filter of the slots eviction may take keys from, nil for all.
+func (m *memoryState) evictableSlots() func(int) bool {
+	if f := m.evictable.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
+}
+
 // sampleKeys calls fn with up to n keys (only keys with a TTL when
-// volatile), from consecutive slots starting at a random one, each slot's
-// from a random point of its map (Go randomizes where iteration starts),
-// as Redis's dictGetSomeKeys takes consecutive buckets. fn runs under the
-// slot's lock.
-func (s *Store) sampleKeys(volatile bool, n int, fn func(slot int, k string, e *entry)) {
+// volatile; only of slots slotOK accepts, when not nil), from consecutive
+// slots starting at a random one, each slot's from a random point of its
+// map (Go randomizes where iteration starts), as Redis's dictGetSomeKeys
+// takes consecutive buckets. fn runs under the slot's lock.
+func (s *Store) sampleKeys(volatile bool, n int, slotOK func(int) bool, fn func(slot int, k string, e *entry)) {
 	start := int(s.cfg.Rand() % NumSlots)
 	got := 0
 	for i := 0; i < NumSlots && got < n; i++ {
 		slot := (start + i) % NumSlots
+		if slotOK != nil && !slotOK(slot) {
+			continue
+		}
 		sd := &s.slots[slot]
 		sd.mu.Lock()
 		if len(sd.keys) > 0 && (!volatile || sd.ttlKeys > 0) {

@@ -3,11 +3,14 @@
 package chkv
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // memNode starts a DataNode with a fake clock, the cap and the policy.
@@ -299,4 +302,54 @@ func TestLFUCounter(t *testing.T) {
 	if got := e.getAccess() & 255; got != lfuInitVal+1 {
 		t.Errorf("counter above the initial value with an unlucky draw = %d, want unchanged", got)
 	}
+}
+
+// TestClusterCacheEvicts: in cache mode a full cluster evicts instead of
+// refusing; each DataNode evicts only in the slots it leads, and its
+// replicas follow by the deletes they receive, so no copy keeps a key its
+// primary evicted.
+func TestClusterCacheEvicts(t *testing.T) {
+	const capBytes = 200 << 10
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.DataNodes, c.Replicas, c.CacheMode, c.MaxMemory = 2, 1, true, capBytes
+		c.HeartbeatInterval = 200 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, cl.WaitStable(ctx))
+	c := clusterClient(t, cl)
+	val := strings.Repeat("v", 200)
+	const n = 3000 // about 1 MB: five times what the two nodes may hold
+	for i := range n {
+		require.NoError(t, c.Set(ctx, "k"+strconv.Itoa(i), val), "SET %d", i) // never -OOM
+	}
+	var evicted int64
+	nodes := cl.DataNodes()
+	for _, d := range nodes {
+		evicted += d.Store().EvictedKeys()
+		if used := d.Store().UsedMemory(); used > capBytes+capBytes/10 {
+			t.Errorf("%s holds %d bytes, cap %d", d.ID(), used, capBytes)
+		}
+	}
+	if evicted == 0 {
+		t.Fatal("nothing evicted")
+	}
+	// Every key is on both nodes or on neither, once replication settled.
+	require.Eventually(t, func() bool {
+		for i := range n {
+			k := []byte("k" + strconv.Itoa(i))
+			a, b := nodes[0].Store().hasKey(k), nodes[1].Store().hasKey(k)
+			if a != b {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "a replica kept keys its primary evicted (or the reverse)")
+}
+
+// hasKey reports whether the store holds key (expired or not).
+func (s *Store) hasKey(key []byte) bool {
+	slot, sd := s.lockKey(key)
+	defer sd.mu.Unlock()
+	return s.slots[slot].keys[string(key)] != nil
 }

@@ -529,6 +529,16 @@ func (cn *clusterNode) stillLeads(slot int) bool {
 	return m != nil && (m.out || m.state.Load() == moveImported)
 }
 
+// leadsNow returns whether this node leads a slot in its current table:
+// the slots whose keys eviction may take (memory.go).
+func (cn *clusterNode) leadsNow() func(slot int) bool {
+	t, _ := cn.current()
+	return func(slot int) bool {
+		p, ok := t.Primary(slot)
+		return ok && p.ID == cn.id
+	}
+}
+
 // checkLag reports a replica that has not acknowledged within
 // ReplicaTimeout to the NameNode, once per stall.
 func (cn *clusterNode) checkLag(st *replStream) {
