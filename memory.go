@@ -118,18 +118,18 @@ const (
 
 // memoryState is the store's memory cap and eviction state.
 type memoryState struct {
-	max      atomic.Int64 // bytes; 0: no cap
-	policy   atomic.Int32
-	samples  atomic.Int32
-	evicted  atomic.Int64
+	max     atomic.Int64 // bytes; 0: no cap
+	policy  atomic.Int32
+	samples atomic.Int32
+	evicted atomic.Int64
 	// evictable, when set, returns (once per eviction) whether eviction
 	// may take keys of a slot: a cluster node evicts only in the slots it
 	// leads, whose deletes its replicas receive; a replica's copy shrinks
 	// with its primary's.
 	evictable atomic.Pointer[func() func(slot int) bool]
 	mu        sync.Mutex // one evictor at a time; taken before any slot lock
-	pool     []evictCand
-	poolBack [evictionPoolSize + 1]evictCand
+	pool      []evictCand
+	poolBack  [evictionPoolSize + 1]evictCand
 }
 
 // evictCand is a key of the eviction pool, with its score (higher goes first).
