@@ -45,21 +45,8 @@ func makeBlob(k, v []byte) unsafe.Pointer {
 
 // blobKV returns the key and the value of a blob, aliasing it.
 func blobKV(p unsafe.Pointer) (k, v string) {
-	off := 0
-	uvarint := func() int {
-		n, shift := 0, 0
-		for {
-			c := *(*byte)(unsafe.Add(p, off))
-			off++
-			n |= int(c&0x7f) << shift
-			if c < 0x80 {
-				return n
-			}
-			shift += 7
-		}
-	}
-	kl := uvarint()
-	vl := uvarint()
+	kl, off := blobUvarint(p, 0)
+	vl, off := blobUvarint(p, off)
 	if kl > 0 { // no pointer past the allocation's end for an empty key or value
 		k = unsafe.String((*byte)(unsafe.Add(p, off)), kl)
 	}
@@ -67,6 +54,21 @@ func blobKV(p unsafe.Pointer) (k, v string) {
 		v = unsafe.String((*byte)(unsafe.Add(p, off+kl)), vl)
 	}
 	return k, v
+}
+
+// blobUvarint decodes the uvarint at offset off of a blob and returns it
+// with the offset after it.
+func blobUvarint(p unsafe.Pointer, off int) (int, int) {
+	n, shift := 0, 0
+	for {
+		c := *(*byte)(unsafe.Add(p, off))
+		off++
+		n |= int(c&0x7f) << shift
+		if c < 0x80 {
+			return n, off
+		}
+		shift += 7
+	}
 }
 
 // hash returns k's home slot and tag.

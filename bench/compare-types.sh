@@ -16,20 +16,8 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 require_tools redis-server redis-benchmark redis-cli python3
-rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 
 go build -o "$TMP/chkv" ./cmd/chkv
-start_servers() {
-  RPORT=$(free_port); CPORT=$(free_port)
-  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
-  RPID=$!
-  "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &
-  CPID=$!
-  for p in $RPORT $CPORT; do
-    for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
-  done
-}
-stop_servers() { kill $RPID $CPID; wait $RPID $CPID 2>/dev/null || true; }
 
 # The commands, in the order they run in a round: reads follow the writes
 # that fill their keys.
