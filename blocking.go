@@ -162,7 +162,7 @@ func (s *Store) popList(slot int, key []byte, e *entry, left bool) []byte {
 		e.list().bytes = 0
 		s.removeSized(slot, string(key), e, before)
 	} else {
-		s.update(slot, string(key), e, before, hadTTL)
+		s.updateDelta(slot, string(key), e, before, hadTTL, &writeDelta{op: deltaPop, left: left, n: 1})
 	}
 	return v
 }
@@ -178,7 +178,7 @@ func (s *Store) pushList(slot int, key []byte, e *entry, left bool, v []byte) *e
 	}
 	before, hadTTL := e.size(string(key)), e.expireAt != 0
 	e.list().push(left, v)
-	s.update(slot, string(key), e, before, hadTTL)
+	s.updateDelta(slot, string(key), e, before, hadTTL, &writeDelta{op: deltaPush, left: left, n: 1, one: v})
 	return e
 }
 

@@ -78,7 +78,7 @@ func cmdPush(c *conn, args [][]byte) {
 	if created {
 		st.insert(slot, string(key), e)
 	} else {
-		st.update(slot, string(key), e, before, hadTTL)
+		st.updateDelta(slot, string(key), e, before, hadTTL, &writeDelta{op: deltaPush, left: left, n: len(args) - 2, elems: args[2:]})
 	}
 	c.w.int(int64(e.list().len()))
 	st.serveWaiters(slot, key)
@@ -132,7 +132,7 @@ func cmdPop(c *conn, args [][]byte) {
 	if e.list().len() == 0 {
 		st.removeSized(slot, string(key), e, before)
 	} else {
-		st.update(slot, string(key), e, before, e.expireAt != 0)
+		st.updateDelta(slot, string(key), e, before, e.expireAt != 0, &writeDelta{op: deltaPop, left: left, n: int(n)})
 	}
 }
 

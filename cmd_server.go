@@ -325,6 +325,9 @@ func cmdInfo(c *conn, args [][]byte) {
 		"maxmemory_human", humanBytes(d.store.MaxMemory()),
 		"maxmemory_policy", d.store.MaxMemoryPolicy(),
 	)
+	if want("persistence") {
+		section("Persistence", d.persistenceInfo()...)
+	}
 	cmds, netIn, netOut := d.connTotals()
 	section("Stats",
 		"total_connections_received", d.stats.connsReceived.Load(),

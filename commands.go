@@ -139,6 +139,7 @@ func commandTable() map[string]*command {
 	cmds = append(cmds, bitmapCommands()...)
 	cmds = append(cmds, zsetCommands()...)
 	cmds = append(cmds, keyspaceCommands()...)
+	cmds = append(cmds, persistCommands()...)
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		m[c.name] = c

@@ -114,12 +114,12 @@ func configTable() []configParam {
 				return msg
 			}},
 		{name: "save", get: fixed("")},
-		{name: "appendonly", get: fixed("no")},
 		{name: "databases", get: fixed("1")},
 		{name: "cluster-enabled", get: func(d *DataNode) string { return map[bool]string{false: "no", true: "yes"}[d.cluster != nil] }},
 		{name: "bind", get: func(d *DataNode) string { return d.Addr() }},
 	}
 	ps = append(ps, memoryConfigParams()...)
+	ps = append(ps, persistParams()...)
 	for _, t := range tuningParams {
 		ps = append(ps, configParam{name: t.name, alias: t.alias,
 			get: func(d *DataNode) string {

@@ -37,6 +37,10 @@ type conn struct {
 	// lastSlot is slot+1 of the connection's last keyed command in
 	// cluster mode (WAIT counts that slot's replicas).
 	lastSlot int
+	// durNeed is the log offset the replies written so far wait for
+	// (durable.go); durWrote says a write command is among them.
+	durNeed  uint64
+	durWrote bool
 	// lc is the connection's socket while an event loop serves it
 	// (eventloop_linux.go); nil when its own goroutine does.
 	lc *loopConn
@@ -101,14 +105,15 @@ func (c *conn) serve(args [][]byte) {
 	}
 }
 
-// flushReplies writes the replies gathered so far, once the replicas
-// applied the writes they report (awaitReplicas). When that fails the
-// replies are withheld and the error makes the caller close the
-// connection: the client must not learn an outcome nobody can vouch for.
+// flushReplies writes the replies gathered so far, once the writes they
+// report are durable: in the log and applied by the replicas
+// (awaitDurable). When that fails the replies are withheld and the error
+// makes the caller close the connection: the client must not learn an
+// outcome nobody can vouch for.
 func (c *conn) flushReplies() error {
-	if len(c.replNeed) > 0 && !c.awaitReplicas() {
+	if err := c.awaitDurable(); err != nil {
 		c.w.buf = c.w.buf[:0]
-		return errReplication
+		return err
 	}
 	return c.w.flush()
 }
@@ -214,7 +219,11 @@ func (c *conn) call(cmd *command, args [][]byte) {
 		return
 	}
 	c.m.ran = cmd
+	if c.persistRefuses(cmd) {
+		return
+	}
 	cmd.run(c, args)
+	c.noteDurable(cmd)
 	c.release()
 	if cn := c.d.cluster; cn != nil && cmd.firstKey > 0 && cmd.firstKey < len(args) {
 		c.noteRepl(cn, SlotBytes(args[cmd.firstKey]))

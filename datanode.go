@@ -56,6 +56,25 @@ type DataNodeConfig struct {
 	// it registers with the NameNode and serves only the slots it leads.
 	// Nil: standalone, owning every slot.
 	Cluster *ClusterNodeConfig
+	// DataDir, when set, keeps the node's data in files there (aof.go): an
+	// append-only log of every write, compacted into snapshots, loaded when
+	// the node starts. A cluster node keeps its id there too. "": the data
+	// lives in memory only and nothing touches the disk.
+	DataDir string
+	// AppendFsync says when the log reaches the disk. Default FsyncEverySec.
+	AppendFsync AppendFsync
+	// AOFLoadTruncated makes a node whose files are damaged before their
+	// end load the records before the damage (losing the rest) instead of
+	// refusing to start. A torn tail (an incomplete last record) is always
+	// cut off.
+	AOFLoadTruncated bool
+	// AutoAOFRewritePercentage compacts the files once they have grown by
+	// this percentage since the last compaction. 0: 100; negative: never
+	// on its own (BGREWRITEAOF still does).
+	AutoAOFRewritePercentage int
+	// AutoAOFRewriteMinSize is the size below which the files are not
+	// compacted on their own. 0: 64 MiB.
+	AutoAOFRewriteMinSize int64
 
 	// loops, when set, are event loops the node shares with others (the
 	// DataNodes of a Cluster) instead of starting its own; EventLoops is
@@ -63,6 +82,9 @@ type DataNodeConfig struct {
 	// loopSet.pick).
 	loops        *loopSet
 	loopAffinity int
+	// openAOFFile opens the files of the log; tests inject failing ones.
+	// Nil: os.OpenFile.
+	openAOFFile func(name string) (aofFile, error)
 	// extraCommands are added to the command table: tests inject commands
 	// (one that panics) through it.
 	extraCommands []*command
@@ -110,6 +132,19 @@ func (c *DataNodeConfig) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch c.AppendFsync {
+	case "":
+		c.AppendFsync = FsyncEverySec
+	case FsyncAlways, FsyncEverySec, FsyncNo:
+	default:
+		return fmt.Errorf("chkv: appendfsync %q is not always, everysec or no", c.AppendFsync)
+	}
+	if c.AutoAOFRewritePercentage == 0 {
+		c.AutoAOFRewritePercentage = DefaultAutoAOFRewritePercentage
+	}
+	if c.AutoAOFRewriteMinSize <= 0 {
+		c.AutoAOFRewriteMinSize = DefaultAutoAOFRewriteMinSize
 	}
 	if c.Cluster != nil {
 		cc := *c.Cluster
@@ -164,6 +199,8 @@ type DataNode struct {
 	route func(c *conn, cmd *command, args [][]byte) bool
 	// cluster is the cluster state (cluster_node.go); nil when standalone.
 	cluster *clusterNode
+	// aof is the node's file storage (aof.go); nil without a DataDir.
+	aof *aof
 
 	stats   serverStats
 	metrics dataNodeMetrics // metrics.go
@@ -212,6 +249,13 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 		conns:   make(map[*conn]struct{}),
 	}
 	d.initSettings()
+	if cfg.DataDir != "" {
+		if err := d.openDataDir(); err != nil {
+			ln.Close()
+			d.store.Close()
+			return nil, err
+		}
+	}
 	d.cmds = commandTable()
 	d.store.SetMaxMemory(cfg.MaxMemory)
 	d.store.SetMaxMemoryPolicy(cfg.MaxMemoryPolicy)
@@ -259,6 +303,11 @@ func (d *DataNode) Close() error {
 		}
 		d.wg.Wait() // shared loops close this node's connections, as close asked
 		d.store.Close()
+		if d.aof != nil {
+			if err := d.aof.close(); err != nil && d.closeErr == nil {
+				d.closeErr = err
+			}
+		}
 	})
 	return d.closeErr
 }

@@ -339,9 +339,7 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 			s.remove(slot, string(key), old)
 		}
 		e.expireAt = rec.expireAt
-		s.insert(slot, k, e)
-		e.version = rec.version
-		sd.seq = max(sd.seq, rec.version)
+		s.insertAt(slot, k, e, rec.version)
 		d.keys++
 		d.sum += entryDigest(string(key), e)
 		if e.expireAt != 0 {
@@ -353,11 +351,12 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	if old == nil || recordKind(rec.op) != old.kind {
 		return fmt.Errorf("%w: append to a missing key or one of another type", errBadRecord)
 	}
-	before, hadTTL, version := old.size(string(key)), old.expireAt != 0, old.version
+	before, hadTTL := old.size(string(key)), old.expireAt != 0
 	appendRecord(old, rec)
-	s.update(slot, string(key), old, before, hadTTL)
-	old.version = version // a chunk is part of the same write
-	old.vh = 0            // ... so the value's hash is stale under the same version
+	// A chunk is part of the same write: the version stays, so the
+	// value's hash is stale under the same version.
+	s.updateDelta(slot, string(key), old, before, hadTTL, &writeDelta{op: deltaRecord, keep: true, rec: rec})
+	old.vh = 0
 	return nil
 }
 
@@ -537,6 +536,9 @@ func (s *Store) clearSlot(slot int, errText string) (keys int) {
 	s.nkeys.Add(-int64(keys))
 	sd.keys, sd.bytes, sd.ttlKeys = nil, 0, 0
 	sd.nextVersion() // the drop is a change of the slot, like a write
+	if p := s.persist.Load(); p != nil {
+		p.logDrop(slot) // the slot leaves the files too
+	}
 	s.kickWaiters(slot, errText)
 	return keys
 }

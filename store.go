@@ -171,6 +171,13 @@ type Store struct {
 	// take their access time from it without reading the clock again.
 	clock atomic.Int64
 	mem   memoryState // the memory cap and eviction (memory.go)
+	// persist, when set, logs every write to the data directory (aof.go).
+	// It is a hook of its own beside the observer, called right after it.
+	persist atomic.Pointer[aof]
+	// loading is set while the data directory loads: the expiry cycle
+	// waits, so keys expiring meanwhile still take the changes logged for
+	// them, and go once the load is done.
+	loading atomic.Bool
 
 	expireCursor int // next slot the expiry cycle looks at; owned by that goroutine
 	stop         chan struct{}
@@ -276,11 +283,21 @@ func (sd *slotData) nextVersion() uint64 {
 // insert adds a new key to slot. The caller holds the slot lock and has
 // checked that the key is absent.
 func (s *Store) insert(slot int, key string, e *entry) {
+	s.insertAt(slot, key, e, 0)
+}
+
+// insertAt is insert keeping version when it is not 0 (a copied entry),
+// with the slot's sequence raised past it.
+func (s *Store) insertAt(slot int, key string, e *entry, version uint64) {
 	sd := &s.slots[slot]
 	if sd.keys == nil {
 		sd.keys = make(map[string]*entry, slotMapHint)
 	}
 	e.version = sd.nextVersion()
+	if version != 0 {
+		e.version = version
+		sd.seq = max(sd.seq, version)
+	}
 	sd.keys[key] = e
 	if e.expireAt != 0 {
 		sd.ttlKeys++
@@ -299,8 +316,17 @@ func (s *Store) insert(slot int, key string, e *entry) {
 // accounted size before the change and hadTTL whether it had an expiry then.
 // It bumps the version and tells the observer.
 func (s *Store) update(slot int, key string, e *entry, before int64, hadTTL bool) {
+	s.updateDelta(slot, key, e, before, hadTTL, nil)
+}
+
+// updateDelta is update for a change d describes in fewer bytes than the
+// value (a list push or pop, a chunk of a copied value): the log records d
+// instead of the whole value. A d with keep leaves e's version as it is.
+func (s *Store) updateDelta(slot int, key string, e *entry, before int64, hadTTL bool, d *writeDelta) {
 	sd := &s.slots[slot]
-	e.version = sd.nextVersion()
+	if v := sd.nextVersion(); d == nil || !d.keep {
+		e.version = v
+	}
 	if hadTTL != (e.expireAt != 0) {
 		if hadTTL {
 			sd.ttlKeys--
@@ -308,11 +334,11 @@ func (s *Store) update(slot int, key string, e *entry, before int64, hadTTL bool
 			sd.ttlKeys++
 		}
 	}
-	if d := e.size(key) - before; d != 0 { // overwrites of equal size skip the shared counter
-		sd.bytes += d
-		s.used.Add(d)
+	if n := e.size(key) - before; n != 0 { // overwrites of equal size skip the shared counter
+		sd.bytes += n
+		s.used.Add(n)
 	}
-	s.notify(slot, WriteSet, key, e)
+	s.notifyDelta(slot, WriteSet, key, e, d)
 }
 
 // remove deletes key (holding e) from slot. The caller holds the slot lock.
@@ -334,10 +360,18 @@ func (s *Store) removeSized(slot int, key string, e *entry, sz int64) {
 	s.notify(slot, WriteDel, key, e)
 }
 
-// notify passes a write to the observer, if any.
+// notify passes a write to the observer and to the log, if any.
 func (s *Store) notify(slot int, op WriteOp, key string, e *entry) {
+	s.notifyDelta(slot, op, key, e, nil)
+}
+
+// notifyDelta is notify for a write d describes (nil: the whole value).
+func (s *Store) notifyDelta(slot int, op WriteOp, key string, e *entry, d *writeDelta) {
 	if o := s.observer.Load(); o != nil {
 		(*o)(slot, op, key, e)
+	}
+	if p := s.persist.Load(); p != nil {
+		p.logWrite(slot, op, key, e, d)
 	}
 }
 
@@ -450,6 +484,9 @@ func (s *Store) expireLoop() {
 // a TTL, starting where the last cycle stopped, and reclaims expired ones, so
 // memory of keys nobody reads again comes back.
 func (s *Store) expireCycle() int {
+	if s.loading.Load() {
+		return 0
+	}
 	budget, reclaimed := s.cfg.ExpireBudget, 0
 	now := s.nowMs()
 	for n := 0; n < NumSlots && budget > 0; n++ {

@@ -25,8 +25,10 @@ const usage = `chkv: a distributed in-memory key-value store that speaks RESP.
 Usage:
   chkv server [--addr HOST:PORT] [--requirepass P] [--maxclients N] [--max-bulk BYTES]
               [--maxmemory BYTES] [--maxmemory-policy POLICY]
+              [--data-dir D [--appendfsync always|everysec|no] [--aof-load-truncated]]
       run one standalone DataNode (owns every slot, needs no NameNode); at
-      --maxmemory (64mb, 1gb) it evicts by POLICY or refuses writes (noeviction)
+      --maxmemory (64mb, 1gb) it evicts by POLICY or refuses writes (noeviction);
+      with --data-dir every write goes to an append-only log there, loaded at start
   chkv namenode --addr HOST:PORT [--data-dir D] [--replicas R] [--expect N]
                 [--migrate-rate KEYS_PER_SEC] [--migrate-parallel N]
       run the NameNode of a cluster; --expect holds the first table back
@@ -35,6 +37,7 @@ Usage:
   chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
                 [--heartbeat D] [--replica-timeout D] [--async-replication]
                 [--maxmemory BYTES] [--maxmemory-policy POLICY]
+                [--data-dir D [--appendfsync always|everysec|no] [--aof-load-truncated]]
       run one DataNode that joins the cluster of the NameNode (slots move to
       it while it serves); it exits by itself once it has left the cluster.
       Writes are answered once every in-sync replica applied them, unless
@@ -56,6 +59,9 @@ Usage:
   chkv leave --namenode HOST:PORT [--wait=false] [--timeout D] ID
       take DataNode ID out gracefully: its slots move to the others while it
       serves, then it shuts down; waits (following the movement) until it left
+  chkv check-aof [--fix] DIR
+      check the snapshot and logs of a data directory, as redis-check-aof;
+      --fix cuts a log at its first torn or damaged record
   chkv version
 
 Security flags (every role; --cluster-secret-file on all but server):
@@ -95,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runStatus(args[1:], stdout, stderr)
 	case "leave":
 		return runLeave(args[1:], stdout, stderr)
+	case "check-aof":
+		return runCheckAOF(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "chkv", chkv.Version)
 		return nil
@@ -123,6 +131,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	mem := memoryFlags(fs)
 	sec := addSecurityFlags(fs, false)
+	persistFlags(fs, &cfg)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -379,6 +388,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.EventLoops, "event-loops", 0, eventLoopsUsage)
 	mem := memoryFlags(fs)
 	sec := addSecurityFlags(fs, true)
+	persistFlags(fs, &cfg)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -511,4 +521,34 @@ func closeOnSignal(ctx context.Context, stdout io.Writer, running io.Closer) err
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "chkv: shutting down")
 	return running.Close()
+}
+
+// persistFlags adds the file storage flags of a DataNode process to fs.
+func persistFlags(fs *flag.FlagSet, cfg *chkv.DataNodeConfig) {
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "keep the data in an append-only log and snapshots in this directory (default: memory only)")
+	fs.Func("appendfsync", "when the log reaches the disk: always (before each reply), everysec (default) or no (the OS decides)", func(v string) error {
+		switch f := chkv.AppendFsync(v); f {
+		case chkv.FsyncAlways, chkv.FsyncEverySec, chkv.FsyncNo:
+			cfg.AppendFsync = f
+			return nil
+		}
+		return fmt.Errorf("%q is not always, everysec or no", v)
+	})
+	fs.BoolVar(&cfg.AOFLoadTruncated, "aof-load-truncated", false, "load the records before damage in the data files instead of refusing to start")
+	fs.IntVar(&cfg.AutoAOFRewritePercentage, "auto-aof-rewrite-percentage", chkv.DefaultAutoAOFRewritePercentage, "compact the files when they grew by this percentage since the last compaction (negative: only on BGREWRITEAOF)")
+	fs.Int64Var(&cfg.AutoAOFRewriteMinSize, "auto-aof-rewrite-min-size", chkv.DefaultAutoAOFRewriteMinSize, "do not compact files smaller than this many bytes")
+}
+
+// runCheckAOF checks (and with --fix repairs) a data directory.
+func runCheckAOF(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check-aof", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fix := fs.Bool("fix", false, "cut each log at its first torn or damaged record")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("check-aof needs the data directory: chkv check-aof [--fix] DIR")
+	}
+	return chkv.CheckAOF(fs.Arg(0), *fix, stdout)
 }

@@ -1,0 +1,470 @@
+// Recovery: loading a data directory's snapshot and logs, cutting torn tails, refusing damage, and chkv check-aof.
+
+package chkv
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fileScan is what scanning one file found.
+type fileScan struct {
+	name   string
+	size   int64
+	frames int
+	good   int64  // bytes up to the end of the last good frame
+	torn   bool   // the file ends in an incomplete record (a crash while appending)
+	damage string // why the frame at good is refused; "" when the file is whole
+}
+
+// problem describes the scan's finding for a log line or an error.
+func (f *fileScan) problem() string {
+	switch {
+	case f.torn:
+		return fmt.Sprintf("%s ends in an incomplete record at offset %d: %d bytes of %d cut off", f.name, f.good, f.size-f.good, f.size)
+	case f.damage != "":
+		return fmt.Sprintf("%s is damaged at offset %d of %d bytes: %s", f.name, f.good, f.size, f.damage)
+	}
+	return fmt.Sprintf("%s: %d records, %d bytes, intact", f.name, f.frames, f.size)
+}
+
+// scanFile reads the frames of the file at path, whose first bytes are
+// magic, passing each payload to apply (nil: only check them). A record
+// that cannot be read is a torn tail when nothing whole follows it (the
+// file ends inside it, it is the last one, or zeros follow), else damage.
+func scanFile(path, magic string, apply func(payload []byte) error) (fileScan, error) {
+	fs := fileScan{name: filepath.Base(path)}
+	f, err := os.Open(path)
+	if err != nil {
+		return fs, fmt.Errorf("chkv: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fs, fmt.Errorf("chkv: %w", err)
+	}
+	fs.size = st.Size()
+	r := bufio.NewReaderSize(f, 1<<20)
+	head := make([]byte, len(magic))
+	if _, err := io.ReadFull(r, head); err != nil {
+		fs.torn = true // a crash right after creating the file
+		return fs, nil
+	}
+	if string(head) != magic {
+		fs.damage = "not a chkv " + map[bool]string{true: "log", false: "snapshot"}[magic == logMagic] + " file"
+		return fs, nil
+	}
+	fs.good = int64(len(magic))
+	var hdr [frameHeader]byte
+	var payload []byte
+	for fs.good < fs.size {
+		left := fs.size - fs.good
+		if left < frameHeader {
+			fs.torn = true
+			return fs, nil
+		}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return fs, fmt.Errorf("chkv: read %s: %w", fs.name, err)
+		}
+		n := int64(binary.LittleEndian.Uint32(hdr[:4]))
+		if crc32.Checksum(hdr[:4], crcTable) != binary.LittleEndian.Uint32(hdr[4:8]) || n == 0 || n > maxFrame {
+			if zerosFollow(hdr[:], r) {
+				fs.torn = true
+			} else {
+				fs.damage = "bad record header"
+			}
+			return fs, nil
+		}
+		if frameHeader+n > left {
+			fs.torn = true
+			return fs, nil
+		}
+		if int64(cap(payload)) < n {
+			payload = make([]byte, n) // n is within the file's size: bytes that exist
+		}
+		payload = payload[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return fs, fmt.Errorf("chkv: read %s: %w", fs.name, err)
+		}
+		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[8:]) {
+			if frameHeader+n == left {
+				fs.torn = true
+			} else {
+				fs.damage = "checksum mismatch"
+			}
+			return fs, nil
+		}
+		if err := checkPayload(payload); err != nil {
+			fs.damage = err.Error()
+			return fs, nil
+		}
+		if apply != nil {
+			if err := apply(payload); err != nil {
+				fs.damage = err.Error()
+				return fs, nil
+			}
+		}
+		fs.frames++
+		fs.good += frameHeader + n
+	}
+	return fs, nil
+}
+
+// zerosFollow reports whether b and the rest of r are all zero bytes (a
+// file extended by a crash before its data reached the disk).
+func zerosFollow(b []byte, r *bufio.Reader) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return true
+		}
+		if c != 0 {
+			return false
+		}
+	}
+}
+
+// checkPayload decodes a payload without applying it: a record whose
+// checksum holds but which does not decode is damage too.
+func checkPayload(b []byte) error {
+	var rec record
+	_, _, _, err := decodePayload(b, &rec, func(*recordDecoder) error { return nil })
+	return err
+}
+
+// decodePayload reads a payload's type, slot and sequence, then calls body
+// with a decoder over the rest, and checks that body read it all.
+func decodePayload(b []byte, rec *record, body func(d *recordDecoder) error) (typ byte, slot int, seq uint64, err error) {
+	if len(b) == 0 {
+		return 0, 0, 0, errBadRecord
+	}
+	typ = b[0]
+	d := &recordDecoder{b: b[1:]}
+	s := d.uvarint()
+	seq = d.uvarint()
+	if d.err != nil || s >= NumSlots {
+		return 0, 0, 0, fmt.Errorf("%w: slot", errBadRecord)
+	}
+	slot = int(s)
+	switch typ {
+	case frameRecords, frameDelta, frameList, frameDrop, frameSeq:
+	default:
+		return 0, 0, 0, fmt.Errorf("%w: frame type %d", errBadRecord, typ)
+	}
+	if err := body(d); err != nil {
+		return 0, 0, 0, err
+	}
+	if d.err != nil {
+		return 0, 0, 0, d.err
+	}
+	return typ, slot, seq, nil
+}
+
+// applyPayload applies one frame to the store. The store is loading: the
+// expiry cycle waits, so a key expiring meanwhile still takes the changes
+// logged for it.
+func (s *Store) applyPayload(b []byte, rec *record) error {
+	var dg runningDigest
+	typ, slot, seq, err := decodePayload(b, rec, func(d *recordDecoder) error { return nil })
+	if err != nil {
+		return err
+	}
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	d := &recordDecoder{b: b[1:]}
+	d.uvarint()
+	d.uvarint()
+	switch typ {
+	case frameRecords:
+		for d.next(rec) {
+			if rec.slot != slot {
+				return fmt.Errorf("%w: record of slot %d in a frame of slot %d", errBadRecord, rec.slot, slot)
+			}
+			if err := s.applyRecord(rec, &dg); err != nil {
+				return err
+			}
+		}
+	case frameDelta:
+		version := d.uvarint()
+		if !d.next(rec) || !isAppend(rec.op) || rec.slot != slot {
+			return fmt.Errorf("%w: delta", errBadRecord)
+		}
+		if err := s.applyRecord(rec, &dg); err != nil {
+			return err
+		}
+		sd.keys[string(rec.key)].version = version
+	case frameList:
+		if err := s.applyListDelta(slot, d); err != nil {
+			return err
+		}
+	case frameDrop:
+		s.clearSlot(slot, msgClusterDown)
+	}
+	if d.err != nil {
+		return d.err
+	}
+	sd.seq = max(sd.seq, seq)
+	return nil
+}
+
+// applyListDelta applies a logged push or pop to a list. The caller holds
+// the slot's lock.
+func (s *Store) applyListDelta(slot int, d *recordDecoder) error {
+	version := d.uvarint()
+	if len(d.b) == 0 {
+		return errBadRecord
+	}
+	code := d.b[0]
+	d.b = d.b[1:]
+	key := d.bytes()
+	n := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	e := s.slots[slot].keys[string(key)]
+	if e == nil || e.kind != kindList {
+		return fmt.Errorf("%w: list change of a missing list", errBadRecord)
+	}
+	left := code&1 != 0
+	before, hadTTL := e.size(string(key)), e.expireAt != 0
+	switch code >> 1 {
+	case deltaPush:
+		if n > uint64(len(d.b)) { // an element takes at least a byte
+			return errBadRecord
+		}
+		for range n {
+			v := d.bytes()
+			if d.err != nil {
+				return d.err
+			}
+			e.list().push(left, cloneBytes(v))
+		}
+	case deltaPop:
+		if n >= uint64(e.list().len()) {
+			return fmt.Errorf("%w: pop of more elements than the list holds", errBadRecord)
+		}
+		for range n {
+			e.list().pop(left)
+		}
+	default:
+		return fmt.Errorf("%w: list change %d", errBadRecord, code)
+	}
+	s.update(slot, string(key), e, before, hadTTL)
+	e.version = version
+	return nil
+}
+
+// dirFiles lists the generations of the snapshots and logs in dir.
+func dirFiles(dir string) (snaps, logs []uint64, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chkv: data dir: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, "chkv-") {
+			continue
+		}
+		base, ext, _ := strings.Cut(strings.TrimPrefix(name, "chkv-"), ".")
+		gen, err := strconv.ParseUint(base, 10, 64)
+		if err != nil || gen == 0 {
+			continue
+		}
+		switch ext {
+		case "snap":
+			snaps = append(snaps, gen)
+		case "aof":
+			logs = append(logs, gen)
+		}
+	}
+	slices.Sort(snaps)
+	slices.Sort(logs)
+	return snaps, logs, nil
+}
+
+// recoveryFiles returns the files recovery reads, in order: the newest
+// snapshot (if any), then every log of its generation or later.
+func recoveryFiles(dir string) (snap uint64, logs []uint64, err error) {
+	snaps, all, err := dirFiles(dir)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(snaps) > 0 {
+		snap = snaps[len(snaps)-1]
+	}
+	for _, g := range all {
+		if g >= snap {
+			logs = append(logs, g)
+		}
+	}
+	return snap, logs, nil
+}
+
+// load recovers the data directory into the store and returns the
+// generation of the log to append to.
+func (p *aof) load() (uint64, error) {
+	start := time.Now()
+	s := p.s
+	s.loading.Store(true)
+	defer s.loading.Store(false)
+	snap, logs, err := recoveryFiles(p.cfg.dir)
+	if err != nil {
+		return 0, err
+	}
+	var rec record
+	apply := func(b []byte) error { return s.applyPayload(b, &rec) }
+	hint := " (start with --aof-load-truncated to load the records before it and lose the rest, or repair with chkv check-aof --fix " + p.cfg.dir + ")"
+	if snap > 0 {
+		fs, err := scanFile(filepath.Join(p.cfg.dir, snapName(snap)), snapMagic, apply)
+		if err != nil {
+			return 0, err
+		}
+		if fs.torn || fs.damage != "" {
+			if !p.cfg.loadTruncated {
+				return 0, errors.New("chkv: " + fs.problem() + hint)
+			}
+			p.cfg.logger.Warn("loading the intact prefix of a damaged snapshot: " + fs.problem())
+		}
+		p.stats.snapSize.Store(fs.size)
+	}
+	for _, g := range logs {
+		path := filepath.Join(p.cfg.dir, logName(g))
+		fs, err := scanFile(path, logMagic, apply)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case fs.torn:
+			p.cfg.logger.Warn("append-only log: cut a torn tail: " + fs.problem())
+			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
+		case fs.damage != "" && !p.cfg.loadTruncated:
+			return 0, errors.New("chkv: " + fs.problem() + hint)
+		case fs.damage != "":
+			p.cfg.logger.Warn("append-only log: loading the intact prefix of a damaged log (--aof-load-truncated): " + fs.problem())
+			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
+		}
+		if fs.good < fs.size {
+			if err := os.Truncate(path, fs.good); err != nil {
+				return 0, fmt.Errorf("chkv: cut %s: %w", path, err)
+			}
+		}
+	}
+	if err := p.removeBefore(snap); err != nil {
+		return 0, err
+	}
+	s.dropExpired()
+	p.stats.loadedKeys.Store(s.Keys())
+	p.stats.loadMs.Store(time.Since(start).Milliseconds())
+	p.cfg.logger.Info("loaded the data directory", "dir", p.cfg.dir, "keys", s.Keys(), "ms", time.Since(start).Milliseconds())
+	gen := max(snap, 1)
+	if len(logs) > 0 {
+		gen = logs[len(logs)-1]
+	}
+	return gen, nil
+}
+
+// removeBefore removes the snapshots and logs older than generation gen,
+// which recovery no longer reads.
+func (p *aof) removeBefore(gen uint64) error {
+	snaps, logs, err := dirFiles(p.cfg.dir)
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, g := range snaps {
+		if g < gen {
+			os.Remove(filepath.Join(p.cfg.dir, snapName(g)))
+			removed = true
+		}
+	}
+	for _, g := range logs {
+		if g < gen {
+			os.Remove(filepath.Join(p.cfg.dir, logName(g)))
+			removed = true
+		}
+	}
+	if removed {
+		return syncDir(p.cfg.dir)
+	}
+	return nil
+}
+
+// dropExpired removes the keys whose expiry has passed (after a load).
+func (s *Store) dropExpired() {
+	now := s.nowMs()
+	for i := range s.slots {
+		sd := &s.slots[i]
+		sd.mu.Lock()
+		if sd.ttlKeys > 0 {
+			for k, e := range sd.keys {
+				if e.expireAt != 0 && e.expireAt <= now {
+					s.remove(i, k, e)
+				}
+			}
+		}
+		sd.mu.Unlock()
+	}
+}
+
+// CheckAOF checks the files recovery would read in the data directory dir
+// and reports on w, as redis-check-aof: each file's records and the first
+// torn or damaged record. With fix, it cuts each log at its first bad
+// record (the records after it are lost). It returns an error when a file
+// is bad and was not fixed.
+func CheckAOF(dir string, fix bool, w io.Writer) error {
+	snap, logs, err := recoveryFiles(dir)
+	if err != nil {
+		return err
+	}
+	if snap == 0 && len(logs) == 0 {
+		return fmt.Errorf("chkv: no chkv snapshot or log in %s", dir)
+	}
+	type file struct{ name, magic string }
+	var files []file
+	if snap > 0 {
+		files = append(files, file{snapName(snap), snapMagic})
+	}
+	for _, g := range logs {
+		files = append(files, file{logName(g), logMagic})
+	}
+	bad := 0
+	for _, f := range files {
+		path := filepath.Join(dir, f.name)
+		fs, err := scanFile(path, f.magic, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, fs.problem())
+		if !fs.torn && fs.damage == "" {
+			continue
+		}
+		if !fix {
+			bad++
+			continue
+		}
+		if err := os.Truncate(path, fs.good); err != nil {
+			return fmt.Errorf("chkv: fix %s: %w", f.name, err)
+		}
+		fmt.Fprintf(w, "fixed %s: cut to %d bytes (%d bytes removed)\n", f.name, fs.good, fs.size-fs.good)
+	}
+	if bad > 0 {
+		return fmt.Errorf("chkv: %d damaged file(s) in %s: run chkv check-aof --fix %s to cut them at the first bad record", bad, dir, dir)
+	}
+	return nil
+}
