@@ -95,6 +95,7 @@ func writeAllKinds(t *testing.T, rc *redis.Client) {
 		{"LSET", "q", "0", "A"}, {"RPUSH", "q2", "x"}, {"LMOVE", "q", "q2", "LEFT", "RIGHT"},
 		{"HSET", "h", "f1", "1", "f2", "2"}, {"HDEL", "h", "f1"}, {"HINCRBY", "h", "f3", "7"},
 		{"SADD", "set", "a", "b", "c"}, {"SREM", "set", "b"},
+		{"ZADD", "z", "1", "a", "2.5", "b"}, {"ZINCRBY", "z", "3", "a"}, {"SETBIT", "bits", "7", "1"},
 		{"CHKV.SETV", "ver", "one", "0"}, {"EXPIRE", "n", "5000"}, {"PERSIST", "n"}, {"EXPIRE", "h", "9000"},
 		{"SET", "{t}a", "1"}, {"RENAME", "{t}a", "{t}b"},
 	}
