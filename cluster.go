@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ type ClusterConfig struct {
 	HeartbeatInterval time.Duration
 	// DataDir, when set, is the NameNode's data directory.
 	DataDir string
+	// DataNodeDirs, when set, gives each DataNode a data directory of its
+	// own in it, named by its id: a restarted DataNode keeps its data.
+	DataNodeDirs string
 	// MigrateRate caps the keys per second each DataNode sends while slots
 	// move (NameNodeConfig.MigrateRate); 0 means no cap.
 	MigrateRate float64
@@ -304,6 +308,9 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 	cc.HeartbeatInterval = c.cfg.HeartbeatInterval
 	cc.ClusterSecret = c.cfg.ClusterSecret
 	cfg.Cluster = &cc
+	if c.cfg.DataNodeDirs != "" {
+		cfg.DataDir = filepath.Join(c.cfg.DataNodeDirs, string(id))
+	}
 	d, err := StartDataNode(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -365,8 +372,9 @@ func (c *Cluster) KillDataNode(id NodeID) error {
 	return nil
 }
 
-// RestartDataNode starts DataNode id again, empty, on its old address
-// (killing it first when it runs); it registers again under the same id.
+// RestartDataNode starts DataNode id again on its old address (killing it
+// first when it runs), empty, or with its data when DataNodeDirs is set;
+// it registers again under the same id.
 func (c *Cluster) RestartDataNode(ctx context.Context, id NodeID) (*DataNode, error) {
 	c.mu.Lock()
 	addr, ok := c.addrs[id]
