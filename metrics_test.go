@@ -278,3 +278,31 @@ func TestUsedMemoryTruthful(t *testing.T) {
 	require.NoError(t, rc.FlushAll(ctx).Err())
 	require.Zero(t, used(), "used_memory after FLUSHALL")
 }
+
+// BenchmarkExecCounted measures what counting adds to one command on the
+// server, without the network: SET run bare (exec), counted with metrics
+// off, and counted with metrics on (one command in latencySample timed).
+//
+//	go test -run '^$' -bench ExecCounted -count 6 .
+func BenchmarkExecCounted(b *testing.B) {
+	args := [][]byte{[]byte("SET"), []byte("key"), []byte("value")}
+	for _, mode := range []string{"bare", "off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			d := RunT(b)
+			if mode == "on" {
+				d.MetricsHandler()
+			}
+			server, client := net.Pipe()
+			defer client.Close()
+			c := d.newConn(server)
+			for b.Loop() {
+				c.w.buf = c.w.buf[:0]
+				if mode == "bare" {
+					c.exec(args)
+				} else {
+					c.execCounted(args)
+				}
+			}
+		})
+	}
+}
