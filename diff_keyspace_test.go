@@ -77,7 +77,9 @@ func objectCases() []diffCase {
 			"OBJECT ENCODING g"),
 		dc("object/encoding-set", "SADD s 1 2 3", "OBJECT encoding s", "SADD t a", "OBJECT ENCODING t"),
 		dc("object/encoding-zset", "ZADD z 1 a", "OBJECT ENCODING z", argv("ZADD", "y", "1", strings.Repeat("m", 65)),
-			"OBJECT ENCODING y", manyArgs(129, func(i int) []string { return []string{"1", "m" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.Repeat("y", i/26)} }, "ZADD", "w"),
+			"OBJECT ENCODING y", manyArgs(129, func(i int) []string {
+				return []string{"1", "m" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.Repeat("y", i/26)}
+			}, "ZADD", "w"),
 			"ZCARD w", "OBJECT ENCODING w"),
 		dc("object/encoding-big-hash-set", manyArgs(129, func(i int) []string { return []string{"f" + strings.Repeat("x", i), "v"} }, "HSET", "h"),
 			"OBJECT ENCODING h", manyArgs(513, func(i int) []string { return []string{strings.Repeat("1", 1+i%9) + strings.Repeat("0", i/9)} }, "SADD", "s"),
