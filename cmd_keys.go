@@ -315,6 +315,7 @@ func cmdKeys(c *conn, args [][]byte) {
 // parseCursor parses a SCAN cursor as Redis's strtoul call accepts it: an
 // empty string is 0, a sign is allowed (a negative number wraps), no spaces.
 func parseCursor(b []byte) (uint64, bool) {
+	b = []byte(cString(b)) // strtoul reads a C string: a NUL ends it
 	if len(b) == 0 {
 		return 0, true
 	}

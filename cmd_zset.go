@@ -264,6 +264,7 @@ func cmdZRank(c *conn, args [][]byte) {
 // leading spaces and reads an overflow as an infinity, but leaves no byte
 // unread (an empty string is 0).
 func parseScoreBound(b []byte) (f float64, ex, ok bool) {
+	b = []byte(cString(b)) // Redis reads the bound as a C string: a NUL ends it
 	if len(b) > 0 && b[0] == '(' {
 		ex, b = true, b[1:]
 	}

@@ -184,8 +184,9 @@ var genDiffCommands = flag.Int("gen-commands", 2000, "commands TestDiffGenerated
 
 // genDiffSkip are the commands whose replies legitimately differ from
 // Redis's, so the generated differential run does not send them: random
-// picks (SPOP, SRANDMEMBER, HRANDFIELD), cursors (SCAN, HSCAN, SSCAN: chkv's
-// cursor is a slot), ids, clocks and server facts (CLIENT, HELLO, INFO,
+// picks (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER: a huge negative
+// count makes Redis stream billions), cursors (SCAN, HSCAN, SSCAN, ZSCAN:
+// chkv's cursor is a slot), ids, clocks and server facts (CLIENT, HELLO, INFO,
 // TIME, COMMAND, CONFIG, DBSIZE after random commands is compared anyway),
 // databases (SELECT: chkv has one), chkv's own (CHKV.*) and cluster mode
 // (CLUSTER, READONLY, READWRITE, ASKING: the node under test is
@@ -194,7 +195,8 @@ var genDiffCommands = flag.Int("gen-commands", 2000, "commands TestDiffGenerated
 // jobs' timing), and commands that end or wait (QUIT, the blocking pops:
 // timing).
 var genDiffSkip = map[string]bool{
-	"spop": true, "srandmember": true, "hrandfield": true, "scan": true, "hscan": true, "sscan": true,
+	"spop": true, "srandmember": true, "hrandfield": true, "zrandmember": true,
+	"scan": true, "hscan": true, "sscan": true, "zscan": true,
 	"client": true, "hello": true, "info": true, "time": true, "command": true, "config": true,
 	"select": true, "quit": true, "blpop": true, "brpop": true, "blmove": true, "brpoplpush": true,
 	"cluster": true, "readonly": true, "readwrite": true, "asking": true, "auth": true,
@@ -234,6 +236,8 @@ func TestDiffGenerated(t *testing.T) {
 	ch := randChooser{rand.New(rand.NewPCG(seed, 17))}
 	for _, side := range []*caseSide{rc, cc} {
 		mustOK(t, side.conn(0), "FLUSHALL")
+		// chkv's default: the limits that follow from it (bit offsets) then agree.
+		mustOK(t, side.conn(0), "CONFIG", "SET", "proto-max-bulk-len", "64mb")
 	}
 	failed := 0
 	kinds := map[byte]int{} // replies by type, for the log
@@ -270,8 +274,15 @@ func TestDiffGenerated(t *testing.T) {
 		// deletes a key the other does not is caught where it happens.
 		size := step{args: []string{"DBSIZE"}}
 		if want, got := size.run(t, rc), size.run(t, cc); !s.same(want, got) {
-			failed++
-			t.Errorf("after command %d: %s: DBSIZE\n\tredis: %s\n\tchkv:  %s", i, s, clip(want), clip(got))
+			if pastExpiry(args) {
+				// Redis 7.0 keeps a key set with an expiry in the past
+				// until something touches it, and DBSIZE counts it; chkv
+				// drops it at once. Every read agrees: start over.
+				t.Logf("after command %d: %s: DBSIZE %s (redis) and %s (chkv): an expiry in the past", i, s, clip(want), clip(got))
+			} else {
+				failed++
+				t.Errorf("after command %d: %s: DBSIZE\n\tredis: %s\n\tchkv:  %s", i, s, clip(want), clip(got))
+			}
 			for _, side := range []*caseSide{rc, cc} {
 				mustOK(t, side.conn(0), "FLUSHALL")
 			}
@@ -284,4 +295,15 @@ func TestDiffGenerated(t *testing.T) {
 	}
 	t.Logf("%d generated commands compared (seed %d); replies by type: %d errors, %d integers, %d bulk, %d arrays, %d simple",
 		*genDiffCommands, seed, kinds['-'], kinds[':'], kinds['$'], kinds['*'], kinds['+'])
+}
+
+// pastExpiry reports a command that may set an absolute expiry in the past.
+func pastExpiry(args []string) bool {
+	for _, a := range args {
+		switch strings.ToLower(a) {
+		case "exat", "pxat", "expireat", "pexpireat":
+			return true
+		}
+	}
+	return false
 }
