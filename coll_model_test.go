@@ -4,6 +4,7 @@ package chkv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -355,4 +356,55 @@ func TestCollectionsCrossSlot(t *testing.T) {
 		require.NoError(t, err, "%v", tc.args)
 		require.Equal(t, tc.want, got, "%v", tc.args)
 	}
+}
+
+// TestReplicasHoldCollections: once acknowledged, writes to hashes, sets
+// and sorted sets (pops, stores and numkeys commands included) are on
+// every copy the table names: each slot's digest (keys, values, versions,
+// TTLs) is the same on its primary and its replica.
+func TestReplicasHoldCollections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := replTestCluster(t, 3, 1)
+	c := clusterClient(t, cl)
+	do := func(args ...any) {
+		t.Helper()
+		if _, err := c.Do(ctx, args...); err != nil && !errors.Is(err, ErrNil) {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	for i := range 200 {
+		k := strconv.Itoa(i)
+		do("HSET", "h"+k, "a", k, "b", "x")
+		do("HINCRBY", "h"+k, "n", i)
+		do("HDEL", "h"+k, "b")
+		do("SADD", "{s"+k+"}a", "1", "2", "m"+k)
+		do("SADD", "{s"+k+"}b", "2", "3")
+		do("SINTERSTORE", "{s"+k+"}c", "{s"+k+"}a", "{s"+k+"}b")
+		do("SPOP", "{s"+k+"}b")
+		do("ZADD", "{z"+k+"}a", 1, "x", 2, "y", 3, "z")
+		do("ZINCRBY", "{z"+k+"}a", 0.5, "x")
+		do("ZUNIONSTORE", "{z"+k+"}b", 2, "{z"+k+"}a", "{z"+k+"}a", "WEIGHTS", 1, 2)
+		do("ZMPOP", 1, "{z"+k+"}a", "MAX")
+		do("ZREMRANGEBYSCORE", "{z"+k+"}b", "-inf", 2)
+		do("ZMPOP", 1, "{z"+k+"}b", "MIN")
+		if i%10 == 0 {
+			do("EXPIRE", "h"+k, 3600)
+		}
+	}
+	table := cl.NameNode().Table()
+	now := time.Now().UnixMilli()
+	checked := 0
+	for s := range NumSlots {
+		owners := table.Owners(s)
+		require.Len(t, owners, 2, "slot %d", s)
+		k0, d0 := cl.DataNode(owners[0]).Store().slotDigest(s, now)
+		k1, d1 := cl.DataNode(owners[1]).Store().slotDigest(s, now)
+		require.Equal(t, k0, k1, "keys of slot %d on %v", s, owners)
+		require.Equal(t, d0, d1, "digest of slot %d on %v", s, owners)
+		if k0 > 0 {
+			checked++
+		}
+	}
+	require.Greater(t, checked, 300)
 }

@@ -147,6 +147,20 @@ func commandTable() map[string]*command {
 	return m
 }
 
+// firstKeyOf returns the first key of a call of cmd, nil for none.
+func (cmd *command) firstKeyOf(args [][]byte) []byte {
+	if cmd.flags&flagNumKeys != 0 {
+		if keys := cmd.movableKeys(args); len(keys) > 0 {
+			return keys[0]
+		}
+		return nil
+	}
+	if cmd.firstKey > 0 && cmd.firstKey < len(args) {
+		return args[cmd.firstKey]
+	}
+	return nil
+}
+
 // movableKeys returns the keys of a command with flagNumKeys: the numkeys
 // keys after its numkeys argument, and the destination first for the
 // *STORE commands. It returns none when the count is not valid: the

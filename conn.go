@@ -225,8 +225,10 @@ func (c *conn) call(cmd *command, args [][]byte) {
 	cmd.run(c, args)
 	c.noteDurable(cmd)
 	c.release()
-	if cn := c.d.cluster; cn != nil && cmd.firstKey > 0 && cmd.firstKey < len(args) {
-		c.noteRepl(cn, SlotBytes(args[cmd.firstKey]))
+	if cn := c.d.cluster; cn != nil {
+		if k := cmd.firstKeyOf(args); k != nil {
+			c.noteRepl(cn, SlotBytes(k))
+		}
 	}
 }
 
