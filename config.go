@@ -96,6 +96,9 @@ func configTable() []configParam {
 				n, msg := parseConfigInt(v, false, 0, math.MaxInt32, false)
 				if msg == "" {
 					d.settings.idleTimeout.Store(int64(time.Duration(n) * time.Second))
+					if d.loops != nil {
+						d.loops.noteIdle(time.Duration(n) * time.Second)
+					}
 				}
 				return msg
 			}},

@@ -1,6 +1,7 @@
 package chkv
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -40,5 +41,20 @@ func TestConfigSetTakesEffect(t *testing.T) {
 		admin.send("CONFIG RESETSTAT\r\nINFO stats\r\n")
 		require.Equal(t, "+OK\r\n", admin.line())
 		require.Contains(t, admin.bulk(), "\r\ntotal_connections_received:0\r\n")
+	})
+}
+
+// TestConfigSetTimeoutClosesIdleClients: CONFIG SET timeout on a node
+// started without one closes clients idle that long, on event loops too.
+func TestConfigSetTimeoutClosesIdleClients(t *testing.T) {
+	eachServeMode(t, func(t *testing.T, d *DataNode) {
+		admin := dialRaw(t, d.Addr())
+		idle := dialRaw(t, d.Addr())
+		admin.send("CONFIG SET timeout 1\r\n")
+		require.Equal(t, "+OK\r\n", admin.line())
+		idle.send("PING\r\n")
+		require.Equal(t, "+PONG\r\n", idle.line())
+		_, err := idle.br.ReadString('\n') // blocks until the server closes it (the dial set a 30 s deadline)
+		require.ErrorIs(t, err, io.EOF, "the idle client is closed")
 	})
 }

@@ -65,7 +65,7 @@ type conn struct {
 
 func (d *DataNode) newConn(nc net.Conn) *conn {
 	c := &conn{d: d, nc: nc, id: d.nextID.Add(1), created: d.cfg.Now()}
-	c.in = &watchConn{Conn: nc, idle: d.idleTimeout(), in: &c.bytesIn}
+	c.in = &watchConn{Conn: nc, idle: &d.settings.idleTimeout, in: &c.bytesIn}
 	c.rr = newRequestReader(c.in, d.cfg.Limits)
 	c.rr.bulkLimit = &d.settings.maxBulk
 	c.w.w = &countingWriter{w: nc, n: &c.bytesOut}
@@ -279,7 +279,7 @@ func truncate(b []byte, n int) []byte {
 // leaving; the request reader later consumes what it read.
 type watchConn struct {
 	net.Conn
-	idle    time.Duration
+	idle    *atomic.Int64 // the node's idle timeout in nanoseconds (CONFIG SET timeout); 0: none
 	pending []byte
 	in      *atomic.Int64 // bytes received, for INFO
 }
@@ -293,8 +293,8 @@ func (w *watchConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	if w.idle > 0 {
-		w.Conn.SetReadDeadline(time.Now().Add(w.idle))
+	if idle := time.Duration(w.idle.Load()); idle > 0 {
+		w.Conn.SetReadDeadline(time.Now().Add(idle))
 	}
 	n, err := w.Conn.Read(p)
 	w.in.Add(int64(n))

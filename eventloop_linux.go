@@ -83,15 +83,18 @@ type loopConn struct {
 // may serve and stopped by close. Each DataNode with loops owns a set,
 // unless its configuration hands it one to share (DataNodeConfig.loops).
 type loopSet struct {
-	n      int           // loops to start
-	idle   time.Duration // the idle timeout the loops sweep for; 0: none
+	n      int // loops to start
 	logger *slog.Logger
+	// idle is the idle timeout (nanoseconds) the loops sweep for; 0:
+	// none. CONFIG SET timeout lowers it (noteIdle).
+	idle atomic.Int64
 
-	once   sync.Once
-	loops  []*eventLoop
-	next   atomic.Uint32 // round robin over loops
-	closed chan struct{}
-	wg     sync.WaitGroup
+	once    sync.Once
+	loops   []*eventLoop
+	running atomic.Bool   // loops is complete (start has returned)
+	next    atomic.Uint32 // round robin over loops
+	closed  chan struct{}
+	wg      sync.WaitGroup
 }
 
 // newLoopSet returns a set of n loops (0: one per two cores, at least one)
@@ -100,7 +103,25 @@ func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet {
 	if n == 0 {
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
-	return &loopSet{n: n, idle: idle, logger: logger, closed: make(chan struct{})}
+	s := &loopSet{n: n, logger: logger, closed: make(chan struct{})}
+	s.idle.Store(int64(idle))
+	return s
+}
+
+// noteIdle makes the loops sweep for an idle timeout of t (a node's
+// CONFIG SET timeout) at least every t/4 from now on.
+func (s *loopSet) noteIdle(t time.Duration) {
+	for {
+		cur := s.idle.Load()
+		if t <= 0 || cur > 0 && cur <= int64(t) || s.idle.CompareAndSwap(cur, int64(t)) {
+			break
+		}
+	}
+	if s.running.Load() { // loops not started yet read the bound when they do
+		for _, l := range s.loops {
+			l.signal() // wait again with the new bound
+		}
+	}
 }
 
 // pick returns the loop for the next connection of a node: the loop of
@@ -141,6 +162,7 @@ func (s *loopSet) start() {
 		s.wg.Add(1)
 		go l.run()
 	}
+	s.running.Store(true)
 }
 
 // close stops the loops, closing the connections they still serve, and
@@ -257,10 +279,9 @@ func (l *eventLoop) run() {
 		l.runUring()
 		return
 	}
-	timeout := l.set.waitMs()
 	var swept time.Time
 	for {
-		n := l.wait(timeout)
+		n := l.wait(l.set.waitMs())
 		l.now = time.Now()
 		for _, ev := range l.events[:n] {
 			if ev.Fd == int32(l.wake[0]) {
@@ -293,7 +314,7 @@ func (l *eventLoop) run() {
 // sweepIdle drops the connections idle past their node's timeout, at most
 // every quarter of the set's idle timeout (swept: when it last did).
 func (l *eventLoop) sweepIdle(swept *time.Time) {
-	idle := l.set.idle
+	idle := time.Duration(l.set.idle.Load())
 	if idle <= 0 || l.now.Sub(*swept) < idle/4 {
 		return
 	}
@@ -308,10 +329,11 @@ func (l *eventLoop) sweepIdle(swept *time.Time) {
 // waitMs bounds a loop's wait, in milliseconds, so that it sweeps for
 // idle connections often enough; 0: no bound.
 func (s *loopSet) waitMs() int {
-	if s.idle <= 0 {
+	idle := time.Duration(s.idle.Load())
+	if idle <= 0 {
 		return 0
 	}
-	return int(max(s.idle/4, 10*time.Millisecond) / time.Millisecond)
+	return int(max(idle/4, 10*time.Millisecond) / time.Millisecond)
 }
 
 // wait waits for ready descriptors, at most timeoutMs if positive, and

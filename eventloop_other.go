@@ -19,4 +19,6 @@ func newLoopSet(n int, idle time.Duration, logger *slog.Logger) *loopSet { retur
 
 func (s *loopSet) close() {}
 
+func (s *loopSet) noteIdle(t time.Duration) {}
+
 func (d *DataNode) loopServe(c *conn) bool { return false }

@@ -86,11 +86,10 @@ func (l *eventLoop) startUring() bool {
 // runUring is the loop under io_uring: submit, wait, handle completions.
 func (l *eventLoop) runUring() {
 	r := l.ring
-	timeout := l.set.waitMs()
 	var swept time.Time
 	r.pollIn(l.wake[0], uopWake)
 	for {
-		if err := r.enter(1, timeout, l.raw); err != nil {
+		if err := r.enter(1, l.set.waitMs(), l.raw); err != nil {
 			l.set.logger.Warn("event loop", "err", err)
 			time.Sleep(time.Millisecond) // do not spin on a lasting failure
 		}
