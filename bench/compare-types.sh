@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares chkv's standalone DataNode with redis-server in the same run on the
 # collection types: redis-benchmark custom commands (HSET HGET SADD SISMEMBER
-# ZADD ZRANGE, interleaved rounds, medians, ratios), then RSS growth for
+# ZADD ZRANGE, interleaved rounds, medians, ratios; and each server's CPU
+# time per request, which a loaded machine disturbs less), then RSS growth for
 # 1,000,000 hash fields in one hash and 1,000,000 members in one sorted set.
 #
 # Usage: bench/compare-types.sh [rounds] [requests]
@@ -31,6 +32,10 @@ declare -A CMD=(
   [ZRANGE]="ZRANGE z 0 9 WITHSCORES"
 )
 
+declare -A U # U["server|TEST|pipeline"]: server CPU microseconds per request, one figure per round
+# cpu_ticks PID prints the user and system CPU time of PID in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+
 echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
 start_servers
 for round in $(seq $ROUNDS); do
@@ -38,19 +43,25 @@ for round in $(seq $ROUNDS); do
     for test in "${TESTS[@]}"; do
       for srv in redis chkv; do
         port=$RPORT; [ $srv = chkv ] && port=$CPORT
+        pid=$RPID; [ $srv = chkv ] && pid=$CPID
+        t0=$(cpu_ticks $pid)
         rps=$(redis-benchmark -h 127.0.0.1 -p $port -c 50 -P $P -r 100000 -n $N -q --csv ${CMD[$test]} 2>/dev/null |
           tail -1 | awk -F, '{gsub(/"/, "", $2); print $2}')
         R["$srv|$test|$P"]+="$rps "
+        U["$srv|$test|$P"]+="$(echo "($(cpu_ticks $pid) - $t0) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l) "
       done
     done
   done
 done
-printf "| %-9s | %-8s | %12s | %12s | %10s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis"
-printf "|-----------|----------|--------------|--------------|------------|\n"
+printf "| %-9s | %-8s | %12s | %12s | %10s | %13s | %12s | %10s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis" \
+  "redis us/req" "chkv us/req" "redis/chkv"
+printf "|-----------|----------|--------------|--------------|------------|---------------|--------------|------------|\n"
 for test in "${TESTS[@]}"; do
   for P in 1 16; do
     r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
-    printf "| %-9s | -P %-5s | %12.0f | %12.0f | %9.2fx |\n" $test $P $r $c $(echo "$c / $r" | bc -l)
+    ru=$(echo "${U[redis|$test|$P]}" | median); cu=$(echo "${U[chkv|$test|$P]}" | median)
+    printf "| %-9s | -P %-5s | %12.0f | %12.0f | %9.2fx | %13.2f | %12.2f | %9.2fx |\n" $test $P $r $c \
+      $(echo "$c / $r" | bc -l) $ru $cu $(echo "$ru / $cu" | bc -l)
   done
 done
 stop_servers
