@@ -36,7 +36,10 @@ type nnJob struct {
 	source, target Member
 	slots          []int
 	op             migrateOp // move (the default), copy to a new replica, or promote an in-sync one
-	cancel         context.CancelFunc
+	// targetInc is the target's process incarnation when the batch
+	// started: a target restarted meanwhile lost what the batch gave it.
+	targetInc string
+	cancel    context.CancelFunc
 }
 
 // migrationState is the NameNode's bookkeeping of data movement. It is
@@ -623,6 +626,7 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 	ms := &n.mig
 	ctx, cancel := context.WithTimeout(n.ctx, migrateJobTimeout)
 	j.cancel = cancel
+	j.targetInc = n.incarnation[j.target.ID]
 	for _, s := range j.slots {
 		ms.jobs[s] = j
 	}
@@ -661,6 +665,9 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 	}
 	if n.isClosed() {
 		return
+	}
+	if err == nil && n.incarnation[j.target.ID] != j.targetInc {
+		err = fmt.Errorf("chkv: %s restarted during the batch: what it received is gone", j.target.ID)
 	}
 	var keys, bytes int64
 	if a, ok := r.([]any); ok && len(a) == 2 {
