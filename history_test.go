@@ -286,9 +286,40 @@ func (h *historyRun) watchOwners(stop <-chan struct{}) map[string]int {
 	var seen uint64
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
+	fillerBySlot := map[int][]string{}
+	for i := range h.cfg.filler {
+		k := "fill" + strconv.Itoa(i)
+		fillerBySlot[Slot(k)] = append(fillerBySlot[Slot(k)], k)
+	}
+	var prev *Table
+	reported := 0
 	for {
 		if t := h.cl.NameNode().Table(); t.Version != seen {
 			seen = t.Version
+			if h.cfg.replicas > 0 && prev != nil && reported < 3 {
+				// Every copy a new table adds to a slot's owners holds the
+				// slot's filler keys (written before the run, never again).
+				for s, keys := range fillerBySlot {
+					for _, id := range t.Owners(s) {
+						if prev.holds(s, id) {
+							continue
+						}
+						d := h.cl.DataNode(id)
+						if d == nil {
+							continue
+						}
+						sd := d.Store().slot(s)
+						sd.mu.Lock()
+						_, has := sd.keys[keys[0]]
+						sd.mu.Unlock()
+						if !has && h.cl.NameNode().Table().Version == t.Version {
+							reported++
+							h.t.Logf("table %d adds %s to slot %d (owners %v, were %v in table %d) but it lacks %s", t.Version, id, s, t.Owners(s), prev.Owners(s), prev.Version, keys[0])
+						}
+					}
+				}
+			}
+			prev = t
 			for _, k := range h.keys {
 				p, _ := t.Primary(Slot(k.name))
 				if o, ok := owner[k.name]; ok && o != p.ID {

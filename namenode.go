@@ -185,6 +185,10 @@ type NameNode struct {
 	departed map[NodeID]string
 	changed  chan struct{}
 	peers    map[NodeID]*nnPeer
+	// isrDrops counts, per member, the times a primary reported it lagging
+	// (CHKV.ISRDROP): a copy to it or a move keeping it that started
+	// before the last report does not put it in an in-sync set.
+	isrDrops map[NodeID]uint64
 	conns    map[net.Conn]struct{}
 	obs      nameNodeObs // metrics and status page (metrics.go, statuspage.go)
 }
@@ -234,6 +238,7 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 		lostFrom:    map[int]NodeID{},
 		leaving:     map[NodeID]bool{},
 		departed:    map[NodeID]string{},
+		isrDrops:    map[NodeID]uint64{},
 		plan:        plan,
 		mig: migrationState{
 			jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},

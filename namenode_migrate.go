@@ -39,7 +39,10 @@ type nnJob struct {
 	// targetInc is the target's process incarnation when the batch
 	// started: a target restarted meanwhile lost what the batch gave it.
 	targetInc string
-	cancel    context.CancelFunc
+	// drops is isrDrops of the target and the kept replicas when the
+	// batch started.
+	drops  map[NodeID]uint64
+	cancel context.CancelFunc
 }
 
 // migrationState is the NameNode's bookkeeping of data movement. It is
@@ -627,6 +630,10 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 	ctx, cancel := context.WithTimeout(n.ctx, migrateJobTimeout)
 	j.cancel = cancel
 	j.targetInc = n.incarnation[j.target.ID]
+	j.drops = map[NodeID]uint64{j.target.ID: n.isrDrops[j.target.ID]}
+	for _, id := range j.op.keep {
+		j.drops[id] = n.isrDrops[id]
+	}
 	for _, s := range j.slots {
 		ms.jobs[s] = j
 	}
@@ -714,7 +721,7 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 		if j.op.mode == modeCopy {
 			// The target is an in-sync replica now, if the slot is still
 			// led by the source and the plan still wants the copy there.
-			if len(ids) > 0 && ids[0] == j.source.ID && !slices.Contains(ids, j.target.ID) &&
+			if len(ids) > 0 && ids[0] == j.source.ID && !slices.Contains(ids, j.target.ID) && n.isrDrops[j.target.ID] == j.drops[j.target.ID] &&
 				slices.Contains(plan.Owners(s), j.target.ID) && len(ids) <= max(served.Replicas, plan.Replicas) {
 				return append(ids, j.target.ID), false
 			}
@@ -726,7 +733,7 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 		// while the batch ran may have dropped its copy.
 		out := []NodeID{j.target.ID}
 		for _, id := range j.op.keep {
-			if holds(plan, id) && slices.Contains(ids, id) && len(out) <= max(served.Replicas, plan.Replicas) && !slices.Contains(out, id) {
+			if holds(plan, id) && slices.Contains(ids, id) && n.isrDrops[id] == j.drops[id] && len(out) <= max(served.Replicas, plan.Replicas) && !slices.Contains(out, id) {
 				if _, ok := plan.Member(id); ok {
 					out = append(out, id)
 				}

@@ -64,6 +64,7 @@ func (n *NameNode) cmdISRDrop(w *replyWriter, args [][]byte) {
 			drop[s] = true
 		}
 	}
+	n.isrDrops[repl]++ // a batch under way no longer adds it (jobDoneLocked)
 	if len(drop) > 0 {
 		if p := n.peers[prim]; p != nil {
 			p.beat()

@@ -76,11 +76,11 @@ type replStream struct {
 	sent    int           // frames[:sent] are on the current connection
 	lagFrom time.Time     // when the oldest unacknowledged write was made; zero when none
 
-	seq       atomic.Uint64 // writes appended
-	acked     atomic.Uint64 // writes the replica applied
-	confirmed atomic.Int64  // unix nanoseconds: the replica last confirmed this node as its primary then
-	detached  atomic.Bool   // no slot replicates to peer any more: waits end
-	reported  atomic.Bool   // lag reported to the NameNode for the current stall
+	seq        atomic.Uint64 // writes appended
+	acked      atomic.Uint64 // writes the replica applied
+	confirmed  atomic.Int64  // unix nanoseconds: the replica last confirmed this node as its primary then
+	detached   atomic.Bool   // no slot replicates to peer any more: waits end
+	reportedAt atomic.Int64  // unix nanoseconds: lag last reported to the NameNode; 0: not in this stall
 
 	wake   chan struct{} // buffered 1: records or frames to send
 	notify chan struct{} // closed and replaced when acked or detached changes; under mu
@@ -208,7 +208,7 @@ func (st *replStream) attach() {
 	defer st.mu.Unlock()
 	if st.detached.Swap(false) {
 		st.acked.Store(st.seq.Load())
-		st.reported.Store(false)
+		st.reportedAt.Store(0)
 	}
 }
 
@@ -419,7 +419,7 @@ func (st *replStream) ack(seq uint64) {
 	} else {
 		st.lagFrom = time.Now()
 	}
-	st.reported.Store(false)
+	st.reportedAt.Store(0)
 	st.notifyLocked()
 }
 
@@ -434,9 +434,15 @@ func (st *replStream) lag() time.Duration {
 }
 
 // waitAck waits until the stream applied seq (true) or was detached
-// (true: the table took the replica out), the node closes or its lease
-// lapses (false).
-func (st *replStream) waitAck(seq uint64) bool {
+// (true: the table took the replica out). It gives up (false) when the node
+// closes, when lost reports that the write can no longer count (a table
+// took its slot's lead away), or after a bound far past the replica
+// timeout and the lease. A lapsed lease alone does not end the wait: an
+// acknowledgement still proves the write is on a replica, which refuses a
+// deposed primary's records.
+func (st *replStream) waitAck(seq uint64, lost func() bool) bool {
+	cn := st.cn
+	giveUp := time.Now().Add(4*cn.cfg.ReplicaTimeout + 2*cn.cfg.Lease + cn.cfg.RPCTimeout)
 	for {
 		st.mu.Lock()
 		ch := st.notify
@@ -445,27 +451,23 @@ func (st *replStream) waitAck(seq uint64) bool {
 		if done {
 			return true
 		}
-		select {
-		case <-st.wake: // let the sender know (it may be idle after a reconnect)
-		default:
+		if lost() || time.Now().After(giveUp) {
+			return false
 		}
 		select {
-		case st.wake <- struct{}{}:
+		case st.wake <- struct{}{}: // the sender may be idle after a reconnect
 		default:
 		}
-		t := time.NewTimer(st.cn.cfg.HeartbeatInterval / 4)
+		t := time.NewTimer(cn.cfg.HeartbeatInterval / 4)
 		select {
 		case <-ch:
 		case <-t.C:
-		case <-st.cn.d.closed:
+		case <-cn.d.closed:
 			t.Stop()
 			return false
 		}
 		t.Stop()
-		if !st.cn.leaseValid() {
-			return false
-		}
-		st.cn.checkLag(st)
+		cn.checkLag(st)
 	}
 }
 
@@ -504,7 +506,8 @@ func (c *conn) awaitReplicas() bool {
 		if !ok {
 			break
 		}
-		if n.seq > n.st.acked.Load() && !n.st.waitAck(n.seq) {
+		lost := func() bool { return !cn.stillLeads(n.slot) || cn.leadGen[n.slot].Load() != n.gen }
+		if n.seq > n.st.acked.Load() && !n.st.waitAck(n.seq, lost) {
 			ok = false
 			break
 		}
@@ -540,27 +543,24 @@ func (cn *clusterNode) leadsNow() func(slot int) bool {
 }
 
 // checkLag reports a replica that has not acknowledged within
-// ReplicaTimeout to the NameNode, once per stall.
+// ReplicaTimeout to the NameNode (again each further ReplicaTimeout while
+// the stall lasts). Once the NameNode answered, the node stops streaming
+// to it the slots a copy filled that no table names yet (the NameNode no
+// longer adds it for them: it counts the drop), and adopts the answer's
+// table, which takes the replica out of the slots' in-sync sets.
 func (cn *clusterNode) checkLag(st *replStream) {
-	if st.lag() < cn.cfg.ReplicaTimeout || st.reported.Swap(true) {
+	lag := st.lag()
+	if lag < cn.cfg.ReplicaTimeout {
 		return
 	}
-	if !cn.tableNamesReplica(st.peer) {
-		// A replica a copy filled that no table named: the NameNode has
-		// nothing to take it out of. Writes stop waiting for it.
-		cn.d.cfg.Logger.Warn("replica filled by a copy lags: dropped", "id", cn.id, "replica", st.peer, "lag", st.lag())
-		cn.pendingMu.Lock()
-		for s := range cn.pending {
-			delete(cn.pending[s], st.peer)
-		}
-		cn.pendingMu.Unlock()
-		cn.adoptMu.Lock()
-		t, _ := cn.current()
-		cn.applyReplTargets(t)
-		cn.adoptMu.Unlock()
+	now := time.Now().UnixNano()
+	if last := st.reportedAt.Load(); last != 0 && time.Duration(now-last) < cn.cfg.ReplicaTimeout {
 		return
 	}
-	cn.d.cfg.Logger.Warn("replica lags: asking the NameNode to take it out of the in-sync set", "id", cn.id, "replica", st.peer, "lag", st.lag())
+	if !st.reportedAt.CompareAndSwap(st.reportedAt.Load(), now) {
+		return
+	}
+	cn.d.cfg.Logger.Warn("replica lags: asking the NameNode to take it out of the in-sync set", "id", cn.id, "replica", st.peer, "lag", lag)
 	cn.d.wg.Add(1)
 	go func() {
 		defer cn.d.wg.Done()
@@ -570,13 +570,23 @@ func (cn *clusterNode) checkLag(st *replStream) {
 		defer link.close()
 		r, err := link.do(ctx, "CHKV.ISRDROP", string(cn.id), string(st.peer))
 		if err != nil {
-			st.reported.Store(false) // try again on the next wait
+			st.reportedAt.Store(0) // try again on the next wait
 			cn.d.cfg.Logger.Warn("isr drop", "id", cn.id, "replica", st.peer, "err", err)
 			return
 		}
-		if t, err := replyTable(r); err == nil {
-			cn.adopt(t)
+		cn.pendingMu.Lock()
+		for s := range cn.pending {
+			delete(cn.pending[s], st.peer)
 		}
+		cn.pendingMu.Unlock()
+		t, err := replyTable(r)
+		if err == nil && cn.adopt(t) {
+			return // the adoption set the streams anew
+		}
+		cn.adoptMu.Lock()
+		cur, _ := cn.current()
+		cn.applyReplTargets(cur)
+		cn.adoptMu.Unlock()
 	}()
 }
 
