@@ -208,12 +208,6 @@ var errDiskWrite = errors.New("chkv: cannot write the append-only log")
 // cannot be written.
 const msgMisconf = "MISCONF Errors writing to the AOF file: "
 
-// openFileDefault opens name for writing without O_APPEND (writes go
-// through WriteAt, so a failed write can be overwritten).
-func openFileDefault(name string) (aofFile, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-}
-
 // openAOF loads the data directory into s (recovery: the newest snapshot,
 // then the logs after it), opens the log for appending and installs the
 // persistence hook. The background loop (fsync every second, compaction,
