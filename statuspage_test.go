@@ -184,6 +184,18 @@ func TestStatusPageBrowser(t *testing.T) {
 	require.Equal(t, "false", attr(t, html, "progress", "data-active"))
 	require.Equal(t, len(tab.Members), colouredAreas(b.screenshot(srv.URL), 20000), "one coloured area per primary in the screenshot")
 
+	// A slot's owners, as hovering its cell shows them (#slot=N shows the same).
+	const slot = 5000
+	owner := func(id NodeID) string {
+		m, ok := tab.Member(id)
+		require.True(t, ok)
+		return fmt.Sprintf("%s (%s, %s)", id, m.Addr, m.State)
+	}
+	owners := tab.Owners(slot)
+	require.Len(t, owners, 2)
+	html = b.dom(srv.URL + "/#slot=" + strconv.Itoa(slot))
+	require.Contains(t, html, fmt.Sprintf("slot %d\nprimary: %s\nreplicas: %s</div>", slot, owner(owners[0]), owner(owners[1])))
+
 	cl := newTestClient(t, ClientConfig{NameNode: c.NameNodeAddr(), Transport: c.Transport()})
 	for i := range 4000 {
 		require.NoError(t, cl.Set(ctx, fmt.Sprint("key:", i), "value"))
@@ -204,10 +216,11 @@ func TestStatusPageBrowser(t *testing.T) {
 				first = keys
 				require.Regexp(t, `<tr data-member="dn4" data-state="(joining|up)">`, html)
 				require.Greater(t, attrInt(t, html, "slotmap", "data-moving"), int64(0), "slots to move marked on the map")
-				require.Regexp(t, `id="progress"[^>]*>moving: `, html)
+				require.Regexp(t, `id="progress"[^>]*>moving: [0-9,]+ slots moved, [0-9,]+ to go, `, html)
+				require.Equal(t, attrInt(t, html, "slotmap", "data-moving"), attrInt(t, html, "progress", "data-slots-left"))
 				if path := os.Getenv("CHKV_STATUS_SCREENSHOT"); path != "" {
 					shot := filepath.Join(t.TempDir(), "shot.png")
-					b.run(srv.URL, "--screenshot="+shot, "--window-size=1440,820")
+					b.run(srv.URL+"/#slot=2200", "--screenshot="+shot, "--window-size=1440,820")
 					data, err := os.ReadFile(shot)
 					require.NoError(t, err)
 					require.NoError(t, os.WriteFile(path, data, 0o644))
@@ -223,7 +236,8 @@ func TestStatusPageBrowser(t *testing.T) {
 	require.NoError(t, c.WaitStable(ctx))
 	html = b.dom(srv.URL)
 	require.Equal(t, "false", attr(t, html, "progress", "data-active"))
-	require.GreaterOrEqual(t, attrInt(t, html, "progress", "data-slots-done"), attrInt(t, html, "progress", "data-slots-total"))
+	require.Greater(t, attrInt(t, html, "progress", "data-slots-done"), int64(0))
+	require.Equal(t, int64(0), attrInt(t, html, "progress", "data-slots-left"))
 	require.Regexp(t, `id="progress"[^>]*>done: `, html)
 	require.Equal(t, int64(0), attrInt(t, html, "slotmap", "data-moving"))
 	require.Regexp(t, `<tr data-member="dn4" data-state="up">`, html)
