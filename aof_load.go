@@ -180,7 +180,7 @@ func decodePayload(b []byte, rec *record, body func(d *recordDecoder) error) (ty
 // expiry cycle waits, so a key expiring meanwhile still takes the changes
 // logged for it.
 func (s *Store) applyPayload(b []byte, rec *record) error {
-	var dg runningDigest
+	dg := runningDigest{off: true}
 	typ, slot, seq, err := decodePayload(b, rec, func(d *recordDecoder) error { return nil })
 	if err != nil {
 		return err

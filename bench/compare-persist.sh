@@ -5,7 +5,9 @@
 #
 # Usage: bench/compare-persist.sh [rounds] [requests]
 # FSYNCS lists the policies (default "everysec always"); KEYS the keys loaded (default 1000000);
-# DIR the directory the files go to (default a temporary one: put it on the disk you care about).
+# DIR the directory the files go to (default a temporary one: put it on the disk you care about);
+# REWRITE=0 turns both servers' automatic compaction off, so each loads its plain command log
+# (default 100: Redis rewrites into an RDB preamble, chkv into a snapshot, past 64 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -13,11 +15,14 @@ ROUNDS=${1:-3}
 N=${2:-100000}
 KEYS=${KEYS:-1000000}
 FSYNCS=${FSYNCS:-everysec always}
+REWRITE=${REWRITE:-100}
+CREWRITE=$REWRITE; [ "$REWRITE" = 0 ] && CREWRITE=-1
 TMP=$(mktemp -d ${DIR:+-p "$DIR"})
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 require_tools redis-server redis-benchmark redis-cli python3
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+cpu_ms() { awk '{print ($14+$15)*1000/'$(getconf CLK_TCK)'}' /proc/$1/stat; }
 now_ms() { date +%s%3N; }
 wait_ping() { for _ in $(seq 2000); do [ "$(redis-cli -p $1 ping 2>/dev/null)" = PONG ] && return; sleep 0.01; done; echo "port $1 did not answer"; exit 1; }
 
@@ -27,17 +32,17 @@ go build -o "$TMP/chkv" ./cmd/chkv
 start_redis() {
   RPORT=$(free_port); mkdir -p "$TMP/redis-$1"
   redis-server --port $RPORT --bind 127.0.0.1 --dir "$TMP/redis-$1" --save "" --appendonly yes \
-    --appendfsync $1 --daemonize no >>"$TMP/redis.log" 2>&1 &
+    --appendfsync $1 --auto-aof-rewrite-percentage $REWRITE --daemonize no >>"$TMP/redis.log" 2>&1 &
   RPID=$!
 }
 start_chkv() {
   CPORT=$(free_port)
-  "$TMP/chkv" server --addr 127.0.0.1:$CPORT --data-dir "$TMP/chkv-$1" --appendfsync $1 ${CHKV_FLAGS:-} >>"$TMP/chkv.log" 2>&1 &
+  "$TMP/chkv" server --addr 127.0.0.1:$CPORT --data-dir "$TMP/chkv-$1" --appendfsync $1 --auto-aof-rewrite-percentage $CREWRITE ${CHKV_FLAGS:-} >>"$TMP/chkv.log" 2>&1 &
   CPID=$!
 }
 stop() { kill $1; wait $1 2>/dev/null || true; }
 
-echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  keys: $KEYS  fs: $(df -T "$TMP" | awk 'NR==2 {print $2}')  load: $(cut -d' ' -f1 /proc/loadavg)"
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  keys: $KEYS  rewrite: $REWRITE  fs: $(df -T "$TMP" | awk 'NR==2 {print $2}')  load: $(cut -d' ' -f1 /proc/loadavg)"
 for F in $FSYNCS; do
   unset R; declare -A R
   start_redis $F; start_chkv $F; wait_ping $RPORT; wait_ping $CPORT
@@ -72,15 +77,15 @@ PY
   stop $RPID; stop $CPID
   echo
   echo "== appendfsync $F: restart with $KEYS keys of 100 bytes (files: redis $(du -sm "$TMP/redis-$F" | cut -f1) MiB, chkv $(du -sm "$TMP/chkv-$F" | cut -f1) MiB)"
-  printf "| %-6s | %9s | %10s | %8s |\n" server keys "load ms" "RSS MiB"
-  printf "|--------|-----------|------------|----------|\n"
+  printf "| %-6s | %9s | %10s | %12s | %8s |\n" server keys "load ms" "load CPU ms" "RSS MiB"
+  printf "|--------|-----------|------------|--------------|----------|\n"
   for srv in redis chkv; do
     t0=$(now_ms)
     if [ $srv = redis ]; then start_redis $F; port=$RPORT; pid=$RPID; else start_chkv $F; port=$CPORT; pid=$CPID; fi
     wait_ping $port
-    ms=$(( $(now_ms) - t0 ))
+    ms=$(( $(now_ms) - t0 )); cpu=$(cpu_ms $pid)
     sleep 1
-    printf "| %-6s | %9s | %10s | %8.1f |\n" $srv $(redis-cli -p $port dbsize) $ms $(echo "$(rss_kb $pid)/1024" | bc -l)
+    printf "| %-6s | %9s | %10s | %12s | %8.1f |\n" $srv $(redis-cli -p $port dbsize) $ms $cpu $(echo "$(rss_kb $pid)/1024" | bc -l)
     eval "${srv}_ms=$ms; ${srv}_rss=$(rss_kb $pid)"
     stop $pid
   done
