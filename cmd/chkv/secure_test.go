@@ -121,6 +121,9 @@ func TestSecureClusterCLI(t *testing.T) {
 		}
 	}
 	waitFor(t, "two DataNodes serving", settled(2))
+	waitFor(t, "writes accepted", func() bool { // the nodes hold the table and their leases
+		return redis(dn1, "SET", "probe", "1") == "OK"
+	})
 	for i := range 20 {
 		if got := redis(dn1, "SET", fmt.Sprintf("key%d", i), fmt.Sprint(i)); got != "OK" {
 			t.Fatalf("SET key%d over TLS: %q", i, got)
