@@ -42,7 +42,8 @@ type ClusterNodeConfig struct {
 	Lease time.Duration
 	// ReplicaTimeout is how long a write may wait for a replica's
 	// acknowledgement before the node asks the NameNode to take that
-	// replica out of the in-sync set. Default 2 heartbeat intervals.
+	// replica out of the in-sync set. Default 4 heartbeat intervals,
+	// about the NameNode's failure detection.
 	ReplicaTimeout time.Duration
 	// AsyncReplication answers writes without waiting for the replicas,
 	// as Redis does: faster, but a failover can lose the last writes.
@@ -85,7 +86,7 @@ func (c *ClusterNodeConfig) validate() error {
 		c.Lease = c.HeartbeatInterval * 5 / 2
 	}
 	if c.ReplicaTimeout == 0 {
-		c.ReplicaTimeout = 2 * c.HeartbeatInterval
+		c.ReplicaTimeout = 4 * c.HeartbeatInterval
 	}
 	if strings.ContainsAny(string(c.ID), " \r\n") || strings.ContainsAny(c.Rack, " \r\n") {
 		return fmt.Errorf("chkv: node id %q or rack %q holds spaces or line breaks", c.ID, c.Rack)

@@ -896,11 +896,14 @@ func cmdRepl(c *conn, args [][]byte) {
 // and the sender leads the slot in this node's table unless the sender's
 // table is at least as new.
 func (cn *clusterNode) acceptsRepl(t *Table, slot int, from NodeID, epoch uint64) bool {
+	if epoch > t.Version {
+		return true // the sender's table is newer, and names this node (a restarted node's first table is the newest)
+	}
 	m := cn.moves[slot].Load()
 	if !t.holds(slot, cn.id) && cn.replicaSince[slot].Load() == 0 && m == nil {
 		return false // a node that lost its data, or never had the slot
 	}
-	if epoch >= t.Version {
+	if epoch == t.Version {
 		return true
 	}
 	if p, ok := t.Primary(slot); ok && p.ID == from {

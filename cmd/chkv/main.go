@@ -381,7 +381,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cc.Rack, "rack", "", "failure domain")
 	fs.IntVar(&cc.Weight, "weight", cc.Weight, "share of slots relative to other nodes")
 	fs.DurationVar(&cc.HeartbeatInterval, "heartbeat", cc.HeartbeatInterval, "heartbeat interval (the lease and the replica timeout scale with it)")
-	fs.DurationVar(&cc.ReplicaTimeout, "replica-timeout", 0, "how long a write waits for a replica before it is taken out of the in-sync set (default: 2 heartbeats)")
+	fs.DurationVar(&cc.ReplicaTimeout, "replica-timeout", 0, "how long a write waits for a replica before it is taken out of the in-sync set (default: 4 heartbeats)")
 	fs.BoolVar(&cc.AsyncReplication, "async-replication", false, "answer writes before the replicas applied them (Redis's trade-off: a failover may lose the last writes)")
 	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must AUTH with")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a password or a cluster secret")
