@@ -5,6 +5,7 @@ package chkv
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,4 +98,60 @@ func TestAOFDataDirBelongsToOneNode(t *testing.T) {
 	if _, err := keepNodeID(dir, "other", ""); err == nil {
 		t.Fatal("a data dir of node 127.0.0.1:7001 was taken by node other")
 	}
+}
+
+func TestAOFClusterRestartAfterFailoverServesNothingStale(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.DataNodes, c.Replicas, c.HeartbeatInterval = 3, 1, 100*time.Millisecond
+		c.DataNodeDirs = t.TempDir()
+	})
+	if err := cl.WaitStable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := newClusterClient(t, cl, nil)
+	const n = 500
+	clusterKeys(t, ctx, c, n, "a")
+	// dn1 dies; its slots fail over to their replicas and take new values
+	// while it is down.
+	if err := cl.KillDataNode("dn1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		tb := cl.NameNode().Table()
+		for s := range NumSlots {
+			if p, ok := tb.Primary(s); !ok || p.ID == "dn1" {
+				return false
+			}
+		}
+		return true
+	})
+	clusterKeys(t, ctx, c, n, "b")
+	// Back with its files, which hold the old values: none of them is served.
+	if _, err := cl.RestartDataNode(ctx, "dn1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WaitStable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkClusterKeys(t, ctx, c, n, "b")
+	// Not even unserved: once the table settled, dn1 holds no value it had
+	// before it died.
+	waitFor(t, func() bool { return staleValues(cl.DataNode("dn1").Store(), "a") == 0 })
+}
+
+// staleValues counts the keys of s whose value starts with prefix.
+func staleValues(s *Store, prefix string) (n int) {
+	for i := range NumSlots {
+		sd := s.slot(i)
+		sd.mu.Lock()
+		for _, e := range sd.keys {
+			if e.kind == kindString && strings.HasPrefix(string(e.str), prefix) {
+				n++
+			}
+		}
+		sd.mu.Unlock()
+	}
+	return n
 }
