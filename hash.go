@@ -17,9 +17,13 @@ const (
 	hashMaxListpackValue   = 64
 )
 
-// hashFieldOverhead approximates the bytes a hash field costs beyond its
-// field and value bytes (table slot, blob header, allocation rounding).
-const hashFieldOverhead = 24
+// The bytes a hash field costs beyond its field and value bytes, measured
+// live with 20-byte fields: in a small hash (pair slot and its growth room,
+// allocation rounding) and in a big one (table slot, blob header, rounding).
+const (
+	hashFieldOverheadSmall = 64
+	hashFieldOverhead      = 30
+)
 
 // hashPair is one field of a hash with its value.
 type hashPair struct {
@@ -41,7 +45,12 @@ func (h *hashValue) len() int {
 }
 
 // size returns the accounted bytes of the hash's fields.
-func (h *hashValue) size() int64 { return h.bytes + int64(h.len())*hashFieldOverhead }
+func (h *hashValue) size() int64 {
+	if h.m == nil {
+		return h.bytes + int64(len(h.pairs))*hashFieldOverheadSmall
+	}
+	return h.bytes + int64(h.m.len())*hashFieldOverhead
+}
 
 // find returns the position of field in pairs, or -1.
 func (h *hashValue) find(field []byte) int {

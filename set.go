@@ -9,8 +9,13 @@ import "sort"
 // the set to a hash table for good; any non-integer member converts too.
 const setMaxIntsetEntries = 512
 
-// setMemberOverhead approximates the bytes a set member costs beyond its bytes.
-const setMemberOverhead = 48
+// The bytes a set member costs beyond its bytes, measured live: in an
+// intset (string, number, slice room) and in a big set (string, slice and
+// map slots, allocation rounding).
+const (
+	setMemberOverheadInts = 40
+	setMemberOverhead     = 75
+)
 
 // setValue is a set. While ints is set, members holds decimal integers in
 // numeric order and idx is nil; afterwards idx maps every member to its
@@ -31,7 +36,12 @@ func (s *setValue) len() int { return len(s.members) }
 func (s *setValue) isIntset() bool { return s.idx == nil }
 
 // size returns the accounted bytes of the set's members.
-func (s *setValue) size() int64 { return s.bytes + int64(len(s.members))*setMemberOverhead }
+func (s *setValue) size() int64 {
+	if s.idx == nil {
+		return s.bytes + int64(len(s.members))*setMemberOverheadInts
+	}
+	return s.bytes + int64(len(s.members))*setMemberOverhead
+}
 
 // find returns the position of m, or -1.
 func (s *setValue) find(m []byte) int {
