@@ -55,13 +55,14 @@ type migrationState struct {
 	timer    *time.Timer       // the next retry
 
 	// Progress since the plan last changed from converged.
-	started    time.Time
-	finished   time.Time // when the movement ended; zero while it runs
-	slotsTotal int
-	slotsDone  int
-	keysMoved  int64
-	bytesMoved int64
-	nodes      map[NodeID]*nodeProgress
+	started     time.Time
+	finished    time.Time // when the movement ended; zero while it runs
+	slotsTotal  int
+	slotsDone   int
+	slotsCopied int // of slotsDone, copies that filled a replica
+	keysMoved   int64
+	bytesMoved  int64
+	nodes       map[NodeID]*nodeProgress
 }
 
 type nodeProgress struct {
@@ -77,6 +78,7 @@ type MigrationStatus struct {
 	SlotsTotal  int                   `json:"slots_total"`  // slots to move since the movement began
 	SlotsDone   int                   `json:"slots_done"`   // of those, moved
 	SlotsMoving int                   `json:"slots_moving"` // in batches under way
+	SlotsCopied int                   `json:"slots_copied"` // of slots_done, replica copies filled (re-replication) rather than moves
 	KeysMoved   int64                 `json:"keys_moved"`
 	BytesMoved  int64                 `json:"bytes_moved"`
 	KeysPerSec  float64               `json:"keys_per_sec"`
@@ -702,6 +704,12 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 		delete(ms.retryAt, s)
 	}
 	ms.slotsDone += len(j.slots)
+	if j.op.mode == modeCopy {
+		ms.slotsCopied += len(j.slots)
+	}
+	// Moves that follow (a replica after a move) were not known when the
+	// movement began: the total grows with them.
+	ms.slotsTotal = max(ms.slotsTotal, ms.slotsDone+len(ms.jobs))
 	ms.keysMoved += keys
 	ms.bytesMoved += bytes
 	n.progressOf(j.source.ID).keysOut += keys
@@ -871,7 +879,7 @@ func (n *NameNode) cancelJobsLocked(id NodeID) {
 func (n *NameNode) beginProgressLocked() {
 	ms := &n.mig
 	if len(ms.jobs) == 0 {
-		ms.started, ms.slotsTotal, ms.slotsDone, ms.keysMoved, ms.bytesMoved = time.Now(), 0, 0, 0, 0
+		ms.started, ms.slotsTotal, ms.slotsDone, ms.keysMoved, ms.bytesMoved, ms.slotsCopied = time.Now(), 0, 0, 0, 0, 0
 		ms.finished = time.Time{}
 		ms.nodes = map[NodeID]*nodeProgress{}
 	}
@@ -884,6 +892,16 @@ func (n *NameNode) beginProgressLocked() {
 		pp, pok := n.plan.Primary(s)
 		if sok && pok && sp.ID != pp.ID && holds(n.plan, sp.ID) {
 			total++
+			continue
+		}
+		if sok && pok && sp.ID == pp.ID {
+			// Replica copies to fill (re-replication, a new replica).
+			owners := n.table.Owners(s)
+			for _, id := range n.plan.Owners(s)[1:] {
+				if m, ok := n.plan.Member(id); ok && m.State.Live() && !slices.Contains(owners, id) {
+					total++
+				}
+			}
 		}
 	}
 	ms.slotsTotal = total
@@ -892,7 +910,7 @@ func (n *NameNode) beginProgressLocked() {
 // migrationStatusLocked returns the progress figures.
 func (n *NameNode) migrationStatusLocked() MigrationStatus {
 	ms := &n.mig
-	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
+	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), SlotsCopied: ms.slotsCopied, KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
 	in, out := map[NodeID]int{}, map[NodeID]int{}
 	served, plan := n.table, n.plan
 	holding := make([]bool, len(served.Members)) // by served member index
