@@ -32,7 +32,7 @@ type fileScan struct {
 func (f *fileScan) problem() string {
 	switch {
 	case f.torn:
-		return fmt.Sprintf("%s ends in an incomplete record at offset %d: %d bytes of %d cut off", f.name, f.good, f.size-f.good, f.size)
+		return fmt.Sprintf("%s ends in an incomplete record at offset %d: the last %d bytes of %d", f.name, f.good, f.size-f.good, f.size)
 	case f.damage != "":
 		return fmt.Sprintf("%s is damaged at offset %d of %d bytes: %s", f.name, f.good, f.size, f.damage)
 	}
@@ -352,7 +352,7 @@ func (p *aof) load() (uint64, error) {
 		}
 		switch {
 		case fs.torn:
-			p.cfg.logger.Warn("append-only log: cut a torn tail: " + fs.problem())
+			p.cfg.logger.Warn(fmt.Sprintf("append-only log: cut off %d bytes of a torn tail: %s", fs.size-fs.good, fs.problem()))
 			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
 		case fs.damage != "" && !p.cfg.loadTruncated:
 			return 0, errors.New("chkv: " + fs.problem() + hint)

@@ -544,7 +544,15 @@ func runCheckAOF(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check-aof", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fix := fs.Bool("fix", false, "cut each log at its first torn or damaged record")
-	if err := fs.Parse(args); err != nil {
+	var rest []string // --fix may follow DIR, as with redis-check-aof
+	for _, a := range args {
+		if a == "--fix" || a == "-fix" {
+			*fix = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if err := fs.Parse(rest); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
