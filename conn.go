@@ -27,7 +27,11 @@ type conn struct {
 	quit          bool  // close after flushing the current replies
 	nowMs         int64 // the clock read once per pipelined batch; 0 when stale
 	asking        bool  // ASKING came just before this command (cluster mode)
-	gate          int   // slot+1 of the running command, counted in flight (cluster mode)
+	// importRefused is set when CHKV.IMPORT EXPECT refused this
+	// connection's batch: its later IMPORT requests are refused too.
+	importRefused bool
+	imports       []slotImport // slot imports this connection began (migrate.go)
+	gate          int          // slot+1 of the running command, counted in flight (cluster mode)
 	// readonly is set by READONLY: a replica serves this client's reads
 	// of its slots (cluster mode).
 	readonly bool
@@ -130,6 +134,7 @@ func (c *conn) protocolError(err error) {
 
 // gone forgets a closed connection: its counters go to the node's.
 func (c *conn) gone() {
+	c.abandonImports()
 	c.d.mu.Lock()
 	c.d.stats.commands.Add(c.cmds.Load())
 	c.d.stats.netIn.Add(c.bytesIn.Load())

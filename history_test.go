@@ -113,6 +113,9 @@ type historyRun struct {
 	counts     map[hOp]*historyCounts
 	refusals   []string // the first few, for the log
 	unexpected []string
+	// slotLog is, per slot of a key, when its owners changed (for the
+	// diagnosis of a failing key).
+	slotLog map[int][]string
 }
 
 // now is the run's clock for operation times: monotonic nanoseconds since
@@ -231,6 +234,7 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		}
 		if err := hCheckFinal(k.kind, byKey[k.name], fops[i].Output.(hOutput)); err != nil {
 			t.Errorf("final state of %s %s (slot %d): %v", k.kind, k.name, Slot(k.name), err)
+			h.explainLoss(k, byKey[k.name], err)
 		}
 		byKey[k.name] = append(byKey[k.name], fops[i])
 	}
@@ -320,6 +324,7 @@ func (h *historyRun) watchOwners(stop <-chan struct{}) map[string]int {
 				}
 			}
 			prev = t
+			h.logOwners(t)
 			for _, k := range h.keys {
 				p, _ := t.Primary(Slot(k.name))
 				if o, ok := owner[k.name]; ok && o != p.ID {
@@ -332,6 +337,41 @@ func (h *historyRun) watchOwners(stop <-chan struct{}) map[string]int {
 		case <-stop:
 			return moved
 		case <-tick.C:
+		}
+	}
+}
+
+// logOwners records the owners of each key's slot in t when they differ
+// from the last table's.
+func (h *historyRun) logOwners(t *Table) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.slotLog == nil {
+		h.slotLog = map[int][]string{}
+	}
+	for _, k := range h.keys {
+		s := Slot(k.name)
+		e := fmt.Sprintf("owners %v lost %v", t.Owners(s), t.Lost(s))
+		l := h.slotLog[s]
+		if len(l) > 0 && strings.HasSuffix(l[len(l)-1], e) {
+			continue
+		}
+		h.slotLog[s] = append(l, fmt.Sprintf("%v table %d %s", time.Duration(h.now()), t.Version, e))
+	}
+}
+
+// explainLoss logs, for a key whose final state misses acknowledged
+// writes, its slot's owner changes and the calls of the writes the error
+// names.
+func (h *historyRun) explainLoss(k historyKey, ops []porcupine.Operation, err error) {
+	h.mu.Lock()
+	l := h.slotLog[Slot(k.name)]
+	h.mu.Unlock()
+	h.t.Logf("%s: owners of slot %d over the run:\n  %s", k.name, Slot(k.name), strings.Join(l, "\n  "))
+	for _, op := range ops {
+		in := op.Input.(hInput)
+		if in.Value != "" && strings.Contains(err.Error(), strconv.Quote(in.Value)) {
+			h.t.Logf("%s: %s called at %v, returned at %v", k.name, in.Value, time.Duration(op.Call), time.Duration(op.Return))
 		}
 	}
 }

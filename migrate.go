@@ -358,7 +358,7 @@ func migrateCommands() []*command {
 }
 
 // cmdMigrate handles CHKV.MIGRATE <target-id> <target-addr> <keys-per-sec>
-// [<mode>] <slot>... from the NameNode. The mode is "move" (the default:
+// [<mode>] [EXPECT <incarnation>] <slot>... from the NameNode. The mode is "move" (the default:
 // copy the slots to the target and hand them off), "copy" (fill the target
 // as a new replica; the slots stay here), "promote" (hand the slots off to
 // the target, an in-sync replica that holds them already), and move or
@@ -379,6 +379,10 @@ func cmdMigrate(c *conn, args [][]byte) {
 			return
 		}
 		rest = rest[1:]
+	}
+	if len(rest) >= 2 && eqFold(rest[0], "expect") {
+		op.expect = string(truncate(rest[1], maxStringLen))
+		rest = rest[2:]
 	}
 	if len(rest) == 0 {
 		c.w.errorText("ERR chkv: no slots to migrate")
@@ -411,6 +415,11 @@ const (
 type migrateOp struct {
 	mode string
 	keep []NodeID
+	// expect is the target's process incarnation the NameNode planned the
+	// batch with: a target that restarted since (its incarnation differs)
+	// refuses the batch, so a move never hands a slot to a process the
+	// NameNode does not know holds it. Empty: not checked.
+	expect string
 }
 
 // String formats the op as CHKV.MIGRATE's mode argument.
@@ -518,6 +527,11 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 	defer nc.Close()
 	mv := newMover(cn, nc, rate)
 	defer mv.release()
+	if op.expect != "" {
+		// First on the pipe: a refusal shows at the first sync, and the
+		// target refuses every later IMPORT request of this connection.
+		mv.send("EXPECT", op.expect)
+	}
 	ms := make([]*slotMove, len(slots))
 	for i := range slots {
 		ms[i] = &slotMove{out: true, peerID: targetID, peerAddr: targetAddr, thawed: make(chan struct{})}
@@ -964,7 +978,8 @@ func (mv *mover) sendDirty(slots []int, ms []*slotMove) (int, error) {
 	return total, mv.flush()
 }
 
-// cmdImport handles the target's side: CHKV.IMPORT BEGIN <source-id>
+// cmdImport handles the target's side: CHKV.IMPORT EXPECT <incarnation>,
+// BEGIN <source-id>
 // <slot>..., DATA <records>, DIGEST <now> (<slot> <seq>)..., COMMIT
 // <slot>..., ABORT <slot>....
 func cmdImport(c *conn, args [][]byte) {
@@ -972,6 +987,15 @@ func cmdImport(c *conn, args [][]byte) {
 	sub := string(truncate(args[1], 16))
 	var err error
 	switch {
+	case c.importRefused:
+		err = errors.New("chkv: this connection's batch was refused")
+	case eqFold(args[1], "expect") && len(args) == 3:
+		if string(args[2]) != cn.incarnation {
+			c.importRefused = true
+			err = fmt.Errorf("chkv: %s restarted since the batch was planned (incarnation %s, not %s)", cn.id, cn.incarnation, truncate(args[2], 32))
+		} else {
+			c.w.ok()
+		}
 	case eqFold(args[1], "data") && len(args) == 3:
 		err = cn.importData(args[2])
 		if err == nil {
@@ -980,7 +1004,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "begin") && len(args) >= 4:
 		var slots []int
 		if slots, err = parseSlots(args[3:]); err == nil {
-			err = cn.importBegin(NodeID(args[2]), slots)
+			err = c.noteImports(cn.importBegin(NodeID(args[2]), slots))
 		}
 		if err == nil {
 			c.w.ok()
@@ -988,7 +1012,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "promote") && len(args) >= 4:
 		var slots []int
 		if slots, err = parseSlots(args[3:]); err == nil {
-			err = cn.importPromote(NodeID(args[2]), slots)
+			err = c.noteImports(cn.importPromote(NodeID(args[2]), slots))
 		}
 		if err == nil {
 			c.w.ok()
@@ -1030,18 +1054,19 @@ func cmdImport(c *conn, args [][]byte) {
 
 // importBegin prepares slots to receive a copy: they must not be served
 // here; whatever they held (an abandoned earlier copy) is dropped.
-func (cn *clusterNode) importBegin(source NodeID, slots []int) error {
+func (cn *clusterNode) importBegin(source NodeID, slots []int) ([]slotImport, error) {
 	t, _ := cn.current()
 	for _, s := range slots {
 		if p, ok := t.Primary(s); ok && p.ID == cn.id {
-			return fmt.Errorf("chkv: slot %d is served here (table version %d)", s, t.Version)
+			return nil, fmt.Errorf("chkv: slot %d is served here (table version %d)", s, t.Version)
 		}
 		if m := cn.moves[s].Load(); m != nil && m.out {
-			return fmt.Errorf("chkv: slot %d is moving out of here", s)
+			return nil, fmt.Errorf("chkv: slot %d is moving out of here", s)
 		}
 	}
 	st := cn.d.store
-	for _, s := range slots {
+	imps := make([]slotImport, len(slots))
+	for i, s := range slots {
 		sd := st.slot(s)
 		sd.mu.Lock()
 		st.clearSlot(s, msgClusterDown)
@@ -1051,23 +1076,56 @@ func (cn *clusterNode) importBegin(source NodeID, slots []int) error {
 			cn.stats.slotsIn.Add(1)
 		}
 		sd.mu.Unlock()
+		imps[i] = slotImport{slot: s, m: m}
 	}
-	return nil
+	return imps, nil
+}
+
+// slotImport is a slot a connection began importing, and its move.
+type slotImport struct {
+	slot int
+	m    *slotMove
+}
+
+// noteImports remembers the imports a BEGIN or PROMOTE of c started: if c
+// closes before they commit or abort, they are abandoned (abandonImports).
+func (c *conn) noteImports(imps []slotImport, err error) error {
+	c.imports = append(c.imports, imps...)
+	return err
+}
+
+// abandonImports aborts the imports c began that neither committed nor
+// aborted when c closed: the source gave up (its ABORT may have been lost
+// with the link), and a stale import would refuse the next attempt.
+func (c *conn) abandonImports() {
+	if len(c.imports) == 0 {
+		return
+	}
+	cn := c.d.cluster
+	for _, imp := range c.imports {
+		if imp.m.state.Load() == moveImporting {
+			cn.abortImport(imp.slot, imp.m)
+		}
+	}
+	c.imports = nil
 }
 
 // importPromote prepares slots this node holds as an in-sync replica to be
 // handed over: they are marked as imported-to-be without dropping their data.
-func (cn *clusterNode) importPromote(source NodeID, slots []int) error {
+func (cn *clusterNode) importPromote(source NodeID, slots []int) ([]slotImport, error) {
 	t, _ := cn.current()
 	for _, s := range slots {
 		if p, ok := t.Primary(s); !ok || p.ID == cn.id || !t.holds(s, cn.id) {
-			return fmt.Errorf("chkv: slot %d: not a replica here (table version %d)", s, t.Version)
+			return nil, fmt.Errorf("chkv: slot %d: not a replica here (table version %d)", s, t.Version)
 		}
-		if m := cn.moves[s].Load(); m != nil {
-			return fmt.Errorf("chkv: slot %d is moving (out %v, state %d, peer %s)", s, m.out, m.state.Load(), m.peerID)
+		// An earlier promote from the same source that never ended (its
+		// connection is not closed yet) gives way: it kept the data.
+		if m := cn.moves[s].Load(); m != nil && !(m.promote && m.peerID == source && m.state.Load() == moveImporting) {
+			return nil, fmt.Errorf("chkv: slot %d is moving (out %v, state %d, peer %s)", s, m.out, m.state.Load(), m.peerID)
 		}
 	}
-	for _, s := range slots {
+	imps := make([]slotImport, len(slots))
+	for i, s := range slots {
 		sd := cn.d.store.slot(s)
 		sd.mu.Lock()
 		m := &slotMove{peerID: source, promote: true}
@@ -1077,8 +1135,9 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int) error {
 			cn.stats.slotsIn.Add(1)
 		}
 		sd.mu.Unlock()
+		imps[i] = slotImport{slot: s, m: m}
 	}
-	return nil
+	return imps, nil
 }
 
 // importReplica ends the copy of slots as a new replica: the data stays,
@@ -1198,11 +1257,25 @@ func (cn *clusterNode) importDigest(c *conn, args [][]byte) error {
 	return nil
 }
 
+// abortImport ends the import m of slot s without taking the slot: its
+// partial copy is dropped, except a promoted replica's, which keeps its copy.
+func (cn *clusterNode) abortImport(s int, m *slotMove) {
+	st := cn.d.store
+	sd := st.slot(s)
+	sd.mu.Lock()
+	if cn.moves[s].CompareAndSwap(m, nil) {
+		if !m.promote {
+			st.clearSlot(s, msgClusterDown)
+		}
+		cn.stats.slotsIn.Add(-1)
+	}
+	sd.mu.Unlock()
+}
+
 // importEnd commits (the slots are served to ASKING clients until the
 // table gives them to this node) or abandons (their data is dropped) the
 // import of slots.
 func (cn *clusterNode) importEnd(slots []int, commit bool) error {
-	st := cn.d.store
 	for _, s := range slots {
 		m := cn.moves[s].Load()
 		if m == nil || m.out {
@@ -1215,15 +1288,7 @@ func (cn *clusterNode) importEnd(slots []int, commit bool) error {
 			m.state.Store(moveImported)
 			continue
 		}
-		sd := st.slot(s)
-		sd.mu.Lock()
-		if cn.moves[s].CompareAndSwap(m, nil) {
-			if !m.promote { // a replica that was to take over keeps its copy
-				st.clearSlot(s, msgClusterDown)
-			}
-			cn.stats.slotsIn.Add(-1)
-		}
-		sd.mu.Unlock()
+		cn.abortImport(s, m)
 	}
 	if commit {
 		cn.stats.slotsRecv.Add(int64(len(slots)))

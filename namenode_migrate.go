@@ -651,6 +651,9 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 		link := &peerLink{tr: n.cfg.Transport, addr: j.source.Addr, secret: n.cfg.ClusterSecret}
 		defer link.close()
 		args := []string{"CHKV.MIGRATE", string(j.target.ID), j.target.Addr, strconv.FormatFloat(rate, 'f', -1, 64), j.op.String()}
+		if j.targetInc != "" {
+			args = append(args, "EXPECT", j.targetInc)
+		}
 		args = append(args, slotArgs(j.slots)...)
 		r, err := link.do(ctx, args...)
 		n.mu.Lock()
