@@ -155,6 +155,13 @@ func runHistory(t *testing.T, cfg historyConfig) {
 	if historyRace() { // every call costs several times the CPU: keep the machine responsive
 		cfg.pace *= 5
 	}
+	if v := os.Getenv("CHKV_HISTORY_LOAD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("CHKV_HISTORY_LOAD=%q: %v", v, err)
+		}
+		cfg.load = d // the nemesis still goes on until it has done one of each change
+	}
 	seed := historySeed(t)
 	t.Logf("seed %d (set CHKV_HISTORY_SEED=%d to replay the same choices)", seed, seed)
 	cl := NewClusterT(t, func(c *ClusterConfig) {
@@ -368,11 +375,24 @@ func (h *historyRun) explainLoss(k historyKey, ops []porcupine.Operation, err er
 	l := h.slotLog[Slot(k.name)]
 	h.mu.Unlock()
 	h.t.Logf("%s: owners of slot %d over the run:\n  %s", k.name, Slot(k.name), strings.Join(l, "\n  "))
+	// Two acknowledged increments (or pushes) that returned the same count
+	// show where one was lost: the later redid the count the lost one had.
+	seen := map[int64]porcupine.Operation{}
+	shown := 0
 	for _, op := range ops {
-		in := op.Input.(hInput)
+		in, out := op.Input.(hInput), op.Output.(hOutput)
 		if in.Value != "" && strings.Contains(err.Error(), strconv.Quote(in.Value)) {
 			h.t.Logf("%s: %s called at %v, returned at %v", k.name, in.Value, time.Duration(op.Call), time.Duration(op.Return))
 		}
+		if (in.Op != hOpIncr && in.Op != hOpRPush) || out.Unknown || shown >= 5 {
+			continue
+		}
+		if o, dup := seen[out.N]; dup {
+			shown++
+			h.t.Logf("%s: two acknowledged %v returned %d: one called at %v (returned %v), one at %v (returned %v)", k.name, in.Op, out.N,
+				time.Duration(o.Call), time.Duration(o.Return), time.Duration(op.Call), time.Duration(op.Return))
+		}
+		seen[out.N] = op
 	}
 }
 
