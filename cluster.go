@@ -80,6 +80,10 @@ type ClusterConfig struct {
 	// ClusterSecret is the secret the nodes require of each other's
 	// internal commands (NameNodeConfig.ClusterSecret); "" for none.
 	ClusterSecret string
+	// Racks, when set, puts the DataNodes in failure domains: dn<k> is in
+	// rack Racks[(k-1) % len(Racks)]. Each slot's copies sit on distinct
+	// racks where the racks allow.
+	Racks []string
 	// TLS and ClientTLS, on TCP, make every node serve TLS and dial its
 	// peers with TLS (TCPTransport's fields of the same names).
 	TLS, ClientTLS *tls.Config
@@ -297,13 +301,16 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.MaxMemoryPolicy = AllKeysLRU // a full cache evicts instead of refusing
 	}
 	cfg.loops = c.loops
+	cc := DefaultClusterNodeConfig(c.nn.Addr())
 	if k, err := strconv.Atoi(strings.TrimPrefix(string(id), "dn")); err == nil {
 		cfg.loopAffinity = k - 1 // dn<k> is the k-th DataNode: loop k-1, also when restarted
+		if len(c.cfg.Racks) > 0 && k > 0 {
+			cc.Rack = c.cfg.Racks[(k-1)%len(c.cfg.Racks)]
+		}
 	}
 	if c.loops == nil {
 		cfg.EventLoops = -1
 	}
-	cc := DefaultClusterNodeConfig(c.nn.Addr())
 	cc.ID = id
 	cc.HeartbeatInterval = c.cfg.HeartbeatInterval
 	cc.ClusterSecret = c.cfg.ClusterSecret
