@@ -164,6 +164,12 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 				// node is the slot's owner even before the table says so,
 				// and serves clients whose table is newer than its own.
 				// An in-move never overlaps an out-move: no gate needed.
+				// Like a primary it needs its lease: cut off, it may have
+				// been declared down and the slot given to another copy.
+				if !cn.leaseValid() {
+					c.w.errorText(msgNoLease)
+					return false
+				}
 				return true
 			}
 			if asking {
@@ -237,6 +243,18 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
+		if m != nil && !m.out && m.state.Load() == moveImported && owned && !mine && p.ID != m.peerID {
+			// Committed here, but the table gives the slot to a third
+			// node: the NameNode moved on (this node was declared down,
+			// or the source was and an in-sync replica, which holds every
+			// write acknowledged here, took over). Leading on would split
+			// the slot: the import ends, and below the data goes unless
+			// the table names this node a replica.
+			if cn.moves[s].CompareAndSwap(m, nil) {
+				cn.stats.slotsIn.Add(-1)
+			}
+			m = nil
+		}
 		if owned && !mine && t.holds(s, cn.id) {
 			// A replica: the data stays, and follows the primary's stream.
 			cn.replicaSince[s].Store(0)

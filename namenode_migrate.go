@@ -327,6 +327,16 @@ func (n *NameNode) reconcileLocked() error {
 				continue
 			}
 		}
+		if !sok && pok && n.lostFrom[s] == pp.ID && len(plan.Owners(s)) > 1 {
+			// A lost slot back with the node that held it: that node alone
+			// has the data, so it serves the slot alone until copies fill
+			// the plan's replicas (the next pass starts them). Flipping
+			// to the plan's owners would name replicas that hold nothing
+			// in-sync copies.
+			flipTo[s] = []NodeID{pp.ID}
+			delete(n.lostFrom, s)
+			continue
+		}
 		if !sok || !pok || !holds(plan, sp.ID) || n.cfg.NoDataMovement {
 			flip[s] = true // no data to move, or it stays where it is
 			switch {

@@ -511,6 +511,15 @@ func (c *conn) awaitReplicas() bool {
 			ok = false
 			break
 		}
+		if n.seq > n.st.acked.Load() && !cn.tookOut(n.slot, n.st.peer) {
+			// The stream was detached before the replica applied the
+			// write: that only counts when a table took the replica out
+			// of the slot's copies, which the NameNode then never
+			// promotes. A node leading by a move the table does not show
+			// (or no longer leading) has no such table.
+			ok = false
+			break
+		}
 		ok = cn.stillLeads(n.slot) && cn.leadGen[n.slot].Load() == n.gen
 	}
 	c.replNeed = c.replNeed[:0]
@@ -518,6 +527,14 @@ func (c *conn) awaitReplicas() bool {
 		cn.stats.replFailed.Add(1)
 	}
 	return ok
+}
+
+// tookOut reports whether the current table makes this node the primary of
+// slot without peer among its copies.
+func (cn *clusterNode) tookOut(slot int, peer NodeID) bool {
+	t, _ := cn.current()
+	p, ok := t.Primary(slot)
+	return ok && p.ID == cn.id && !t.holds(slot, peer)
 }
 
 // stillLeads reports whether a write on slot, once replicated, counts: this
