@@ -35,6 +35,8 @@ type ClientConfig struct {
 	// NameNode, when set, is the address of a chkv cluster's NameNode: the
 	// Client fetches the partition table from it, watches it for changes,
 	// and routes each key to the node leading its slot (see client_cluster.go).
+	// A comma-separated list names the NameNodes of a Raft group: any of
+	// them serves the table, and one unreachable is skipped.
 	NameNode string
 	// Seeds are addresses of cluster DataNodes. The Client fetches the table
 	// from one of them when the NameNode is unset or unreachable. Setting

@@ -37,8 +37,10 @@ const (
 type clusterState struct {
 	table  atomic.Pointer[Table] // newest table adopted; never nil once started
 	flight singleflight.Group    // one table fetch at a time
-	nn     *clientPool           // the NameNode's pool (no AUTH); nil without one
-	cancel context.CancelFunc    // stops the watcher
+	nn     []*clientPool         // a pool per NameNode of ClientConfig.NameNode (no AUTH); none without
+	// watchAt is the NameNode the table watcher tries next.
+	watchAt int
+	cancel  context.CancelFunc // stops the watcher
 
 	// fetches counts table fetches and inFlight/maxInFlight track how many
 	// run at once, for tests.
@@ -57,7 +59,9 @@ func (c *Client) startCluster(ctx context.Context) error {
 		nnCfg := c.cfg
 		nnCfg.Username, nnCfg.Password = "", ""
 		nnCfg.PoolSize = 2
-		cs.nn = newClientPool(c.cfg.NameNode, &nnCfg, c.closed)
+		for _, a := range SplitNameNodes(c.cfg.NameNode) {
+			cs.nn = append(cs.nn, newClientPool(a, &nnCfg, c.closed))
+		}
 	}
 	c.cluster = cs
 	if err := c.fetchTable(ctx); err != nil {
@@ -65,7 +69,7 @@ func (c *Client) startCluster(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	cs.cancel = cancel
-	if cs.nn != nil {
+	if len(cs.nn) > 0 {
 		c.wg.Add(1)
 		go c.watchTable(wctx)
 	}
@@ -77,8 +81,8 @@ func (cs *clusterState) stop() {
 	if cs.cancel != nil {
 		cs.cancel()
 	}
-	if cs.nn != nil {
-		cs.nn.close()
+	for _, p := range cs.nn {
+		p.close()
 	}
 }
 
@@ -142,13 +146,22 @@ func (c *Client) fetchTable(ctx context.Context) error {
 		}
 	}
 	var errs []error
-	if cs.nn != nil {
-		t, err := c.tableFrom(ctx, cs.nn)
-		if err == nil {
-			c.adopt(t)
+	got := false
+	for _, p := range cs.nn { // any NameNode of a Raft group serves the committed table
+		t, err := c.tableFrom(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		got = true
+		if c.adopt(t) || len(cs.nn) == 1 {
 			return nil
 		}
-		errs = append(errs, err)
+		// Nothing newer: this NameNode may be a follower cut off from the
+		// group; ask the next.
+	}
+	if got {
+		return nil
 	}
 	seen := map[string]bool{}
 	addrs := append([]string(nil), c.cfg.Seeds...)
@@ -266,12 +279,20 @@ func (c *Client) watchTable(ctx context.Context) {
 // watchOnce runs one CHKV.WATCH connection until it fails or ctx ends, and
 // reports whether any table arrived on it.
 func (c *Client) watchOnce(ctx context.Context) (got bool) {
+	addrs := SplitNameNodes(c.cfg.NameNode)
+	addr := addrs[c.cluster.watchAt%len(addrs)]
 	dctx, cancel := context.WithTimeout(ctx, max(c.cfg.DialTimeout, time.Second))
-	nc, err := dialPeer(dctx, c.cfg.Transport, c.cfg.NameNode, c.cfg.ClusterSecret)
+	nc, err := dialPeer(dctx, c.cfg.Transport, addr, c.cfg.ClusterSecret)
 	cancel()
 	if err != nil {
+		c.cluster.watchAt++ // the next NameNode of the list
 		return false
 	}
+	defer func() {
+		if !got {
+			c.cluster.watchAt++
+		}
+	}()
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()

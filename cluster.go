@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -36,6 +37,14 @@ const (
 type ClusterConfig struct {
 	// DataNodes is how many DataNodes start. Default 3.
 	DataNodes int
+	// NameNodes is how many NameNodes run: 1 (the default) alone, more a
+	// Raft group (namenode_ha.go) of NameNodes "nn1", "nn2"... named
+	// NameNodeNodeName(i) on the memory network. Their Raft data lives
+	// under DataDir, or a temporary directory removed by Close.
+	NameNodes int
+	// RaftTimeout, with several NameNodes, is their Raft heartbeat and
+	// election timeout; 0 means the defaults.
+	RaftTimeout time.Duration
 	// Replicas is R, the replicas of each slot besides its primary.
 	Replicas int
 	// CacheMode reassigns lost slots empty instead of answering CLUSTERDOWN,
@@ -101,6 +110,12 @@ func (c *ClusterConfig) validate() error {
 	if c.DataNodes == 0 {
 		c.DataNodes = d.DataNodes
 	}
+	if c.NameNodes == 0 {
+		c.NameNodes = 1
+	}
+	if c.NameNodes < 0 || c.RaftTimeout < 0 {
+		return fmt.Errorf("chkv: %d NameNodes, Raft timeout %v", c.NameNodes, c.RaftTimeout)
+	}
 	if c.Transport == "" {
 		c.Transport = d.Transport
 	}
@@ -127,10 +142,15 @@ func (c *ClusterConfig) validate() error {
 
 // Cluster is a NameNode and its DataNodes running in this process.
 type Cluster struct {
-	cfg   ClusterConfig
-	net   *MemNetwork // nil on TCP
-	nn    *NameNode
-	loops *loopSet // shared by the DataNodes; nil on the memory network
+	cfg ClusterConfig
+	net *MemNetwork // nil on TCP
+	nn  *NameNode   // the NameNode alone; with several, the first
+	// With several NameNodes: each one's config (to restart it), the
+	// running ones (nil when killed), the temporary Raft directory.
+	nnCfgs []NameNodeConfig
+	nns    []*NameNode
+	tmpDir string
+	loops  *loopSet // shared by the DataNodes; nil on the memory network
 
 	mu     sync.Mutex
 	nodes  map[NodeID]*DataNode // running DataNodes
@@ -184,12 +204,19 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if cfg.MigrateBatch > 0 {
 		ncfg.MigrateBatch = cfg.MigrateBatch
 	}
-	nn, err := StartNameNode(ctx, ncfg)
-	if err != nil {
-		c.Close()
-		return nil, err
+	if cfg.NameNodes > 1 {
+		if err := c.startNameNodes(ctx, ncfg); err != nil {
+			c.Close()
+			return nil, err
+		}
+	} else {
+		nn, err := StartNameNode(ctx, ncfg)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.nn = nn
 	}
-	c.nn = nn
 	for range cfg.DataNodes {
 		if _, err := c.AddDataNode(ctx); err != nil {
 			c.Close()
@@ -203,12 +230,38 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	return c, nil
 }
 
-// NameNode returns the cluster's NameNode. Closing it leaves the
+// NameNode returns the cluster's NameNode; with several, the leader (or,
+// while none leads, the first running one). Closing it leaves the
 // DataNodes serving with the tables they hold.
-func (c *Cluster) NameNode() *NameNode { return c.nn }
+func (c *Cluster) NameNode() *NameNode {
+	if c.nns == nil {
+		return c.nn
+	}
+	if l := c.Leader(); l >= 0 {
+		return c.NameNodeAt(l)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nns {
+		if n != nil {
+			return n
+		}
+	}
+	return c.nn
+}
 
-// NameNodeAddr returns the address of the NameNode.
-func (c *Cluster) NameNodeAddr() string { return c.nn.Addr() }
+// NameNodeAddr returns the address of the NameNode, or the
+// comma-separated addresses of all of them.
+func (c *Cluster) NameNodeAddr() string {
+	if c.nns == nil {
+		return c.nn.Addr()
+	}
+	var as []string
+	for _, nc := range c.nnCfgs {
+		as = append(as, nc.Addr)
+	}
+	return strings.Join(as, ",")
+}
 
 // Network returns the memory network, nil on TCP.
 func (c *Cluster) Network() *MemNetwork { return c.net }
@@ -301,7 +354,7 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.MaxMemoryPolicy = AllKeysLRU // a full cache evicts instead of refusing
 	}
 	cfg.loops = c.loops
-	cc := DefaultClusterNodeConfig(c.nn.Addr())
+	cc := DefaultClusterNodeConfig(c.NameNodeAddr())
 	if k, err := strconv.Atoi(strings.TrimPrefix(string(id), "dn")); err == nil {
 		cfg.loopAffinity = k - 1 // dn<k> is the k-th DataNode: loop k-1, also when restarted
 		if len(c.cfg.Racks) > 0 && k > 0 {
@@ -432,7 +485,11 @@ func (c *Cluster) WaitStable(ctx context.Context) error {
 
 // unstable says why the cluster is not stable yet, or "" when it is.
 func (c *Cluster) unstable() string {
-	t := c.nn.Table()
+	nn := c.NameNode()
+	if c.nns != nil && c.Leader() < 0 {
+		return "no NameNode leader"
+	}
+	t := nn.Table()
 	if t == nil {
 		return "no table yet"
 	}
@@ -441,7 +498,7 @@ func (c *Cluster) unstable() string {
 			return fmt.Sprintf("slot %d has no owner in table version %d", s, t.Version)
 		}
 	}
-	if why := c.nn.notConverged(); why != "" {
+	if why := nn.notConverged(); why != "" {
 		return why
 	}
 	running := map[NodeID]bool{}
@@ -508,6 +565,18 @@ func (c *Cluster) Close() error {
 		}
 		if c.nn != nil {
 			c.nn.Close()
+		}
+		c.mu.Lock()
+		nns := slices.Clone(c.nns) // the slice itself never changes once started: unlocked reads of its length are safe
+		clear(c.nns)
+		c.mu.Unlock()
+		for _, n := range nns {
+			if n != nil {
+				n.Close()
+			}
+		}
+		if c.tmpDir != "" {
+			os.RemoveAll(c.tmpDir)
 		}
 		if c.net != nil {
 			c.net.Close()

@@ -21,7 +21,9 @@ import (
 
 // ClusterNodeConfig makes a DataNode a member of a cluster (DataNodeConfig.Cluster).
 type ClusterNodeConfig struct {
-	// NameNode is the address of the NameNode, dialled over the DataNode's Transport.
+	// NameNode is the address of the NameNode, dialled over the DataNode's
+	// Transport; a comma-separated list names the NameNodes of a Raft
+	// group, and the node talks to their leader (nnlink.go).
 	NameNode string
 	// ID names the node in the cluster. Default: the address it listens on.
 	ID NodeID
@@ -119,8 +121,9 @@ type clusterNode struct {
 	moves    [NumSlots]atomic.Pointer[slotMove] // slots moving in or out
 	inflight [NumSlots]atomic.Int32             // commands running per slot
 	stats    migrationStats
-	member   atomic.Bool // the node has been a live member of a table
-	left     atomic.Bool // the node has left the cluster and closes
+	maps     slotMapCache // encoded CLUSTER SLOTS/SHARDS/NODES (cmd_cluster.go)
+	member   atomic.Bool  // the node has been a live member of a table
+	left     atomic.Bool  // the node has left the cluster and closes
 	// incarnation tells this process from an earlier or later one with the
 	// same id: the NameNode knows a restarted node lost its data by it.
 	incarnation string
@@ -146,8 +149,12 @@ type clusterNode struct {
 	// leadChanges counts the tables that changed any (replicate.go).
 	leadGen     [NumSlots]atomic.Uint32
 	leadChanges atomic.Uint64
-	pendingMu   sync.Mutex
-	pending     [NumSlots]map[NodeID]pendingRepl // replicas filled by a copy, not yet in the table
+	// replSetMu makes each change of the slots' replica streams whole:
+	// a table's (addReplTargets, applyReplTargets) and a copy's
+	// (addPending) never interleave (replicate.go).
+	replSetMu sync.Mutex
+	pendingMu sync.Mutex
+	pending   [NumSlots]map[NodeID]pendingRepl // replicas filled by a copy, not yet in the table
 	// replicaSince marks slots whose copy this node received as a replica
 	// (unix nanoseconds): their data stays until the table names the node.
 	replicaSince [NumSlots]atomic.Int64
@@ -337,7 +344,11 @@ var errMarkedDown = errors.New("chkv: the NameNode has marked this node down")
 // register sends CHKV.REGISTER and adopts the table it returns.
 func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
 	sent := time.Now()
-	r, err := link.do(ctx, "CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight), cn.incarnation)
+	args := []string{"CHKV.REGISTER", string(cn.id), cn.d.Addr(), cn.cfg.Rack, strconv.Itoa(cn.cfg.Weight), cn.incarnation}
+	if cn.d.aof == nil {
+		args = append(args, "NODATA") // nothing survives this process's start
+	}
+	r, err := link.do(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("chkv: register: %w", err)
 	}
@@ -480,28 +491,48 @@ func FetchTable(ctx context.Context, tr Transport, addr string) (*Table, error) 
 // request-reply calls between nodes. It is not safe for concurrent use.
 type peerLink struct {
 	tr      Transport
-	addr    string
+	addr    string // one address, or a comma-separated list of NameNodes
 	secret  string // the cluster secret presented on connecting (dialPeer)
 	timeout time.Duration
 	nc      net.Conn
 	br      *bufio.Reader
+	// With NameNodes (nameNodeLink.go): the address nc is connected to,
+	// the leader a follower named, and the list entry to try next.
+	ncAddr, leader string
+	next           int
 }
 
 // do sends one command and reads its reply: string (simple), int64, []byte
 // (bulk, nil when null), []any (array) or a *RESPError as the error. A
-// broken connection is closed and dialled again by the next call.
+// broken connection is closed and dialled again by the next call. A
+// NameNode that is not the Raft leader sends the command on to the leader
+// it names; with a list of NameNodes, one unreachable is skipped.
 func (l *peerLink) do(ctx context.Context, args ...string) (any, error) {
-	if l.timeout > 0 {
+	if strings.IndexByte(l.addr, ',') < 0 {
+		r, err := l.doAt(ctx, l.addr, l.timeout, args...)
+		if !isNotLeader(err) {
+			return r, err
+		}
+	}
+	return l.doLeader(ctx, args...)
+}
+
+// doAt sends one command to addr within timeout (0: none).
+func (l *peerLink) doAt(ctx context.Context, addr string, timeout time.Duration, args ...string) (any, error) {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	if l.nc != nil && l.ncAddr != addr {
+		l.close()
+	}
 	if l.nc == nil {
-		nc, err := dialPeer(ctx, l.tr, l.addr, l.secret)
+		nc, err := dialPeer(ctx, l.tr, addr, l.secret)
 		if err != nil {
 			return nil, err
 		}
-		l.nc, l.br = nc, bufio.NewReader(nc)
+		l.nc, l.br, l.ncAddr = nc, bufio.NewReader(nc), addr
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		l.nc.SetDeadline(dl)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // clusterCommands returns the commands added to a DataNode in cluster mode.
@@ -95,11 +96,11 @@ type clusterSubcommand struct {
 func lookupClusterSubcommand(name string) (clusterSubcommand, bool) {
 	switch name {
 	case "slots":
-		return clusterSubcommand{2, clusterSlots}, true
+		return clusterSubcommand{2, cachedMapReply(mapSlots, encodeSlots)}, true
 	case "shards":
-		return clusterSubcommand{2, clusterShards}, true
+		return clusterSubcommand{2, cachedMapReply(mapShards, encodeShards)}, true
 	case "nodes":
-		return clusterSubcommand{2, clusterNodes}, true
+		return clusterSubcommand{2, cachedMapReply(mapNodes, encodeNodes)}, true
 	case "info":
 		return clusterSubcommand{2, clusterInfo}, true
 	case "keyslot":
@@ -129,6 +130,52 @@ func cmdCluster(c *conn, args [][]byte) {
 	sub.run(c, t, args)
 }
 
+// The slot map replies (CLUSTER SLOTS, SHARDS, NODES) a node caches.
+const (
+	mapSlots = iota
+	mapShards
+	mapNodes
+	mapReplies
+)
+
+// slotMapCache holds a node's encoded slot map replies for one table. Only
+// RESP2 is spoken, so one encoding per reply serves every client: when a
+// thousand clients reload the map at once after a failover, the first
+// encodes it and the others copy the bytes.
+type slotMapCache struct {
+	mu    sync.Mutex
+	table *Table // the table the replies encode; tables are never modified
+	reply [mapReplies][]byte
+	// encodes counts the encodings made, for tests.
+	encodes int
+}
+
+// get returns reply kind for t, encoding it with encode on first use.
+func (m *slotMapCache) get(cn *clusterNode, t *Table, kind int, encode func(*replyWriter, *clusterNode, *Table)) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.table != t {
+		m.table = t
+		m.reply = [mapReplies][]byte{}
+	}
+	if m.reply[kind] == nil {
+		var w replyWriter
+		encode(&w, cn, t)
+		m.reply[kind] = w.buf
+		m.encodes++
+	}
+	return m.reply[kind]
+}
+
+// cachedMapReply returns a CLUSTER subcommand that answers the node's
+// cached encoding of reply kind for the current table.
+func cachedMapReply(kind int, encode func(*replyWriter, *clusterNode, *Table)) func(*conn, *Table, [][]byte) {
+	return func(c *conn, t *Table, _ [][]byte) {
+		cn := c.d.cluster
+		c.w.buf = append(c.w.buf, cn.maps.get(cn, t, kind, encode)...)
+	}
+}
+
 // members returns t's members, nil-safe.
 func (t *Table) members() []Member {
 	if t == nil {
@@ -147,32 +194,32 @@ func tableVersion(t *Table) uint64 {
 
 // writeNodeEntry writes one node of a CLUSTER SLOTS entry: ip, port, id,
 // and the (empty) map of extra endpoints.
-func writeNodeEntry(c *conn, t *Table, id NodeID) {
+func writeNodeEntry(w *replyWriter, t *Table, id NodeID) {
 	m, _ := t.Member(id)
 	host, port := splitAddr(m.Addr)
-	c.w.array(4)
-	c.w.bulkString(host)
-	c.w.int(int64(port))
-	c.w.bulkString(clusterNodeID(id))
-	c.w.array(0)
+	w.array(4)
+	w.bulkString(host)
+	w.int(int64(port))
+	w.bulkString(clusterNodeID(id))
+	w.array(0)
 }
 
-// clusterSlots answers CLUSTER SLOTS: one entry per run of consecutive
+// encodeSlots encodes CLUSTER SLOTS: one entry per run of consecutive
 // slots with the same owners, primary first, then replicas.
-func clusterSlots(c *conn, t *Table, args [][]byte) {
+func encodeSlots(w *replyWriter, cn *clusterNode, t *Table) {
 	var rs []SlotRange
 	for _, r := range t.Ranges() {
 		if len(r.Owners) > 0 {
 			rs = append(rs, r)
 		}
 	}
-	c.w.array(len(rs))
+	w.array(len(rs))
 	for _, r := range rs {
-		c.w.array(2 + len(r.Owners))
-		c.w.int(int64(r.Start))
-		c.w.int(int64(r.End))
+		w.array(2 + len(r.Owners))
+		w.int(int64(r.Start))
+		w.int(int64(r.End))
 		for _, id := range r.Owners {
-			writeNodeEntry(c, t, id)
+			writeNodeEntry(w, t, id)
 		}
 	}
 }
@@ -207,21 +254,21 @@ func shards(t *Table) []*shard {
 	return out
 }
 
-// clusterShards answers CLUSTER SHARDS: one shard per owner list, with its
+// encodeShards encodes CLUSTER SHARDS: one shard per owner list, with its
 // slot ranges and its nodes (the primary as master, the others as replicas).
-func clusterShards(c *conn, t *Table, args [][]byte) {
+func encodeShards(w *replyWriter, cn *clusterNode, t *Table) {
 	ss := shards(t)
-	c.w.array(len(ss))
+	w.array(len(ss))
 	for _, s := range ss {
-		c.w.array(4)
-		c.w.bulkString("slots")
-		c.w.array(2 * len(s.ranges))
+		w.array(4)
+		w.bulkString("slots")
+		w.array(2 * len(s.ranges))
 		for _, r := range s.ranges {
-			c.w.int(int64(r.Start))
-			c.w.int(int64(r.End))
+			w.int(int64(r.Start))
+			w.int(int64(r.End))
 		}
-		c.w.bulkString("nodes")
-		c.w.array(len(s.owners))
+		w.bulkString("nodes")
+		w.array(len(s.owners))
 		for i, id := range s.owners {
 			m, _ := t.Member(id)
 			host, port := splitAddr(m.Addr)
@@ -232,30 +279,30 @@ func clusterShards(c *conn, t *Table, args [][]byte) {
 			if m.State == NodeDown {
 				health = "fail"
 			}
-			c.w.array(14)
-			c.w.bulkString("id")
-			c.w.bulkString(clusterNodeID(id))
-			c.w.bulkString("port")
-			c.w.int(int64(port))
-			c.w.bulkString("ip")
-			c.w.bulkString(host)
-			c.w.bulkString("endpoint")
-			c.w.bulkString(host)
-			c.w.bulkString("role")
-			c.w.bulkString(role)
-			c.w.bulkString("replication-offset")
-			c.w.int(0)
-			c.w.bulkString("health")
-			c.w.bulkString(health)
+			w.array(14)
+			w.bulkString("id")
+			w.bulkString(clusterNodeID(id))
+			w.bulkString("port")
+			w.int(int64(port))
+			w.bulkString("ip")
+			w.bulkString(host)
+			w.bulkString("endpoint")
+			w.bulkString(host)
+			w.bulkString("role")
+			w.bulkString(role)
+			w.bulkString("replication-offset")
+			w.int(0)
+			w.bulkString("health")
+			w.bulkString(health)
 		}
 	}
 }
 
-// clusterNodes answers CLUSTER NODES in Redis's line format. Every chkv
+// encodeNodes encodes CLUSTER NODES in Redis's line format. Every chkv
 // node leads some slots and follows others, so each is listed as a master
 // with the slots it leads.
-func clusterNodes(c *conn, t *Table, args [][]byte) {
-	self := c.d.cluster.id
+func encodeNodes(w *replyWriter, cn *clusterNode, t *Table) {
+	self := cn.id
 	led := map[NodeID][]string{} // runs of slots with the same primary
 	for s := 0; s < NumSlots; {
 		p, ok := t.Primary(s)
@@ -297,12 +344,12 @@ func clusterNodes(c *conn, t *Table, args [][]byte) {
 	}
 	ms := t.members()
 	if _, ok := t.Member(self); !ok {
-		line(self, c.d.Addr(), NodeJoining)
+		line(self, cn.d.Addr(), NodeJoining)
 	}
 	for _, m := range ms {
 		line(m.ID, m.Addr, m.State)
 	}
-	c.w.bulkString(b.String())
+	w.bulkString(b.String())
 }
 
 // clusterInfo answers CLUSTER INFO; the epochs are the table version.

@@ -38,6 +38,9 @@ type conn struct {
 	// replNeed is what the replies written so far wait for before they
 	// leave: replicas applying the writes (replicate.go).
 	replNeed []replNeed
+	// replDeadline bounds the wait for replNeed of a connection an event
+	// loop parked (parkRepl); zero otherwise.
+	replDeadline time.Time
 	// lastSlot is slot+1 of the connection's last keyed command in
 	// cluster mode (WAIT counts that slot's replicas).
 	lastSlot int

@@ -55,6 +55,10 @@ type eventLoop struct {
 
 	conns  map[int32]*conn // by socket; owned by the loop's goroutine
 	owing  []owed          // connections with replies to write at the end of the turn
+	parked []owed          // connections whose replies wait for replicas (park)
+	wakeFn func()          // what an acknowledgement a parked connection waits for calls: signal, and a send on acks
+	acks   chan struct{}   // buffered 1: an acknowledgement came (idleParked)
+	parkT  *time.Timer     // idleParked's
 	events []syscall.EpollEvent
 	now    time.Time // when the last wait returned
 }
@@ -71,6 +75,8 @@ type loopConn struct {
 
 	readable bool      // epoll reported the socket readable and no read has been tried since
 	owing    bool      // in loop.owing
+	parked   bool      // in loop.parked: its replies wait for replicas; no request runs
+	muted    bool      // registered for nothing (epoll) while parked
 	out      []byte    // replies the socket did not take yet; no request runs while there are some
 	wantOut  bool      // registered for writability (and not for readability)
 	last     time.Time // the last bytes received, for the idle timeout
@@ -235,6 +241,14 @@ func newEventLoop(set *loopSet) (*eventLoop, error) {
 		l.closeFds()
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
+	l.acks = make(chan struct{}, 1)
+	l.wakeFn = func() {
+		select {
+		case l.acks <- struct{}{}:
+		default:
+		}
+		l.signal()
+	}
 	return l, nil
 }
 
@@ -281,7 +295,7 @@ func (l *eventLoop) run() {
 	}
 	var swept time.Time
 	for {
-		n := l.wait(l.set.waitMs())
+		n := l.wait(l.waitMs())
 		l.now = time.Now()
 		for _, ev := range l.events[:n] {
 			if ev.Fd == int32(l.wake[0]) {
@@ -293,6 +307,12 @@ func (l *eventLoop) run() {
 			}
 			c := l.conns[ev.Fd]
 			if c == nil {
+				continue
+			}
+			if c.lc.parked {
+				if ev.Events&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+					l.drop(c) // gone while its replies waited: they never go out
+				}
 				continue
 			}
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
@@ -326,6 +346,45 @@ func (l *eventLoop) sweepIdle(swept *time.Time) {
 	}
 }
 
+// parkPoll is how often a loop with parked connections looks at them
+// without an acknowledgement waking it: for a replica that stopped
+// answering or a slot that changed hands.
+const parkPoll = 10 * time.Millisecond
+
+// parkSpin is how long a loop with parked connections and nothing ready
+// waits for an acknowledgement at a time before it polls its sockets
+// again (idleParked).
+const parkSpin = 100 * time.Microsecond
+
+// idleParked waits, while connections are parked and no socket is ready,
+// for an acknowledgement or parkSpin, on a channel: unlike a wait in the
+// kernel, that gives the loop's P to the goroutines that carry the
+// replication round trip (the stream's sender and acknowledgement reader,
+// and in an in-process cluster the replica's side), which a loop waiting
+// in epoll or io_uring would hold up until the runtime took the P back.
+func (l *eventLoop) idleParked() {
+	if l.parkT == nil {
+		l.parkT = time.NewTimer(parkSpin)
+	} else {
+		l.parkT.Reset(parkSpin)
+	}
+	select {
+	case <-l.acks:
+		l.parkT.Stop()
+	case <-l.parkT.C:
+	}
+}
+
+// waitMs bounds the loop's wait, in milliseconds: the set's bound, and
+// parkPoll while connections are parked.
+func (l *eventLoop) waitMs() int {
+	ms := l.set.waitMs()
+	if p := int(parkPoll / time.Millisecond); len(l.parked) > 0 && (ms <= 0 || p < ms) {
+		ms = p
+	}
+	return ms
+}
+
 // waitMs bounds a loop's wait, in milliseconds, so that it sweeps for
 // idle connections often enough; 0: no bound.
 func (s *loopSet) waitMs() int {
@@ -342,6 +401,13 @@ func (s *loopSet) waitMs() int {
 // system-call bookkeeping, which a busy loop would pay on every wait for
 // nothing.
 func (l *eventLoop) wait(timeoutMs int) int {
+	if len(l.parked) > 0 {
+		if n := l.pollRaw(0); n > 0 {
+			return n
+		}
+		l.idleParked()
+		return l.pollRaw(0)
+	}
 	if timeoutMs <= 0 {
 		timeoutMs = -1 // epoll's "no bound"
 	}
@@ -490,6 +556,9 @@ func (l *eventLoop) drop(c *conn) {
 // serve runs what c's buffered and readable requests allow; their replies
 // are written at the end of the turn.
 func (l *eventLoop) serve(c *conn) {
+	if c.lc.parked {
+		return // unpark serves it again
+	}
 	args, st := c.step()
 	switch st {
 	case stepClose:
@@ -520,6 +589,7 @@ func (l *eventLoop) serve(c *conn) {
 // has been read and served, as Redis writes them before it waits again:
 // the client woken by the first write is still awake for the next ones.
 func (l *eventLoop) flushOwed() {
+	l.unpark()
 	for i, o := range l.owing {
 		l.owing[i] = owed{}
 		c := o.c
@@ -528,6 +598,9 @@ func (l *eventLoop) flushOwed() {
 		}
 		o.lc.owing = false
 		c.nowMs = 0
+		if l.park(c) {
+			continue
+		}
 		if c.flushReplies() != nil {
 			l.drop(c)
 			continue
@@ -535,6 +608,79 @@ func (l *eventLoop) flushOwed() {
 		l.watch(c)
 	}
 	l.owing = l.owing[:0]
+}
+
+// park sets c aside when its replies must wait for replicas to apply its
+// writes (replicate.go): the loop serves its other clients meanwhile
+// instead of blocking on the round trip, and an acknowledgement wakes it
+// (unpark). A parked connection runs no request, so its replies keep their
+// order. It reports whether c was parked.
+func (l *eventLoop) park(c *conn) bool {
+	if !c.parkRepl(l, l.wakeFn) {
+		return false
+	}
+	lc := c.lc
+	lc.parked = true
+	l.parked = append(l.parked, owed{c, lc})
+	if l.ring == nil && !lc.muted {
+		// Level-triggered readiness would report it on every wait.
+		ev := syscall.EpollEvent{Fd: int32(lc.fd)}
+		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lc.fd, &ev); err == nil {
+			lc.muted, lc.wantOut = true, false
+		}
+	}
+	return true
+}
+
+// unpark writes the replies of the parked connections whose replicas have
+// answered (or whose wait must end: flushReplies then withholds them and
+// the connection closes), and serves them again.
+func (l *eventLoop) unpark() {
+	if len(l.parked) == 0 {
+		return
+	}
+	all := l.parked
+	keep := all[:0]
+	now := time.Now()
+	for _, o := range all {
+		c := o.c
+		if l.conns[int32(o.lc.fd)] != c || o.lc.dead {
+			continue // dropped meanwhile
+		}
+		if !c.replSettled(now) {
+			keep = append(keep, o)
+			continue
+		}
+		o.lc.parked = false
+		c.nowMs = 0
+		if c.flushReplies() != nil {
+			l.drop(c)
+			continue
+		}
+		l.resume(c)
+	}
+	clear(all[len(keep):])
+	l.parked = keep
+}
+
+// resume serves an unparked connection again: under epoll it registers its
+// socket anew, under io_uring it runs what it received meanwhile unless a
+// send or a receive in flight will.
+func (l *eventLoop) resume(c *conn) {
+	lc := c.lc
+	if l.ring != nil {
+		if !lc.sendBusy && !lc.recvBusy {
+			l.serve(c)
+		}
+		return
+	}
+	if !lc.muted {
+		l.watch(c)
+		return
+	}
+	if l.wantOut(c, len(lc.out) > 0) {
+		lc.muted = false
+	}
 }
 
 // owed is a connection with replies to write, and its socket then.
@@ -551,16 +697,23 @@ func (l *eventLoop) watch(c *conn) {
 		return // io_uring sends what the socket does not take at once
 	}
 	if want := len(lc.out) > 0; want != lc.wantOut {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(lc.fd)}
-		if want {
-			ev.Events = syscall.EPOLLOUT
-		}
-		if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lc.fd, &ev); err != nil {
-			l.drop(c)
-			return
-		}
-		lc.wantOut = want
+		l.wantOut(c, want)
 	}
+}
+
+// wantOut has epoll report c's socket writable (want) or readable; on an
+// error it drops c and reports false.
+func (l *eventLoop) wantOut(c *conn, want bool) bool {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lc.fd)}
+	if want {
+		ev.Events = syscall.EPOLLOUT
+	}
+	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, c.lc.fd, &ev); err != nil {
+		l.drop(c)
+		return false
+	}
+	c.lc.wantOut = want
+	return true
 }
 
 // stepResult says what the loop does with a connection after step.

@@ -89,7 +89,17 @@ func (l *eventLoop) runUring() {
 	var swept time.Time
 	r.pollIn(l.wake[0], uopWake)
 	for {
-		if err := r.enter(1, l.set.waitMs(), l.raw); err != nil {
+		var err error
+		if len(l.parked) > 0 {
+			// Replies wait for replicas: see idleParked.
+			if err = r.reap(); err == nil && !r.ready() {
+				l.idleParked()
+				err = r.reap()
+			}
+		} else {
+			err = r.enter(1, l.waitMs(), l.raw)
+		}
+		if err != nil {
 			l.set.logger.Warn("event loop", "err", err)
 			time.Sleep(time.Millisecond) // do not spin on a lasting failure
 		}

@@ -115,7 +115,8 @@ type historyRun struct {
 	unexpected []string
 	// slotLog is, per slot of a key, when its owners changed (for the
 	// diagnosis of a failing key).
-	slotLog map[int][]string
+	slotLog  map[int][]string
+	logSlots map[int]bool // the slots of the keys and filler keys
 }
 
 // now is the run's clock for operation times: monotonic nanoseconds since
@@ -356,8 +357,16 @@ func (h *historyRun) logOwners(t *Table) {
 	if h.slotLog == nil {
 		h.slotLog = map[int][]string{}
 	}
-	for _, k := range h.keys {
-		s := Slot(k.name)
+	if h.logSlots == nil {
+		h.logSlots = map[int]bool{}
+		for _, k := range h.keys {
+			h.logSlots[Slot(k.name)] = true
+		}
+		for i := range h.cfg.filler {
+			h.logSlots[Slot("fill"+strconv.Itoa(i))] = true
+		}
+	}
+	for s := range h.logSlots {
 		e := fmt.Sprintf("owners %v lost %v", t.Owners(s), t.Lost(s))
 		l := h.slotLog[s]
 		if len(l) > 0 && strings.HasSuffix(l[len(l)-1], e) {
@@ -451,6 +460,11 @@ func (h *historyRun) checkFiller(ctx context.Context, c *Client) {
 	}
 	if len(missing) > 0 {
 		h.t.Errorf("%d of %d filler keys lost or changed, e.g. %v", len(missing), h.cfg.filler, missing[:min(len(missing), 10)])
+		k, _, _ := strings.Cut(missing[0], "=")
+		h.mu.Lock()
+		l := h.slotLog[Slot(k)]
+		h.mu.Unlock()
+		h.t.Logf("%s: owners of slot %d over the run:\n  %s", k, Slot(k), strings.Join(l, "\n  "))
 	}
 }
 

@@ -2,7 +2,9 @@ package chkv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,13 +74,8 @@ func TestInfoMigrationJoin(t *testing.T) {
 	cl := NewClusterT(t, func(c *ClusterConfig) { c.Replicas = 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := clusterClient(t, cl)
 	const keys = 3000
-	kv := make(map[string]string, keys)
-	for i := range keys {
-		kv[fmt.Sprintf("key:%d", i)] = fmt.Sprintf("value-%d", i)
-	}
-	require.NoError(t, c.MSet(ctx, kv))
+	loadMigrationKeys(ctx, t, cl, keys)
 	for _, d := range cl.DataNodes() {
 		got := infoMigration(t, cl.Transport(), d.Addr())
 		require.Zero(t, got["migrate_keys_sent"]+got["migrate_keys_received"], "%s before the join: %v", d.ID(), got)
@@ -115,4 +112,56 @@ func TestInfoMigrationJoin(t *testing.T) {
 	}
 	require.Positive(t, sent[0], "no old node reports keys sent")
 	require.Equal(t, sent, recv, "sent (keys, bytes, slots) differs from received")
+}
+
+// TestStatusReReplication fails a DataNode of a loaded cluster with one
+// replica and checks that CHKV.STATUS on the NameNode shows the replica
+// copies that restore the lost copies apart from moves: how many there
+// were, all done, and the keys they copied.
+func TestStatusReReplication(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes, c.Replicas = 4, 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	loadMigrationKeys(ctx, t, cl, 3000)
+	victim := cl.DataNodes()[1].ID()
+	lost := 0 // slots whose copy dies with the victim
+	for s := range NumSlots {
+		if slices.Contains(cl.NameNode().Table().Owners(s), victim) {
+			lost++
+		}
+	}
+	require.NoError(t, cl.KillDataNode(victim))
+	var m MigrationStatus
+	require.NoError(t, cl.poll(ctx, func() bool {
+		r, err := call(t, cl.Transport(), cl.NameNode().Addr(), "CHKV.STATUS")
+		if err != nil {
+			return false
+		}
+		var st struct {
+			Migration MigrationStatus `json:"migration"`
+		}
+		require.NoError(t, json.Unmarshal(r.([]byte), &st))
+		m = st.Migration
+		return m.CopiesTotal > 0 && m.SlotsCopied == m.CopiesTotal && cl.NameNode().Converged()
+	}), "re-replication never finished: %+v", m)
+	t.Logf("%d slots lost a copy; status: %+v", lost, m)
+	// Each slot that lost a copy gets it back by a copy, or by a move
+	// where the plan also re-homes another of its copies.
+	require.LessOrEqual(t, m.CopiesTotal, lost, "more copies than slots that lost a copy")
+	require.GreaterOrEqual(t, m.SlotsTotal, lost, "fewer slots moved or copied than lost a copy")
+	require.LessOrEqual(t, m.CopiesTotal, m.SlotsTotal, "copies are part of the slots to move")
+	require.Positive(t, m.CopyKeys, "the copies carried no keys")
+	require.LessOrEqual(t, m.CopyKeys, m.KeysMoved)
+	require.Positive(t, m.CopyKeysPerSec)
+	require.Zero(t, m.CopyETASec, "ETA left once the copies are done")
+}
+
+// loadMigrationKeys writes keys key:0.. with values value-0.. to cl.
+func loadMigrationKeys(ctx context.Context, t *testing.T, cl *Cluster, keys int) {
+	t.Helper()
+	kv := make(map[string]string, keys)
+	for i := range keys {
+		kv[fmt.Sprintf("key:%d", i)] = fmt.Sprintf("value-%d", i)
+	}
+	require.NoError(t, clusterClient(t, cl).MSet(ctx, kv))
 }

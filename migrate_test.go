@@ -415,8 +415,9 @@ func TestRunningDigest(t *testing.T) {
 }
 
 // TestMigrateNodeDeath kills a DataNode that holds the only copy of its
-// slots. In database mode they answer CLUSTERDOWN until the node returns;
-// in cache mode they come back empty on the others at once.
+// slots. In database mode they answer CLUSTERDOWN, even once the node
+// returns without data, until the operator reassigns them; in cache mode
+// they come back empty on the others at once.
 func TestMigrateNodeDeath(t *testing.T) {
 	for _, cache := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
@@ -459,13 +460,28 @@ func TestMigrateNodeDeath(t *testing.T) {
 			_, err = c.Get(ctx, onDead)
 			require.ErrorIs(t, err, ErrClusterDown)
 			require.ErrorIs(t, c.Set(ctx, onDead, "z"), ErrClusterDown, "no write is taken for a lost slot")
+			// The node comes back without files: it kept nothing, so the
+			// slot stays lost rather than served empty by it.
 			_, err = cl.RestartDataNode(ctx, "dn2")
 			require.NoError(t, err)
-			require.NoError(t, cl.WaitStable(ctx))
-			p, _ := cl.NameNode().Table().Primary(Slot(onDead))
-			require.Equal(t, NodeID("dn2"), p.ID, "the returning node gets its slots back")
+			require.Eventually(t, func() bool {
+				m, ok := cl.NameNode().Table().Member("dn2")
+				return ok && m.State == NodeUp
+			}, 10*time.Second, 5*time.Millisecond)
 			_, err = c.Get(ctx, onDead)
-			require.ErrorIs(t, err, ErrNil, "served again, with what the restarted node kept: nothing, without persistence")
+			require.ErrorIs(t, err, ErrClusterDown, "a restarted node without data does not serve the lost slot empty")
+			require.True(t, cl.NameNode().Table().Lost(Slot(onDead)))
+			// The operator accepts the loss: the slot serves again, empty.
+			k, err := cl.NameNode().ReassignLost()
+			require.NoError(t, err)
+			require.Positive(t, k)
+			require.NoError(t, cl.WaitStable(ctx))
+			_, err = c.Get(ctx, onDead)
+			require.ErrorIs(t, err, ErrNil, "served again, without the data that died")
+			require.NoError(t, c.Set(ctx, onDead, "again"))
+			k, err = cl.NameNode().ReassignLost()
+			require.NoError(t, err)
+			require.Zero(t, k, "nothing is lost any more")
 		})
 	}
 }

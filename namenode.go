@@ -68,6 +68,18 @@ type NameNodeConfig struct {
 	// AllowRemote lets a NameNode without a ClusterSecret listen on a
 	// non-loopback address. Without it, such a configuration is refused.
 	AllowRemote bool
+	// RaftPeers, when set, makes this NameNode one member of a Raft group
+	// of NameNodes (namenode_ha.go): every member listed with its address,
+	// this one included. RESP and Raft share each address. DataDir is then
+	// required and holds the Raft log and snapshots. Empty: a NameNode alone.
+	RaftPeers []RaftPeer
+	// RaftID is this NameNode's id among RaftPeers; its address there is
+	// the one it listens on unless Addr says otherwise.
+	RaftID string
+	// RaftHeartbeatTimeout and RaftElectionTimeout tune the group's
+	// elections; zero means DefaultRaftHeartbeatTimeout and
+	// DefaultRaftElectionTimeout.
+	RaftHeartbeatTimeout, RaftElectionTimeout time.Duration
 }
 
 // probeCount is how many probes in a row must fail before a silent node is
@@ -95,6 +107,9 @@ func DefaultNameNodeConfig() NameNodeConfig {
 
 // validate fills zero fields and rejects impossible settings.
 func (c *NameNodeConfig) validate() error {
+	if err := c.validateRaft(); err != nil {
+		return err
+	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:0"
 	}
@@ -190,7 +205,15 @@ type NameNode struct {
 	// before the last report does not put it in an in-sync set.
 	isrDrops map[NodeID]uint64
 	conns    map[net.Conn]struct{}
-	obs      nameNodeObs // metrics and status page (metrics.go, statuspage.go)
+	// In a Raft group (namenode_ha.go): the member, whether this NameNode
+	// leads with its state rebuilt, and the context of what a leader runs
+	// (peers, batches: alone, n.ctx), renewed with epoch at each change.
+	raft    *nnRaft
+	leading bool
+	lctx    context.Context
+	lcancel context.CancelFunc
+	epoch   uint64
+	obs     nameNodeObs // metrics and status page (metrics.go, statuspage.go)
 }
 
 // StartNameNode starts a NameNode listening on cfg.Addr, resuming the table
@@ -201,6 +224,9 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if cfg.raftMode() {
+		return startRaftNameNode(ctx, cfg)
 	}
 	table, plan := new(Table), new(Table) // version 0: no members yet
 	if cfg.DataDir != "" {
@@ -227,25 +253,7 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chkv: listen %s: %w", cfg.Addr, err)
 	}
-	n := &NameNode{
-		cfg:         cfg,
-		ln:          ln,
-		closed:      make(chan struct{}),
-		changed:     make(chan struct{}),
-		peers:       make(map[NodeID]*nnPeer),
-		conns:       make(map[net.Conn]struct{}),
-		incarnation: map[NodeID]string{},
-		lostFrom:    map[int]NodeID{},
-		leaving:     map[NodeID]bool{},
-		departed:    map[NodeID]string{},
-		isrDrops:    map[NodeID]uint64{},
-		plan:        plan,
-		mig: migrationState{
-			jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},
-			retryAt: map[int]time.Time{}, nodes: map[NodeID]*nodeProgress{},
-		},
-	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n := newNameNode(cfg, ln, plan)
 	n.mu.Lock()
 	n.table, n.tableBytes = table, b
 	n.syncPeersLocked() // a resumed member gets HeartbeatTimeout of grace
@@ -265,12 +273,46 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	return n, nil
 }
 
+// newNameNode returns a NameNode serving ln with plan, not started.
+func newNameNode(cfg NameNodeConfig, ln net.Listener, plan *Table) *NameNode {
+	n := &NameNode{
+		cfg:         cfg,
+		ln:          ln,
+		closed:      make(chan struct{}),
+		changed:     make(chan struct{}),
+		peers:       make(map[NodeID]*nnPeer),
+		conns:       make(map[net.Conn]struct{}),
+		incarnation: map[NodeID]string{},
+		lostFrom:    map[int]NodeID{},
+		leaving:     map[NodeID]bool{},
+		departed:    map[NodeID]string{},
+		isrDrops:    map[NodeID]uint64{},
+		plan:        plan,
+		mig:         newMigrationState(),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.lctx, n.lcancel = n.ctx, n.cancel
+	return n
+}
+
+// newMigrationState returns the bookkeeping of no movement.
+func newMigrationState() migrationState {
+	return migrationState{
+		jobs: map[int]*nnJob{}, perSrc: map[NodeID]int{}, failures: map[int]int{},
+		retryAt: map[int]time.Time{}, nodes: map[NodeID]*nodeProgress{},
+	}
+}
+
 // Addr returns the address DataNodes and clients dial.
 func (n *NameNode) Addr() string { return n.ln.Addr().String() }
 
 // Table returns the current table: version 0, with no members, before the
 // first node registers. The table is read-only.
 func (n *NameNode) Table() *Table {
+	if n.raft != nil {
+		t, _, _ := n.raft.committed()
+		return t
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.table
@@ -287,6 +329,13 @@ func (n *NameNode) Close() error {
 		close(n.closed)
 		err = n.ln.Close()
 		n.cancel()
+		if n.raft != nil {
+			// Before taking mu: a request holding it while it waits for a
+			// commit gets ErrRaftShutdown.
+			if rerr := n.raft.node.Close(); rerr != nil {
+				n.cfg.Logger.Warn("namenode: raft shutdown", "err", rerr)
+			}
+		}
 		n.mu.Lock()
 		for nc := range n.conns {
 			nc.Close()
@@ -421,6 +470,15 @@ func (n *NameNode) exec(w *replyWriter, args [][]byte) {
 		w.errorText(wrongArity(args[0]))
 		return
 	}
+	if n.raft != nil && changesState(name) {
+		n.mu.Lock()
+		leading := n.leading
+		n.mu.Unlock()
+		if !leading {
+			w.errorText(n.raft.notLeaderMsg())
+			return
+		}
+	}
 	switch name {
 	case "PING":
 		if len(args) == 2 {
@@ -438,7 +496,14 @@ func (n *NameNode) exec(w *replyWriter, args [][]byte) {
 		n.cmdHandedOff(w, args)
 	case "CHKV.ISRDROP":
 		n.cmdISRDrop(w, args)
+	case "CHKV.REASSIGNLOST":
+		n.cmdReassignLost(w)
 	case "CHKV.TABLE":
+		if n.raft != nil {
+			_, b, _ := n.raft.committed()
+			w.bulk(b)
+			return
+		}
 		n.mu.Lock()
 		defer n.mu.Unlock() // released should a handler panic (panic.go)
 		n.replyTableLocked(w)
@@ -465,7 +530,7 @@ func nameNodeArity(name string) (int, bool) {
 		return 2, true
 	case "CHKV.HANDEDOFF":
 		return -4, true
-	case "CHKV.TABLE", "CHKV.STATUS":
+	case "CHKV.TABLE", "CHKV.STATUS", "CHKV.REASSIGNLOST":
 		return 1, true
 	}
 	return 0, false
@@ -495,9 +560,11 @@ func parseMember(args [][]byte) (Member, error) {
 }
 
 // cmdRegister handles CHKV.REGISTER <id> <addr> <rack> <weight>
-// [<incarnation>].
+// [<incarnation> [NODATA]]. NODATA says the process holds nothing from an
+// earlier one (it keeps no files): the slots lost with an earlier process
+// of the same id stay lost instead of coming back to it empty.
 func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
-	if len(args) > 6 {
+	if len(args) > 7 || (len(args) == 7 && !strings.EqualFold(string(args[6]), "NODATA")) {
 		w.errorText(wrongArity(args[0]))
 		return
 	}
@@ -507,11 +574,15 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 		return
 	}
 	inc := ""
-	if len(args) == 6 {
+	if len(args) >= 6 {
 		inc = string(truncate(args[5], maxStringLen))
 	}
+	noData := len(args) == 7
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.refuseLocked(w) {
+		return
+	}
 	if d, ok := n.departed[m.ID]; ok {
 		if d == inc {
 			w.errorText(leftMsg(m.ID))
@@ -535,7 +606,19 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	prev, known := n.incarnation[m.ID]
 	restarted := known && prev != inc
 	n.incarnation[m.ID] = inc
-	if restarted {
+	if restarted && noData {
+		// A new process without files holds nothing: what was lost with
+		// the earlier one stays lost (-CLUSTERDOWN in database mode), not
+		// served empty by it.
+		kept := 0
+		for s, id := range n.lostFrom {
+			if id == m.ID {
+				delete(n.lostFrom, s)
+				kept++
+			}
+		}
+		n.cfg.Logger.Warn("namenode: node restarted without data: the slots lost with it stay lost", "id", m.ID, "slots", kept)
+	} else if restarted {
 		// Database mode gives a node's lost slots back when it returns;
 		// a new process has only what it persisted.
 		n.cfg.Logger.Warn("namenode: node restarted: the slots it held come back with the data it kept", "id", m.ID)
@@ -551,7 +634,9 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 				return
 			}
 		}
-		n.peers[m.ID].beat()
+		if p := n.peers[m.ID]; p != nil {
+			p.beat()
+		}
 		n.replyTableLocked(w)
 		return
 	}
@@ -594,6 +679,9 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.refuseLocked(w) {
+		return
+	}
 	p := n.peers[id]
 	if p == nil {
 		if m, ok := n.plan.Member(id); ok && m.State == NodeDown {
@@ -629,6 +717,9 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.refuseLocked(w) {
+		return
+	}
 	m, ok := n.plan.Member(id)
 	_, left := n.departed[id]
 	switch {
@@ -655,6 +746,47 @@ func (n *NameNode) cmdLeave(w *replyWriter, args [][]byte) {
 	n.leaving[id] = true
 	n.cfg.Logger.Info("namenode: node leaving", "id", id, "version", n.table.Version)
 	w.ok()
+}
+
+// cmdReassignLost handles CHKV.REASSIGNLOST: the operator accepts that
+// the data of every lost slot is gone (redis-cli --cluster fix does the
+// same for uncovered slots). Each lost slot gets new, empty owners; the
+// reply is how many there were.
+func (n *NameNode) cmdReassignLost(w *replyWriter) {
+	k, err := n.ReassignLost()
+	if err != nil {
+		w.errorText("ERR chkv: " + err.Error())
+		return
+	}
+	w.int(int64(k))
+}
+
+// ReassignLost gives every lost slot (its last copy died in database mode)
+// new, empty owners: the operator accepts that their data is gone. It
+// returns how many slots it gave back; 0 when none was lost.
+func (n *NameNode) ReassignLost() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.leadingLocked() {
+		return 0, errors.New(strings.TrimPrefix(n.raft.notLeaderMsg(), "ERR "))
+	}
+	k := 0
+	for s := range NumSlots {
+		if n.plan.Lost(s) {
+			k++
+		}
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	if err := n.applyLocked(Change{Kind: ChangeReassignLost}); err != nil {
+		return 0, err
+	}
+	for s := range n.lostFrom {
+		delete(n.lostFrom, s)
+	}
+	n.cfg.Logger.Warn("namenode: lost slots reassigned empty by the operator", "slots", k, "version", n.plan.Version)
+	return k, nil
 }
 
 // applyLocked computes the plan after ch and starts moving the served
@@ -710,7 +842,11 @@ func (n *NameNode) returnLostLocked(plan *Table, id NodeID) *Table {
 
 // setPlanLocked saves (with a DataDir) and adopts plan.
 func (n *NameNode) setPlanLocked(plan *Table) error {
-	if n.cfg.DataDir != "" {
+	if n.raft != nil {
+		if err := n.raft.commit(nnEntryPlan, plan); err != nil {
+			return err
+		}
+	} else if n.cfg.DataDir != "" {
 		b, err := plan.MarshalBinary()
 		if err != nil {
 			return fmt.Errorf("chkv: namenode: %w", err)
@@ -731,7 +867,11 @@ func (n *NameNode) publishLocked(t *Table) error {
 	if err != nil {
 		return fmt.Errorf("chkv: namenode: %w", err)
 	}
-	if n.cfg.DataDir != "" {
+	if n.raft != nil {
+		if err := n.raft.commit(nnEntryTable, t); err != nil {
+			return err
+		}
+	} else if n.cfg.DataDir != "" {
 		if err := saveTable(n.cfg.DataDir, tableFile, b); err != nil {
 			return err
 		}
@@ -806,12 +946,23 @@ func (n *NameNode) watch(nc net.Conn, w *replyWriter) {
 	}()
 	sent := ^uint64(0)
 	for {
-		n.mu.Lock()
-		changed, version := n.changed, n.table.Version
-		if version != sent {
-			n.replyTableLocked(w)
+		var changed <-chan struct{}
+		var version uint64
+		if n.raft != nil { // the committed table, on every member
+			var t *Table
+			var b []byte
+			t, b, changed = n.raft.committed()
+			if version = t.Version; version != sent {
+				w.bulk(b)
+			}
+		} else {
+			n.mu.Lock()
+			changed, version = n.changed, n.table.Version
+			if version != sent {
+				n.replyTableLocked(w)
+			}
+			n.mu.Unlock()
 		}
-		n.mu.Unlock()
 		if version != sent {
 			if w.flush() != nil {
 				return
@@ -835,6 +986,8 @@ type nnStatus struct {
 	Members   []nnStatusMember `json:"members"`
 	Replicas  int              `json:"replicas"`
 	Migration MigrationStatus  `json:"migration"`
+	// Raft is this NameNode's member of its Raft group; absent alone.
+	Raft *raftStatus `json:"raft,omitempty"`
 }
 
 type nnStatusMember struct {
@@ -850,8 +1003,18 @@ type nnStatusMember struct {
 // no member is joining or leaving, every slot has an owner and the served
 // table has reached the plan.
 func (n *NameNode) statusLocked() []byte {
-	t := n.table
-	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas}
+	t, plan := n.table, n.plan
+	var rs *raftStatus
+	if n.raft != nil {
+		rs = n.raft.status()
+		if !n.leading { // a follower knows the committed state only
+			t, _, _ = n.raft.committed()
+			if _, _, plan = n.raft.fsm.committed(); plan == nil {
+				plan = t
+			}
+		}
+	}
+	st := nnStatus{Version: t.Version, Stable: t.Version > 0, Members: []nnStatusMember{}, Replicas: t.Replicas, Raft: rs}
 	prim, repl := t.loads()
 	for i, m := range t.Members {
 		st.Members = append(st.Members, nnStatusMember{ID: m.ID, Addr: m.Addr, Rack: m.Rack, State: m.State.String(), Primaries: prim[i], Replicas: repl[i]})
@@ -860,11 +1023,15 @@ func (n *NameNode) statusLocked() []byte {
 		}
 	}
 	for s := 0; s < NumSlots && st.Stable; s++ {
-		if t.cnt[s] == 0 || !sameOwners(t, n.plan, s) {
+		if t.cnt[s] == 0 || !sameOwners(t, plan, s) {
 			st.Stable = false
 		}
 	}
-	st.Migration = n.migrationStatusLocked()
+	if n.leadingLocked() {
+		st.Migration = n.migrationStatusLocked()
+	} else {
+		st.Migration.Nodes = []NodeMigrationStatus{}
+	}
 	b, _ := json.Marshal(st)
 	return b
 }
@@ -889,7 +1056,7 @@ type nnPeer struct {
 // startPeer starts the goroutines of a new peer. The caller holds n.mu.
 func (n *NameNode) startPeer(id NodeID, addr string) *nnPeer {
 	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1), retiring: make(chan struct{})}
-	p.ctx, p.stop = context.WithCancel(n.ctx)
+	p.ctx, p.stop = context.WithCancel(n.lctx)
 	n.wg.Add(2)
 	go p.detect()
 	go p.pushLoop()

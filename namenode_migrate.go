@@ -43,6 +43,7 @@ type nnJob struct {
 	// batch started.
 	drops  map[NodeID]uint64
 	cancel context.CancelFunc
+	epoch  uint64 // NameNode.epoch when it started: a batch of an earlier leadership no longer counts
 }
 
 // migrationState is the NameNode's bookkeeping of data movement. It is
@@ -60,6 +61,9 @@ type migrationState struct {
 	slotsTotal  int
 	slotsDone   int
 	slotsCopied int // of slotsDone, copies that filled a replica
+	copiesTotal int // of slotsTotal, replica copies to fill (re-replication)
+	copyKeys    int64
+	copyBytes   int64
 	keysMoved   int64
 	bytesMoved  int64
 	nodes       map[NodeID]*nodeProgress
@@ -74,17 +78,25 @@ type nodeProgress struct {
 // MigrationStatus is the progress of data movement, in chkv status (JSON
 // "migration") and the NameNode's CHKV.STATUS.
 type MigrationStatus struct {
-	Active      bool                  `json:"active"`       // slots remain to move
-	SlotsTotal  int                   `json:"slots_total"`  // slots to move since the movement began
-	SlotsDone   int                   `json:"slots_done"`   // of those, moved
-	SlotsMoving int                   `json:"slots_moving"` // in batches under way
-	SlotsCopied int                   `json:"slots_copied"` // of slots_done, replica copies filled (re-replication) rather than moves
-	KeysMoved   int64                 `json:"keys_moved"`
-	BytesMoved  int64                 `json:"bytes_moved"`
-	KeysPerSec  float64               `json:"keys_per_sec"`
-	ElapsedSec  float64               `json:"elapsed_sec"`
-	ETASec      float64               `json:"eta_sec"` // estimate of the time left; 0 when unknown or done
-	Nodes       []NodeMigrationStatus `json:"nodes"`
+	Active      bool `json:"active"`       // slots remain to move
+	SlotsTotal  int  `json:"slots_total"`  // slots to move since the movement began
+	SlotsDone   int  `json:"slots_done"`   // of those, moved
+	SlotsMoving int  `json:"slots_moving"` // in batches under way
+	SlotsCopied int  `json:"slots_copied"` // of slots_done, replica copies filled (re-replication) rather than moves
+	// Re-replication on its own: replica copies to fill since the movement
+	// began (of slots_total), the keys and bytes they copied (of keys_moved
+	// and bytes_moved), their rate and the estimate of their time left.
+	CopiesTotal    int                   `json:"copies_total"`
+	CopyKeys       int64                 `json:"copy_keys"`
+	CopyBytes      int64                 `json:"copy_bytes"`
+	CopyKeysPerSec float64               `json:"copy_keys_per_sec"`
+	CopyETASec     float64               `json:"copy_eta_sec"` // 0 when unknown or done
+	KeysMoved      int64                 `json:"keys_moved"`
+	BytesMoved     int64                 `json:"bytes_moved"`
+	KeysPerSec     float64               `json:"keys_per_sec"`
+	ElapsedSec     float64               `json:"elapsed_sec"`
+	ETASec         float64               `json:"eta_sec"` // estimate of the time left; 0 when unknown or done
+	Nodes          []NodeMigrationStatus `json:"nodes"`
 }
 
 // NodeMigrationStatus is one DataNode's share of a MigrationStatus.
@@ -279,7 +291,7 @@ func (n *NameNode) servedMembers(plan *Table, owners func(s int) ([]NodeID, bool
 // the two agree removes members that have left. It publishes a new served
 // table when anything changed.
 func (n *NameNode) reconcileLocked() error {
-	if n.isClosed() {
+	if n.isClosed() || !n.leadingLocked() {
 		return nil
 	}
 	if n.bootstrappingLocked() {
@@ -639,8 +651,9 @@ func (n *NameNode) rebalanceLocked() bool {
 // startJobLocked sends one batch on its way.
 func (n *NameNode) startJobLocked(j *nnJob) {
 	ms := &n.mig
-	ctx, cancel := context.WithTimeout(n.ctx, migrateJobTimeout)
+	ctx, cancel := context.WithTimeout(n.lctx, migrateJobTimeout)
 	j.cancel = cancel
+	j.epoch = n.epoch
 	j.targetInc = n.incarnation[j.target.ID]
 	j.drops = map[NodeID]uint64{j.target.ID: n.isrDrops[j.target.ID]}
 	for _, id := range j.op.keep {
@@ -675,6 +688,9 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 // jobDoneLocked records a batch's outcome: its slots flip to the target,
 // or wait and are tried again.
 func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
+	if j.epoch != n.epoch {
+		return // leadership changed meanwhile: the state it counted in is gone
+	}
 	ms := &n.mig
 	for _, s := range j.slots {
 		if ms.jobs[s] == j {
@@ -719,10 +735,13 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 	ms.slotsDone += len(j.slots)
 	if j.op.mode == modeCopy {
 		ms.slotsCopied += len(j.slots)
+		ms.copyKeys += keys
+		ms.copyBytes += bytes
 	}
 	// Moves that follow (a replica after a move) were not known when the
 	// movement began: the total grows with them.
 	ms.slotsTotal = max(ms.slotsTotal, ms.slotsDone+len(ms.jobs))
+	ms.copiesTotal = max(ms.copiesTotal, ms.slotsCopied+copyJobs(ms.jobs))
 	ms.keysMoved += keys
 	ms.bytesMoved += bytes
 	n.progressOf(j.source.ID).keysOut += keys
@@ -842,6 +861,9 @@ func (n *NameNode) cmdHandedOff(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.refuseLocked(w) {
+		return
+	}
 	if n.peers[id] == nil {
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
@@ -893,10 +915,12 @@ func (n *NameNode) beginProgressLocked() {
 	ms := &n.mig
 	if len(ms.jobs) == 0 {
 		ms.started, ms.slotsTotal, ms.slotsDone, ms.keysMoved, ms.bytesMoved, ms.slotsCopied = time.Now(), 0, 0, 0, 0, 0
+		ms.copiesTotal, ms.copyKeys, ms.copyBytes = 0, 0, 0
 		ms.finished = time.Time{}
 		ms.nodes = map[NodeID]*nodeProgress{}
 	}
 	total := ms.slotsDone + len(ms.jobs)
+	copies := ms.slotsCopied + copyJobs(ms.jobs)
 	for s := range NumSlots {
 		if ms.jobs[s] != nil {
 			continue
@@ -913,17 +937,30 @@ func (n *NameNode) beginProgressLocked() {
 			for _, id := range n.plan.Owners(s)[1:] {
 				if m, ok := n.plan.Member(id); ok && m.State.Live() && !slices.Contains(owners, id) {
 					total++
+					copies++
 				}
 			}
 		}
 	}
 	ms.slotsTotal = total
+	ms.copiesTotal = copies
+}
+
+// copyJobs counts the slots in flight in replica copy batches.
+func copyJobs(jobs map[int]*nnJob) int {
+	n := 0
+	for _, j := range jobs {
+		if j.op.mode == modeCopy {
+			n++
+		}
+	}
+	return n
 }
 
 // migrationStatusLocked returns the progress figures.
 func (n *NameNode) migrationStatusLocked() MigrationStatus {
 	ms := &n.mig
-	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), SlotsCopied: ms.slotsCopied, KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
+	st := MigrationStatus{SlotsTotal: ms.slotsTotal, SlotsDone: ms.slotsDone, SlotsMoving: len(ms.jobs), SlotsCopied: ms.slotsCopied, CopiesTotal: ms.copiesTotal, CopyKeys: ms.copyKeys, CopyBytes: ms.copyBytes, KeysMoved: ms.keysMoved, BytesMoved: ms.bytesMoved, Nodes: []NodeMigrationStatus{}}
 	in, out := map[NodeID]int{}, map[NodeID]int{}
 	served, plan := n.table, n.plan
 	holding := make([]bool, len(served.Members)) // by served member index
@@ -954,6 +991,12 @@ func (n *NameNode) migrationStatusLocked() MigrationStatus {
 		if st.Active && ms.slotsDone > 0 {
 			left := ms.slotsTotal - ms.slotsDone
 			st.ETASec = st.ElapsedSec / float64(ms.slotsDone) * float64(max(left, 0))
+		}
+		if st.ElapsedSec > 0 {
+			st.CopyKeysPerSec = float64(ms.copyKeys) / st.ElapsedSec
+		}
+		if left := ms.copiesTotal - ms.slotsCopied; ms.slotsCopied > 0 && left > 0 {
+			st.CopyETASec = st.ElapsedSec / float64(ms.slotsCopied) * float64(left)
 		}
 	}
 	ids := map[NodeID]bool{}

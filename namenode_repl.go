@@ -53,6 +53,9 @@ func (n *NameNode) cmdISRDrop(w *replyWriter, args [][]byte) {
 	prim, repl := NodeID(args[1]), NodeID(args[2])
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.refuseLocked(w) {
+		return
+	}
 	if _, ok := n.table.Member(prim); !ok {
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", truncate(args[1], 64)))
 		return

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -528,23 +529,29 @@ func TestNameNodeBadInput(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// With data movement: the fake DataNodes fail every MIGRATE,
 			// so the served table keeps what it has until a report.
-			e := startNameNodeEnv(t, func(c *NameNodeConfig) { c.NoDataMovement = false })
+			// Without replicas, so no copy to a new replica starts a
+			// batch on a slot its primary keeps.
+			e := startNameNodeEnv(t, func(c *NameNodeConfig) { c.NoDataMovement, c.Ring.Replicas = false, 0 })
 			for _, id := range []string{"a", "b", "c"} {
 				e.register(id)
 			}
-			// A slot that a leads and keeps, with no batch under way (one
-			// started before the plan changed may still be): none will be.
+			// A slot that a leads and whose owners the plan keeps as they
+			// are, with no batch under way (one started before the plan
+			// changed may still be): none will be, neither a move nor a
+			// copy to a new replica.
 			e.nn.mu.Lock()
 			before, plan := e.nn.table, e.nn.plan
 			s := 0
 			for ; s < NumSlots; s++ {
 				p, _ := before.Primary(s)
-				q, _ := plan.Primary(s)
-				if p.ID == "a" && q.ID == "a" && e.nn.mig.jobs[s] == nil {
+				if p.ID == "a" && slices.Equal(before.Owners(s), plan.Owners(s)) && e.nn.mig.jobs[s] == nil {
 					break
 				}
 			}
 			e.nn.mu.Unlock()
+			if s == NumSlots {
+				t.Fatal("no slot that a leads and keeps unchanged")
+			}
 			if got := e.do(fmt.Sprintf("CHKV.HANDEDOFF a %d b", s)); got != ":1\r\n" {
 				e.nn.mu.Lock()
 				p, _ := e.nn.table.Primary(s)

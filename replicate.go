@@ -82,10 +82,11 @@ type replStream struct {
 	detached   atomic.Bool   // no slot replicates to peer any more: waits end
 	reportedAt atomic.Int64  // unix nanoseconds: lag last reported to the NameNode; 0: not in this stall
 
-	wake   chan struct{} // buffered 1: records or frames to send
-	notify chan struct{} // closed and replaced when acked or detached changes; under mu
-	stop   chan struct{}
-	done   chan struct{}
+	wake    chan struct{}  // buffered 1: records or frames to send
+	notify  chan struct{}  // closed and replaced when acked or detached changes; under mu
+	waiters map[any]func() // run once on the next notify (an event loop's wake-up); under mu
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // slotRepl is what a slot this node leads replicates to.
@@ -161,10 +162,14 @@ func (st *replStream) append(epoch uint64, slot int, op WriteOp, key string, e *
 	}
 	st.seq.Add(1)
 	st.mu.Unlock()
-	select {
-	case st.wake <- struct{}{}:
-	default:
+	if st.cn.cfg.AsyncReplication {
+		st.kick()
 	}
+	// In-sync, whoever waits for the write wakes the sender (waitAck,
+	// parkRepl): an event loop does so after the turn's last request, so
+	// one frame carries every write of the turn instead of the first alone.
+	// Writes no one waits for (expiry, eviction) go with the next frame, or
+	// with the idle frame of the next tick.
 }
 
 // sealLocked turns the records not yet framed into a frame.
@@ -185,6 +190,30 @@ func (st *replStream) sealLocked() {
 func (st *replStream) notifyLocked() {
 	close(st.notify)
 	st.notify = make(chan struct{})
+	for _, fn := range st.waiters {
+		fn()
+	}
+	clear(st.waiters)
+}
+
+// onNotify has fn run once on the stream's next acknowledgement or
+// detachment; key stands for the caller (one registration per key).
+func (st *replStream) onNotify(key any, fn func()) {
+	st.mu.Lock()
+	if st.waiters == nil {
+		st.waiters = map[any]func(){}
+	}
+	st.waiters[key] = fn
+	st.mu.Unlock()
+	st.kick()
+}
+
+// kick wakes the sender, which may be idle after a reconnect.
+func (st *replStream) kick() {
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
 }
 
 // detach ends every wait on the stream and drops what it holds: the table
@@ -328,9 +357,17 @@ func (st *replStream) filter(f replFrame) replFrame {
 	if f.changes == cn.leadChanges.Load() {
 		return f // no slot changed hands since the frame was cut
 	}
-	keep := func(i, slot int) bool {
+	f = f.keep(func(i, slot int) bool {
 		return cn.stillLeads(slot) && f.gens[i] == cn.leadGen[slot].Load()
+	})
+	if t, _ := cn.current(); t != nil {
+		f.epoch = t.Version
 	}
+	return f
+}
+
+// keep returns f with only the records for which keep(index, slot) holds.
+func (f replFrame) keep(keep func(i, slot int) bool) replFrame {
 	var rec record
 	var out []byte
 	var marks []int
@@ -348,10 +385,30 @@ func (st *replStream) filter(f replFrame) replFrame {
 		}
 	}
 	f.buf, f.marks, f.gens = out, marks, gens
-	if t, _ := cn.current(); t != nil {
-		f.epoch = t.Version
-	}
 	return f
+}
+
+// purgeSlot drops from the frames not yet acknowledged the records of
+// slot: the stream's replica stopped being one of its copies (the table
+// took it out, or a copy's pending replica expired). They must never reach
+// it: sent while its table names it no copy, the replica refuses them, and
+// every resend was refused again, wedging the whole stream; sent after a
+// later copy filled it anew, they would overwrite the copy's newer data.
+// Their waiters lose nothing: a replica taken out is never promoted, and
+// comes back only through a fresh copy, which holds their writes.
+func (st *replStream) purgeSlot(slot int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sealLocked()
+	var rec record
+	for i, f := range st.frames {
+		if slices.ContainsFunc(f.marks, func(start int) bool {
+			d := recordDecoder{b: f.buf[start:]}
+			return d.next(&rec) && rec.slot == slot
+		}) {
+			st.frames[i] = f.keep(func(_, s int) bool { return s != slot })
+		}
+	}
 }
 
 // writeReplFrame writes CHKV.REPL <from> <epoch> <lastSeq> <records>.
@@ -436,13 +493,12 @@ func (st *replStream) lag() time.Duration {
 // waitAck waits until the stream applied seq (true) or was detached
 // (true: the table took the replica out). It gives up (false) when the node
 // closes, when lost reports that the write can no longer count (a table
-// took its slot's lead away), or after a bound far past the replica
-// timeout and the lease. A lapsed lease alone does not end the wait: an
+// took its slot's lead away), or at giveUp (replWaitBound after the
+// wait began). A lapsed lease alone does not end the wait: an
 // acknowledgement still proves the write is on a replica, which refuses a
 // deposed primary's records.
-func (st *replStream) waitAck(seq uint64, lost func() bool) bool {
+func (st *replStream) waitAck(seq uint64, lost func() bool, giveUp time.Time) bool {
 	cn := st.cn
-	giveUp := time.Now().Add(4*cn.cfg.ReplicaTimeout + 2*cn.cfg.Lease + cn.cfg.RPCTimeout)
 	for {
 		st.mu.Lock()
 		ch := st.notify
@@ -454,10 +510,7 @@ func (st *replStream) waitAck(seq uint64, lost func() bool) bool {
 		if lost() || time.Now().After(giveUp) {
 			return false
 		}
-		select {
-		case st.wake <- struct{}{}: // the sender may be idle after a reconnect
-		default:
-		}
+		st.kick()
 		t := time.NewTimer(cn.cfg.HeartbeatInterval / 4)
 		select {
 		case <-ch:
@@ -501,13 +554,18 @@ func (c *conn) awaitReplicas() bool {
 		return true
 	}
 	cn := c.d.cluster
+	giveUp := c.replDeadline
+	if giveUp.IsZero() {
+		giveUp = time.Now().Add(cn.replWaitBound())
+	}
+	c.replDeadline = time.Time{}
 	ok := true
 	for _, n := range c.replNeed {
 		if !ok {
 			break
 		}
-		lost := func() bool { return !cn.stillLeads(n.slot) || cn.leadGen[n.slot].Load() != n.gen }
-		if n.seq > n.st.acked.Load() && !n.st.waitAck(n.seq, lost) {
+		lost := func() bool { return n.lost(cn) }
+		if n.seq > n.st.acked.Load() && !n.st.waitAck(n.seq, lost, giveUp) {
 			ok = false
 			break
 		}
@@ -527,6 +585,71 @@ func (c *conn) awaitReplicas() bool {
 		cn.stats.replFailed.Add(1)
 	}
 	return ok
+}
+
+// replWaitBound is how long a reply waits for its replicas at most: far
+// past the replica timeout (after which the NameNode takes a silent
+// replica out) and the lease.
+func (cn *clusterNode) replWaitBound() time.Duration {
+	return 4*cn.cfg.ReplicaTimeout + 2*cn.cfg.Lease + cn.cfg.RPCTimeout
+}
+
+// lost reports whether the write n waits for can no longer count: a table
+// took its slot's lead away since.
+func (n replNeed) lost(cn *clusterNode) bool {
+	return !cn.stillLeads(n.slot) || cn.leadGen[n.slot].Load() != n.gen
+}
+
+// replReady reports whether c's replies may leave without waiting for a
+// replica: every stream its commands touched has acknowledged their writes
+// or was detached (awaitReplicas then decides at once).
+func (c *conn) replReady() bool {
+	for _, n := range c.replNeed {
+		if n.seq > n.st.acked.Load() && !n.st.detached.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// parkRepl prepares c's replies to wait for its replicas without blocking
+// the caller (an event loop): wake runs on an acknowledgement of any
+// stream c waits for (key: one registration per caller). It returns false
+// when there is nothing to wait for after all.
+func (c *conn) parkRepl(key any, wake func()) bool {
+	if len(c.replNeed) == 0 || c.replReady() {
+		return false
+	}
+	for _, n := range c.replNeed {
+		n.st.onNotify(key, wake)
+	}
+	if c.replReady() { // acknowledged before the registration
+		return false
+	}
+	c.replDeadline = time.Now().Add(c.d.cluster.replWaitBound())
+	return true
+}
+
+// replSettled reports whether a parked c's replies may be flushed now
+// (flushReplies then does not block): its replicas acknowledged, or the
+// wait must end without them (a slot changed hands, or the bound passed).
+// While it waits, a lagging replica is reported as waitAck does.
+func (c *conn) replSettled(now time.Time) bool {
+	if c.replReady() || now.After(c.replDeadline) {
+		return true
+	}
+	cn := c.d.cluster
+	for _, n := range c.replNeed {
+		if n.seq <= n.st.acked.Load() || n.st.detached.Load() {
+			continue
+		}
+		if n.lost(cn) {
+			return true
+		}
+		n.st.kick()
+		cn.checkLag(n.st)
+	}
+	return false
 }
 
 // tookOut reports whether the current table makes this node the primary of
@@ -676,6 +799,8 @@ func (cn *clusterNode) renewLease(sent time.Time) {
 // effect, the streams of t's replicas besides those they have: from the
 // table's first write on, every replica it names receives it.
 func (cn *clusterNode) addReplTargets(t *Table) {
+	cn.replSetMu.Lock()
+	defer cn.replSetMu.Unlock()
 	for s := range NumSlots {
 		p, ok := t.Primary(s)
 		if !ok || p.ID != cn.id || t.cnt[s] < 2 {
@@ -704,6 +829,12 @@ func (cn *clusterNode) addReplTargets(t *Table) {
 // filled that the table does not name yet. Streams no slot uses any more
 // are detached. Runs after each adopted table, under adoptMu.
 func (cn *clusterNode) applyReplTargets(t *Table) {
+	// Whole, against a copy's addPending: one landing between the slots'
+	// loop and the detach below had its new stream detached while a slot
+	// wrote to it (every write then failed), or its stream dropped from the
+	// slot by the loop (the copy's replica missed the writes that followed).
+	cn.replSetMu.Lock()
+	defer cn.replSetMu.Unlock()
 	used := map[NodeID]bool{}
 	now := time.Now()
 	for s := range NumSlots {
@@ -783,11 +914,20 @@ func (cn *clusterNode) setRepl(s int, streams []*replStream) {
 		cn.repl[s].Store(&slotRepl{streams: streams})
 	}
 	sd.mu.Unlock()
+	if cur != nil { // after the switch: no write of s reaches them any more
+		for _, st := range cur.streams {
+			if !slices.Contains(streams, st) {
+				st.purgeSlot(s)
+			}
+		}
+	}
 }
 
 // addPending makes slot's writes go to peer from now on: a copy has just
 // filled it. The caller holds the slot frozen.
 func (cn *clusterNode) addPending(s int, peer NodeID, addr string) {
+	cn.replSetMu.Lock()
+	defer cn.replSetMu.Unlock()
 	st := cn.stream(peer, addr)
 	st.attach()
 	cn.pendingMu.Lock()
@@ -865,6 +1005,9 @@ func (cn *clusterNode) stopStreams() {
 // replica: it applies the records when their sender may still write their
 // slots, and answers lastSeq.
 func cmdRepl(c *conn, args [][]byte) {
+	if h := testHookReplFrame; h != nil && len(args[4]) > 0 {
+		h(c.d.cluster.id)
+	}
 	cn := c.d.cluster
 	from := NodeID(args[1])
 	epoch, err1 := strconv.ParseUint(string(args[2]), 10, 64)
@@ -906,6 +1049,10 @@ func cmdRepl(c *conn, args [][]byte) {
 	}
 	c.w.int(int64(seq))
 }
+
+// testHookReplFrame, set by tests before a cluster starts, runs on a
+// replica before it applies a frame that carries records.
+var testHookReplFrame func(replica NodeID)
 
 // acceptsRepl reports whether records of slot from primary from, written
 // under table version epoch, may be applied here: this node holds a copy of
@@ -1174,6 +1321,9 @@ func cmdWait(c *conn, args [][]byte) {
 		if n >= want || (!deadline.IsZero() && time.Now().After(deadline)) {
 			c.w.int(n)
 			return
+		}
+		for _, need := range c.replNeed {
+			need.st.kick() // the writes' own waits come after this reply
 		}
 		select {
 		case <-c.d.closed:

@@ -247,6 +247,22 @@ func (r *uring) enter(wait uint32, timeoutMs int, raw bool) error {
 	return os.NewSyscallError("io_uring_enter", e)
 }
 
+// reap submits what is queued and has the kernel post the completions
+// ready (the deferred work of uringSetupDeferTaskrun), without waiting.
+func (r *uring) reap() error {
+	atomic.StoreUint32(r.sqTail, r.tail)
+	toSubmit := r.tail - atomic.LoadUint32(r.sqHead)
+	_, _, e := syscall.RawSyscall6(sysIOUringEnter, uintptr(r.fd), uintptr(toSubmit), 0, uringEnterGetEvents, 0, 0)
+	switch e {
+	case 0, syscall.EINTR, syscall.ETIME, syscall.EAGAIN, syscall.EBUSY:
+		return nil
+	}
+	return os.NewSyscallError("io_uring_enter", e)
+}
+
+// ready reports whether a completion waits to be taken.
+func (r *uring) ready() bool { return *r.cqHead != atomic.LoadUint32(r.cqTail) }
+
 // cqe takes the next completion; false when there is none.
 func (r *uring) cqe() (userData uint64, res int32, ok bool) {
 	head := *r.cqHead

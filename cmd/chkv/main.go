@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -34,11 +35,17 @@ Usage:
       run the NameNode of a cluster; --expect holds the first table back
       until N DataNodes registered; --migrate-rate caps the keys per second
       each DataNode sends while slots move (0: no cap)
-  chkv datanode --addr HOST:PORT --namenode HOST:PORT [--id ID] [--rack RACK] [--weight W]
+  chkv namenode --id ID --addr HOST:PORT --data-dir D --peers ID1=HOST:PORT,ID2=HOST:PORT,...
+      run one of a group of NameNodes on Raft (3 survive the loss of one):
+      --peers lists every member with its address, this one included; Raft
+      shares the address with RESP; D keeps the Raft log and snapshots. Only
+      the leader acts; give DataNodes and commands the list of addresses
+  chkv datanode --addr HOST:PORT --namenode HOST:PORT[,HOST:PORT...] [--id ID] [--rack RACK] [--weight W]
                 [--heartbeat D] [--replica-timeout D] [--async-replication]
                 [--maxmemory BYTES] [--maxmemory-policy POLICY]
                 [--data-dir D [--appendfsync always|everysec|no] [--aof-load-truncated]]
-      run one DataNode that joins the cluster of the NameNode (slots move to
+      run one DataNode that joins the cluster of the NameNode (a list: of
+      the leader of the NameNodes; slots move to
       it while it serves); it exits by itself once it has left the cluster.
       Writes are answered once every in-sync replica applied them, unless
       --async-replication
@@ -50,18 +57,28 @@ Usage:
   metrics at /metrics); namenode and cluster take --http HOST:PORT, the
   status page in a browser (members, slot map, movement; loopback only
   unless --http-secret PASSWORD or --allow-remote).
-  chkv status --namenode HOST:PORT [--json] [--watch] [--timeout D]
+  chkv status --namenode HOST:PORT[,HOST:PORT...] [--json] [--watch] [--timeout D]
       print the members, table version, slots per node and the data movement
       (slots in/out, keys and bytes moved, rate, ETA); on a terminal a movement
       under way is followed with a live progress bar; --watch follows the
       movement (or waits for the next one) until it ends, one line a second
-      when not on a terminal; --json prints the NameNode's CHKV.STATUS
+      when not on a terminal; --json prints the NameNode's CHKV.STATUS;
+      given the NameNodes of a group, it shows each one's Raft role, term
+      and last applied index (JSON "namenodes") and the leader's status
   chkv leave --namenode HOST:PORT [--wait=false] [--timeout D] ID
       take DataNode ID out gracefully: its slots move to the others while it
       serves, then it shuts down; waits (following the movement) until it left
+  chkv reassign-lost --namenode HOST:PORT
+      accept that the slots whose every copy died (database mode) lost their
+      data: they get new, empty owners and serve again (as redis-cli --cluster
+      fix covers uncovered slots); they answer -CLUSTERDOWN until then
   chkv check-aof [--fix] DIR
       check the snapshot and logs of a data directory, as redis-check-aof;
       --fix cuts a log at its first torn or damaged record
+  chkv torture [--seed N] [--duration D] [--datanodes N] [--replicas R] [--out DIR]
+      (root, Linux) run a NameNode and DataNodes as processes in network
+      namespaces, inject seeded faults under a client workload and check the
+      history; exit 0 all checks pass, 1 a check failed, 2 it could not run
   chkv version
 
 Security flags (every role; --cluster-secret-file on all but server):
@@ -79,6 +96,9 @@ Security flags (every role; --cluster-secret-file on all but server):
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "chkv:", err)
+		if errors.Is(err, errCouldNotRun) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -101,8 +121,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runStatus(args[1:], stdout, stderr)
 	case "leave":
 		return runLeave(args[1:], stdout, stderr)
+	case "reassign-lost":
+		return runReassignLost(args[1:], stdout, stderr)
 	case "check-aof":
 		return runCheckAOF(args[1:], stdout, stderr)
+	case "torture":
+		return runTorture(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "chkv", chkv.Version)
 		return nil
@@ -317,6 +341,8 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func(
 	fs.IntVar(&cfg.MigrateBatch, "migrate-batch", chkv.DefaultMigrateBatch, "most slots in one batch")
 	fs.IntVar(&cfg.ExpectDataNodes, "expect", 0, "hold the first table back until this many DataNodes registered (0: deal slots out from the first)")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "listen on a non-loopback address without a cluster secret")
+	fs.StringVar(&cfg.RaftID, "id", "", "this NameNode's id among --peers")
+	peers := fs.String("peers", "", "the NameNodes of a Raft group: ID1=HOST:PORT,ID2=HOST:PORT,... (this one included)")
 	sec := addSecurityFlags(fs, true)
 	rt := runtimeFlags(fs)
 	web := addWebFlags(fs, true)
@@ -324,6 +350,16 @@ func nameNodeConfig(args []string, stderr io.Writer) (chkv.NameNodeConfig, func(
 		return cfg, nil, nil, err
 	}
 	var err error
+	if *peers != "" {
+		if cfg.RaftPeers, err = chkv.ParseRaftPeers(*peers); err != nil {
+			return cfg, nil, nil, err
+		}
+		if cfg.RaftID == "" || cfg.DataDir == "" {
+			return cfg, nil, nil, errors.New("namenode: --peers needs --id and --data-dir")
+		}
+	} else if cfg.RaftID != "" {
+		return cfg, nil, nil, errors.New("namenode: --id needs --peers")
+	}
 	if cfg.ClusterSecret, err = sec.secret(); err != nil {
 		return cfg, nil, nil, err
 	}
@@ -365,7 +401,15 @@ func runNameNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopWeb()
-	fmt.Fprintf(stdout, "chkv %s NameNode ready on %s: start DataNodes with chkv datanode --namenode %s\n", chkv.Version, n.Addr(), n.Addr())
+	list := n.Addr()
+	if len(cfg.RaftPeers) > 0 {
+		var as []string
+		for _, p := range cfg.RaftPeers {
+			as = append(as, p.Addr)
+		}
+		list = strings.Join(as, ",")
+	}
+	fmt.Fprintf(stdout, "chkv %s NameNode ready on %s: start DataNodes with chkv datanode --namenode %s\n", chkv.Version, n.Addr(), list)
 	return closeOnSignal(ctx, stdout, n)
 }
 
@@ -376,7 +420,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	cfg.Addr = "127.0.0.1:7001"
 	cc := chkv.DefaultClusterNodeConfig("")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (and to give the cluster)")
-	fs.StringVar(&cc.NameNode, "namenode", "", "address of the NameNode")
+	fs.StringVar(&cc.NameNode, "namenode", "", "address of the NameNode, or the comma-separated addresses of a Raft group of NameNodes")
 	id := fs.String("id", "", "node id (default: the address)")
 	fs.StringVar(&cc.Rack, "rack", "", "failure domain")
 	fs.IntVar(&cc.Weight, "weight", cc.Weight, "share of slots relative to other nodes")

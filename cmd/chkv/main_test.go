@@ -397,6 +397,12 @@ func TestProgressLine(t *testing.T) {
 	settled := snapshot()
 	settled.Members[3].State = "up"
 	settled.Migration.Active, settled.Migration.SlotsDone, settled.Migration.Nodes = false, 4096, nil
+	copying := snapshot()
+	m := &copying.Migration
+	m.SlotsCopied, m.CopiesTotal, m.CopyKeys, m.CopyBytes, m.CopyKeysPerSec, m.CopyETASec = 300, 1000, 60_000, 7_000_000, 37_500, 3.7
+	copied := settled
+	m = &copied.Migration
+	m.SlotsCopied, m.CopiesTotal, m.CopyKeys, m.CopyBytes, m.CopyKeysPerSec = 1000, 1000, 200_000, 23_000_000, 125_000
 	for _, tc := range []struct {
 		name string
 		st   clusterStatus
@@ -405,6 +411,8 @@ func TestProgressLine(t *testing.T) {
 		{"moving", snapshot(), "table version 9: moving 41%, 1720/4096 slots, 812k keys, 93 MB, 510k keys/s, ETA 3s; slots to go: dn1 +0/-800, dn2 +0/-788, dn3 +0/-788, dn4 +2376/-0"},
 		{"members only", joining, "table version 9: no data moving; members changing: dn4 joining"},
 		{"done", settled, "table version 9: done: 4096 slots, 812k keys, 93 MB moved in 2s (510k keys/s)"},
+		{"re-replicating", copying, "table version 9: moving 41%, 1720/4096 slots, 812k keys, 93 MB, 510k keys/s, ETA 3s; slots to go: dn1 +0/-800, dn2 +0/-788, dn3 +0/-788, dn4 +2376/-0; re-replication: 300/1000 copies  60k keys  7.0 MB  38k keys/s  ETA 4s"},
+		{"re-replicated", copied, "table version 9: done: 4096 slots, 812k keys, 93 MB moved in 2s (510k keys/s); re-replication: 1000/1000 copies  200k keys  23 MB  125k keys/s  done"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := progressLine(tc.st); got != tc.want {
@@ -480,4 +488,56 @@ func newTestFlags() *flag.FlagSet {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// TestReassignLost: a DataNode holding the only copy of its slots dies in
+// database mode; its slots answer CLUSTERDOWN until chkv reassign-lost
+// gives them new, empty owners.
+func TestReassignLost(t *testing.T) {
+	cl := startCluster(t, func(c *chkv.ClusterConfig) { c.HeartbeatInterval = 200 * time.Millisecond })
+	var out bytes.Buffer
+	if err := run([]string{"reassign-lost", "--namenode", cl.NameNodeAddr()}, &out, io.Discard); err != nil {
+		t.Fatalf("reassign-lost on a healthy cluster: %v", err)
+	}
+	if got := out.String(); got != "no slot is lost: nothing to do\n" {
+		t.Errorf("reassign-lost on a healthy cluster printed %q", got)
+	}
+	if err := cl.KillDataNode("dn2"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	lost := 0
+	for lost == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		tb := cl.NameNode().Table()
+		for s := range chkv.NumSlots {
+			if tb.Lost(s) {
+				lost++
+			}
+		}
+	}
+	if lost == 0 {
+		t.Fatal("no slot was lost after dn2 died")
+	}
+	out.Reset()
+	if err := run([]string{"reassign-lost", "--namenode", cl.NameNodeAddr()}, &out, io.Discard); err != nil {
+		t.Fatalf("reassign-lost: %v", err)
+	}
+	// At least dn2's slots (a slow machine may have lost another node's
+	// meanwhile, and got it back).
+	var n int
+	if _, err := fmt.Sscanf(out.String(), "%d lost slot(s) given new, empty owners", &n); err != nil || n < lost {
+		t.Errorf("reassign-lost printed %q, want at least the %d slots lost with dn2", out.String(), lost)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.WaitStable(ctx); err != nil {
+		t.Fatalf("the cluster did not become stable after reassign-lost: %v", err)
+	}
+	tb := cl.NameNode().Table()
+	for s := range chkv.NumSlots {
+		if tb.Lost(s) {
+			t.Fatalf("slot %d is still lost", s)
+		}
+	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -18,6 +19,22 @@ type clusterStatus struct {
 	Replicas  int                        `json:"replicas"`
 	Members   []chkv.ClusterMemberStatus `json:"members"`
 	Migration chkv.MigrationStatus       `json:"migration"`
+	// Raft is the answering NameNode's member of its Raft group; nil alone.
+	Raft *raftStatus `json:"raft,omitempty"`
+	// NameNodes is every NameNode's Raft member, when chkv status was
+	// given the list of a group (not part of CHKV.STATUS).
+	NameNodes []raftStatus `json:"namenodes,omitempty"`
+}
+
+// raftStatus is one NameNode's Raft member in CHKV.STATUS ("raft").
+type raftStatus struct {
+	ID          string `json:"id"`
+	Addr        string `json:"addr"`
+	Role        string `json:"role"`
+	Term        uint64 `json:"term"`
+	LastApplied uint64 `json:"last_applied"`
+	LeaderID    string `json:"leader_id"`
+	LeaderAddr  string `json:"leader_addr"`
 }
 
 // member returns the member id, if the status has it.
@@ -57,6 +74,18 @@ func renderStatus(st clusterStatus, lost int) string {
 		fmt.Fprintf(&b, ", lost slots: %d", lost)
 	}
 	b.WriteString("\n")
+	nns := st.NameNodes
+	if nns == nil && st.Raft != nil {
+		nns = []raftStatus{*st.Raft}
+	}
+	if len(nns) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAMENODE\tADDR\tROLE\tTERM\tLAST APPLIED")
+		for _, n := range nns {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", cmp.Or(n.ID, "-"), n.Addr, n.Role, n.Term, n.LastApplied)
+		}
+		tw.Flush()
+	}
 	moves := map[chkv.NodeID]chkv.NodeMigrationStatus{}
 	for _, n := range st.Migration.Nodes {
 		moves[n.ID] = n
@@ -71,6 +100,9 @@ func renderStatus(st clusterStatus, lost int) string {
 	tw.Flush()
 	b.WriteString(migrationSummary(st.Migration))
 	b.WriteString("\n")
+	if c := copySummary(st.Migration); c != "" {
+		b.WriteString("re-replication: " + c + "\n")
+	}
 	return b.String()
 }
 
@@ -83,6 +115,25 @@ func migrationSummary(m chkv.MigrationStatus) string {
 		return "migration: done: " + doneFigures(m)
 	}
 	return "migration: none"
+}
+
+// copySummary describes the re-replication part of the movement (replica
+// copies filled, counted apart from moves), "" when there is none:
+//
+//	12/40 copies  81k keys  9.1 MB  20k keys/s  ETA 4s
+func copySummary(m chkv.MigrationStatus) string {
+	if m.CopiesTotal <= 0 {
+		return ""
+	}
+	left := "done"
+	switch {
+	case m.SlotsCopied < m.CopiesTotal && m.CopyETASec > 0:
+		left = "ETA " + humanDuration(m.CopyETASec)
+	case m.SlotsCopied < m.CopiesTotal:
+		left = "ETA ?"
+	}
+	return fmt.Sprintf("%d/%d copies  %s keys  %s  %s keys/s  %s", m.SlotsCopied, m.CopiesTotal,
+		humanCount(m.CopyKeys), humanBytes(m.CopyBytes), humanCount(int64(m.CopyKeysPerSec)), left)
 }
 
 // doneFigures describes a finished movement.
@@ -134,6 +185,9 @@ func progressLine(st clusterStatus) string {
 		b.WriteString("done: " + doneFigures(m))
 	default:
 		b.WriteString("no data moving")
+	}
+	if c := copySummary(m); c != "" {
+		b.WriteString("; re-replication: " + c)
 	}
 	return b.String()
 }

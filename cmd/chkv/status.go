@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,9 +61,102 @@ func commandContext(timeout time.Duration) (context.Context, context.CancelFunc)
 	return ctx, func() { cancel(); stop() }
 }
 
-// dialNameNode connects to the NameNode (or any chkv node) at addr, with
-// the cluster secret and over TLS when the security flags say so.
+// dialNameNode connects to the NameNode at addr; given a comma-separated
+// list of the NameNodes of a Raft group, to their leader (leaderOf).
 func dialNameNode(ctx context.Context, addr string, sec *securityFlags) (*chkv.Client, error) {
+	addrs := chkv.SplitNameNodes(addr)
+	if len(addrs) == 1 {
+		return dialNode(ctx, addrs[0], sec)
+	}
+	c, _, err := leaderOf(ctx, addrs, sec)
+	return c, err
+}
+
+// leaderOf finds the leader of a group of NameNodes: it asks each for
+// CHKV.STATUS, skipping the ones it cannot reach, follows the leader a
+// follower names, and asks again while an election runs. It returns a
+// connection to the leader and the status of each NameNode it reached
+// (nil for the others).
+func leaderOf(ctx context.Context, addrs []string, sec *securityFlags) (*chkv.Client, []*raftStatus, error) {
+	var last error
+	for {
+		sts := make([]*raftStatus, len(addrs))
+		named := ""
+		for i, a := range addrs {
+			c, err := dialNode(ctx, a, sec)
+			if err != nil {
+				last = err
+				continue
+			}
+			st, _, err := fetchStatus(ctx, c)
+			if err != nil {
+				c.Close()
+				last = fmt.Errorf("%s: %w", a, err)
+				continue
+			}
+			sts[i] = st.Raft
+			if st.Raft == nil || st.Raft.Role == "leader" {
+				for j := i + 1; j < len(addrs); j++ { // the others' figures, for chkv status
+					if oc, err := dialNode(ctx, addrs[j], sec); err == nil {
+						if ost, _, err := fetchStatus(ctx, oc); err == nil {
+							sts[j] = ost.Raft
+						}
+						oc.Close()
+					}
+				}
+				return c, sts, nil
+			}
+			c.Close()
+			if st.Raft.LeaderAddr != "" && st.Raft.LeaderID != st.Raft.ID {
+				named = st.Raft.LeaderAddr
+			}
+		}
+		if named != "" && !slices.Contains(addrs, named) {
+			addrs = append(addrs, named) // a leader outside the list given
+			continue
+		}
+		t := time.NewTimer(100 * time.Millisecond) // an election is under way
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if last == nil {
+				last = ctx.Err()
+			}
+			return nil, nil, fmt.Errorf("no NameNode leader among %s: %w", strings.Join(addrs, ","), last)
+		case <-t.C:
+		}
+	}
+}
+
+// doOnLeader sends a command that changes state to the NameNode at addr,
+// or to the leader of the list; while the leader is being elected (or
+// rebuilds its state) it asks again. It returns the connection used (nil
+// when none was reached) and the reply.
+func doOnLeader(ctx context.Context, addr string, sec *securityFlags, args ...any) (*chkv.Client, any, error) {
+	for {
+		c, err := dialNameNode(ctx, addr, sec)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := c.Do(ctx, args...)
+		var re *chkv.RESPError
+		if err == nil || !errors.As(err, &re) || !strings.Contains(re.Msg, "not the NameNode leader") || len(chkv.SplitNameNodes(addr)) == 1 {
+			return c, v, err
+		}
+		c.Close()
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// dialNode connects to the NameNode (or any chkv node) at addr, with
+// the cluster secret and over TLS when the security flags say so.
+func dialNode(ctx context.Context, addr string, sec *securityFlags) (*chkv.Client, error) {
 	cfg := chkv.DefaultClientConfig()
 	cfg.Addr = addr
 	cfg.PoolSize = 1
@@ -174,7 +268,15 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
-	c, err := dialNameNode(ctx, *addr, sec)
+	addrs := chkv.SplitNameNodes(*addr)
+	var c *chkv.Client
+	var group []*raftStatus
+	var err error
+	if len(addrs) > 1 {
+		c, group, err = leaderOf(ctx, addrs, sec)
+	} else {
+		c, err = dialNameNode(ctx, *addr, sec)
+	}
 	if err != nil {
 		return err
 	}
@@ -186,6 +288,25 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if group != nil {
+		// Each NameNode's Raft figures, as far as reached.
+		st.NameNodes = make([]raftStatus, len(addrs))
+		for i, a := range addrs {
+			if group[i] != nil {
+				st.NameNodes[i] = *group[i]
+			} else {
+				st.NameNodes[i] = raftStatus{Addr: a, Role: "unreachable"}
+			}
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return err
+		}
+		m["namenodes"] = st.NameNodes
+		if raw, err = json.Marshal(m); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		var b bytes.Buffer
 		if err := json.Indent(&b, raw, "", "  "); err != nil {
@@ -196,7 +317,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	lost := -1
-	if t, err := fetchTable(ctx, *addr, sec); err == nil {
+	tableAddr := *addr
+	if st.Raft != nil {
+		tableAddr = st.Raft.Addr // the leader's
+	}
+	if t, err := fetchTable(ctx, tableAddr, sec); err == nil {
 		lost = chkv.StatusOf(t).Lost
 	}
 	fmt.Fprint(stdout, renderStatus(st, lost))
@@ -247,7 +372,7 @@ func tableStatus(ctx context.Context, addr string, sec *securityFlags, asJSON bo
 func runLeave(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("leave", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode")
+	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode, or the comma-separated addresses of a Raft group of NameNodes")
 	wait := fs.Bool("wait", true, "follow the movement until the node has left")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
 	sec := addSecurityFlags(fs, true)
@@ -261,12 +386,11 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 	id := chkv.NodeID(pos[0])
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
-	c, err := dialNameNode(ctx, *addr, sec)
-	if err != nil {
-		return err
+	c, _, err := doOnLeader(ctx, *addr, sec, "CHKV.LEAVE", string(id))
+	if c != nil {
+		defer c.Close()
 	}
-	defer c.Close()
-	if _, err := c.Do(ctx, "CHKV.LEAVE", string(id)); err != nil {
+	if err != nil {
 		var re *chkv.RESPError
 		if errors.As(err, &re) {
 			msg := strings.TrimPrefix(strings.TrimPrefix(re.Msg, "ERR "), "chkv: ")
@@ -291,6 +415,39 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("leave %s: the node went down before its slots moved away", id)
 	}
 	fmt.Fprintf(stdout, "%s left the cluster\n", id)
+	return nil
+}
+
+// runReassignLost asks the NameNode to give every lost slot (its last copy
+// died in database mode) new, empty owners: the operator accepts the loss.
+func runReassignLost(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reassign-lost", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("namenode", "127.0.0.1:7000", "address of the NameNode, or the comma-separated addresses of a Raft group of NameNodes")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long (0: never)")
+	sec := addSecurityFlags(fs, true)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return errors.New("reassign-lost takes no arguments: chkv reassign-lost --namenode HOST:PORT")
+	}
+	ctx, cancel := commandContext(*timeout)
+	defer cancel()
+	c, v, err := doOnLeader(ctx, *addr, sec, "CHKV.REASSIGNLOST")
+	if c != nil {
+		c.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("reassign-lost: %w", err)
+	}
+	k, _ := v.(int64)
+	if k == 0 {
+		fmt.Fprintln(stdout, "no slot is lost: nothing to do")
+		return nil
+	}
+	fmt.Fprintf(stdout, "%d lost slot(s) given new, empty owners: they serve again, without the data that died\n", k)
 	return nil
 }
 

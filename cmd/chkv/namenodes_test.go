@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chkv/chkv"
+)
+
+// TestStatusOfNameNodeGroup: chkv status given the list of 3 NameNodes on
+// Raft (TCP) shows each one's role, term and last applied index, in text
+// and JSON; with the leader killed, it finds the new one, and chkv leave
+// reaches it through the list.
+func TestStatusOfNameNodeGroup(t *testing.T) {
+	cl := startCluster(t, func(c *chkv.ClusterConfig) { c.NameNodes = 3 })
+	list := cl.NameNodeAddr()
+	var out bytes.Buffer
+	if err := run([]string{"status", "--namenode", list, "--json", "--timeout", "20s"}, &out, io.Discard); err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var st struct {
+		Version   uint64 `json:"version"`
+		NameNodes []struct {
+			ID          string `json:"id"`
+			Addr        string `json:"addr"`
+			Role        string `json:"role"`
+			Term        uint64 `json:"term"`
+			LastApplied uint64 `json:"last_applied"`
+		} `json:"namenodes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	leaders := 0
+	for i, n := range st.NameNodes {
+		if n.Addr != strings.Split(list, ",")[i] || n.Term == 0 || n.LastApplied == 0 {
+			t.Errorf("NameNode %d: %+v", i, n)
+		}
+		if n.Role == "leader" {
+			leaders++
+		}
+	}
+	if len(st.NameNodes) != 3 || leaders != 1 || st.Version == 0 {
+		t.Fatalf("status of the group: version %d, namenodes %+v", st.Version, st.NameNodes)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old, err := cl.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.KillNameNode(old); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run([]string{"status", "--namenode", list, "--timeout", "20s"}, &out, io.Discard); err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	text := out.String()
+	if !strings.Contains(text, "NAMENODE  ADDR") || strings.Count(text, " leader ") != 1 || !strings.Contains(text, " unreachable ") {
+		t.Fatalf("status after the leader died:\n%s", text)
+	}
+	out.Reset()
+	if err := run([]string{"leave", "--namenode", list, "--timeout", "30s", "dn3"}, &out, io.Discard); err != nil {
+		t.Fatalf("leave through the list: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "dn3 left the cluster") {
+		t.Fatalf("leave printed:\n%s", out.String())
+	}
+}
