@@ -3,7 +3,6 @@
 package chkv
 
 import (
-	"cmp"
 	"encoding"
 	"encoding/binary"
 	"errors"
@@ -743,8 +742,7 @@ func NextTable(prev *Table, ch Change, cfg RingConfig) (*Table, error) {
 // order; weight 0 means 1) all up, every slot given min(R+1, N) owners by
 // the ring with bounded loads.
 func NewTable(members []Member, cfg RingConfig) (*Table, error) {
-	vcfg, err := cfg.validate()
-	if err != nil {
+	if _, err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	ms := slices.Clone(members)
@@ -759,50 +757,7 @@ func NewTable(members []Member, cfg RingConfig) (*Table, error) {
 	if err := t.check(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadChange, err)
 	}
-	seedChain(t, vcfg)
 	return NextTable(t, Change{Kind: ChangeRebalance}, cfg)
-}
-
-// seedChain lays out a first table as Redis Cluster does: each node leads
-// one contiguous block of slots in proportion to its weight, in the order
-// of the nodes' first ring points, and the block's replicas sit on the
-// next nodes in that order whose racks the slot does not use yet. The
-// planner then only corrects balance and racks, so each node starts with
-// a handful of ranges instead of one per ring arc.
-func seedChain(t *Table, cfg RingConfig) {
-	p := newPlanner(cfg, t.Members)
-	order := slices.Clone(p.live)
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(p.nodePoints(a)[0], p.nodePoints(b)[0]) })
-	n := len(order)
-	if n == 0 {
-		return
-	}
-	k := min(cfg.Replicas+1, n)
-	t.own = newTable(0, t.Replicas, nil).own
-	var W int64
-	for _, i := range order {
-		W += int64(t.Members[i].Weight)
-	}
-	var acc int64
-	s := 0
-	for x, i := range order {
-		acc += int64(t.Members[i].Weight)
-		end := int(acc * NumSlots / W)
-		for ; s < end; s++ {
-			row := t.ownRow(s)
-			row[0] = uint16(i)
-			c := 1
-			for y := 1; y < n && c < k; y++ {
-				j := order[(x+y)%n]
-				if t.Members[j].Rack != "" && slices.ContainsFunc(row[:c], func(o uint16) bool { return t.Members[o].Rack == t.Members[j].Rack }) {
-					continue
-				}
-				row[c] = uint16(j)
-				c++
-			}
-			t.cnt[s] = uint8(c)
-		}
-	}
 }
 
 // frac is the exact rational n/d, d > 0. Targets have n < 2^24 and
@@ -863,7 +818,6 @@ type planner struct {
 	rack   []int // failure-domain class of each live node
 	k      int   // copies per slot
 	active bool  // at least k racks: a slot's copies sit on distinct racks
-	racked bool  // some rack holds two or more live nodes
 	seff   int   // slots that are not lost
 
 	own     [NumSlots][maxCopies]int32
@@ -977,7 +931,6 @@ func (p *planner) targets() {
 		rackW[len(rackW)-1] += int64(p.ms[i].Weight)
 	}
 	p.active = len(rackW) >= p.k
-	p.racked = len(rackW) < len(p.live)
 	total, limit := int64(p.seff)*int64(p.k), int64(p.seff)
 	// Each rack (when active) or node (otherwise) holds at most one copy of
 	// a slot; a node's target is its weight's part of what its group gets.
@@ -1150,9 +1103,6 @@ func (p *planner) dropBefore(s, c, d int) bool {
 	if dc, dd := p.sharesRack(s, c), p.sharesRack(s, d); dc != dd {
 		return dc
 	}
-	if c == 0 || d == 0 {
-		return d == 0 // keep the primary: roles were balanced, and its run stays whole
-	}
 	return p.roomCmp(int(p.own[s][c]), int(p.own[s][d])) <= 0
 }
 
@@ -1237,19 +1187,10 @@ func (p *planner) fillAll() {
 		for !p.lost[s] && p.cnt[s] < p.k {
 			r := -1
 			if p.under > 0 {
-				if r = p.neighbour(s, underLo); r < 0 {
-					r = p.walk(s, underLo)
-				}
+				r = p.walk(s, underLo)
 			}
 			if r < 0 {
-				if r = p.neighbour(s, belowHi); r < 0 {
-					r = p.walk(s, belowHi)
-				}
-			}
-			if r < 0 {
-				// Everyone is at its ceiling: the excess stays in runs
-				// and fixFills re-homes it.
-				r = p.neighbour(s, anyNode)
+				r = p.walk(s, belowHi)
 			}
 			if r < 0 {
 				r = p.mostRoom(s)
@@ -1263,29 +1204,6 @@ func (p *planner) fillAll() {
 			p.add(s, r, p.promote[s])
 		}
 	}
-}
-
-// neighbour returns an owner of slot s-1 that ok accepts and that may take
-// a copy of s, the one at s's next copy index first, then the latest
-// copies first; -1 when none. Continuing the previous slot's owners keeps
-// a node's slots in few contiguous ranges (a short CLUSTER SLOTS reply);
-// the ring only picks where a new run starts.
-func (p *planner) neighbour(s int, ok func(i int) bool) int {
-	if s == 0 {
-		return -1
-	}
-	prev := p.owners(s - 1)
-	if c := p.cnt[s]; c < len(prev) {
-		if o := int(prev[c]); ok(o) && p.canPlace(s, o, -1) {
-			return o
-		}
-	}
-	for c := len(prev) - 1; c >= 0; c-- {
-		if o := int(prev[c]); ok(o) && p.canPlace(s, o, -1) {
-			return o
-		}
-	}
-	return -1
 }
 
 // fixFills re-homes this round's new copies so that no node stays below
@@ -1422,28 +1340,15 @@ func (p *planner) pref(r int) []uint64 {
 	return keys
 }
 
-// take moves copies to r while more reports true, sweeping the slots
-// downwards from r's first ring point (a node weighted w has w*points; the
-// first is as random as any), or, when racks group nodes, in r's ring
-// order (a sweep then costs moves through third nodes), each from the owner donor accepts with the
-// least room, preferring the donor of the previous slot taken. The sweep
-// takes the end of each donor's run before r's point, so r gains a few
-// contiguous ranges and each donor's ranges shrink from one end.
+// take moves copies to r in r's order of preference, each from the owner
+// with the least room among those donor accepts, while more reports true.
 func (p *planner) take(r int, donor func(j int) bool, more func() bool) int {
-	moved, last := 0, -1
-	s0 := int(p.nodePoints(r)[0] >> 50)
-	var keys []uint64
-	if p.racked {
-		keys = p.pref(r)
-	}
-	for x := range NumSlots {
+	moved := 0
+	for _, key := range p.pref(r) {
 		if !more() {
 			break
 		}
-		s := (s0 - x + NumSlots) % NumSlots
-		if p.racked {
-			s = int(keys[x] & (NumSlots - 1))
-		}
+		s := int(key & (NumSlots - 1))
 		best := -1
 		for _, o := range p.owners(s) {
 			j := int(o)
@@ -1451,17 +1356,13 @@ func (p *planner) take(r int, donor func(j int) bool, more func() bool) int {
 				best = -1
 				break
 			}
-			if !donor(j) || !p.movable(s, j) || !p.canPlace(s, r, j) {
-				continue
-			}
-			if best < 0 || (j == last) || (best != last && p.roomCmp(j, best) < 0) {
+			if donor(j) && p.movable(s, j) && p.canPlace(s, r, j) && (best < 0 || p.roomCmp(j, best) < 0) {
 				best = j
 			}
 		}
 		if best >= 0 {
 			p.replace(s, best, r)
 			moved++
-			last = best
 		}
 	}
 	return moved
