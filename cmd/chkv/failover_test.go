@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,12 +59,14 @@ func startProc(t *testing.T, bin string, ready *regexp.Regexp, args ...string) *
 	return nil
 }
 
-// retriedIncrs counts, per key, the INCR attempts on a node that ended in
-// an error other than a redirect: go-redis's ClusterClient tries such a
-// command again, so an INCR it finally reports as acknowledged (or failed)
-// may have been applied once by the attempt whose reply was lost (the
-// node died between applying, replicating and answering) and once more by
-// the retry. Each such attempt allows the counter one more increment.
+// retriedIncrs counts, per key, the INCR and CHKV.SETV attempts on a node
+// that ended in an error other than a redirect: go-redis's ClusterClient
+// tries such a command again, so an INCR it finally reports as
+// acknowledged (or failed) may have been applied once by the attempt whose
+// reply was lost (the node died between applying, replicating and
+// answering) and once more by the retry, and a CHKV.SETV whose retry met a
+// version mismatch may have been applied by the first attempt. Each such
+// attempt allows the counter one more increment.
 type retriedIncrs struct{ m sync.Map } // key -> *atomic.Int64
 
 func (r *retriedIncrs) count(key string) int64 {
@@ -82,7 +85,7 @@ func (r *retriedIncrs) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func (r *retriedIncrs) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if err == nil || cmd.Name() != "incr" || len(cmd.Args()) != 2 {
+		if name := strings.ToLower(cmd.Name()); err == nil || (name != "incr" && name != "chkv.setv") || len(cmd.Args()) < 2 {
 			return err
 		}
 		if msg := err.Error(); strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ") {
@@ -105,9 +108,13 @@ type failoverWriter struct {
 	retried   *retriedIncrs
 	pushed    []int64
 	pushAck   []bool
+	cas       int64  // acknowledged CHKV.SETV increments of fv:<id>
+	casFailed int64  // CHKV.SETV calls that failed other than by a version mismatch: applied or not
+	casVer    uint64 // version the last acknowledged CHKV.SETV returned
+	acks      []time.Time
 	lastErrAt time.Time
-	firstErr  time.Time
 	errs      int
+	strAcked  atomic.Int64 // str, for the readers
 }
 
 // run writes until ctx ends.
@@ -115,7 +122,7 @@ func (w *failoverWriter) run(ctx context.Context, rc *redis.ClusterClient) {
 	k := strconv.Itoa(w.id)
 	for i := int64(1); ctx.Err() == nil; i++ {
 		err := rc.Set(ctx, "fs:{"+k+"}", i, 0).Err()
-		w.note(err, func() { w.str = i })
+		w.note(err, func() { w.str = i; w.strAcked.Store(i) })
 		err = rc.Incr(ctx, "fc:{"+k+"}").Err()
 		w.note(err, func() { w.ctr++ })
 		if err != nil {
@@ -129,22 +136,79 @@ func (w *failoverWriter) run(ctx context.Context, rc *redis.ClusterClient) {
 		w.pushAck = append(w.pushAck, err == nil)
 		w.mu.Unlock()
 		w.note(err, func() {})
+		w.casIncr(ctx, rc, "fv:{"+k+"}")
+	}
+}
+
+// casIncr adds one to key with Tair's compare-and-set: CHKV.GETV, then
+// CHKV.SETV with the version read. A version mismatch wrote nothing.
+func (w *failoverWriter) casIncr(ctx context.Context, rc *redis.ClusterClient, key string) {
+	var n int64
+	var ver uint64
+	r, err := rc.Do(ctx, "CHKV.GETV", key).Slice()
+	if err == nil && len(r) == 2 {
+		n, _ = strconv.ParseInt(fmt.Sprint(r[0]), 10, 64)
+		ver, _ = strconv.ParseUint(fmt.Sprint(r[1]), 10, 64)
+	} else if err != nil && err != redis.Nil {
+		w.note(err, func() {})
+		return
+	}
+	nv, err := rc.Do(ctx, "CHKV.SETV", key, n+1, ver).Uint64()
+	if err != nil && strings.HasPrefix(err.Error(), "VERSION ") {
+		return
+	}
+	w.note(err, func() { w.cas, w.casVer = w.cas+1, nv })
+	if err != nil {
+		w.mu.Lock()
+		w.casFailed++
+		w.mu.Unlock()
 	}
 }
 
 func (w *failoverWriter) note(err error, ok func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := time.Now()
 	if err == nil {
 		ok()
+		w.acks = append(w.acks, now)
 		return
-	}
-	now := time.Now()
-	if w.firstErr.IsZero() || now.Sub(w.lastErrAt) > 2*time.Second {
-		w.firstErr = now
 	}
 	w.lastErrAt = now
 	w.errs++
+}
+
+// stall returns the longest wait between two acknowledgements of w around
+// t: how long its writes were refused or stalled by an event at t.
+func (w *failoverWriter) stall(t time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(w.acks, t, func(a, b time.Time) int { return a.Compare(b) })
+	if i == 0 || i == len(w.acks) {
+		return 0
+	}
+	return w.acks[i].Sub(w.acks[i-1])
+}
+
+// read reads fs:<id> until ctx ends and reports a read that returned less
+// than a SET acknowledged before the read began: an acknowledged value
+// that went back.
+func (w *failoverWriter) read(ctx context.Context, rc *redis.ClusterClient, reads *atomic.Int64, bad chan<- string) {
+	key := "fs:{" + strconv.Itoa(w.id) + "}"
+	for ctx.Err() == nil {
+		floor := w.strAcked.Load()
+		v, err := rc.Get(ctx, key).Int64()
+		if err != nil {
+			if err == redis.Nil && floor > 0 {
+				bad <- fmt.Sprintf("%s read as missing after SET %d was acknowledged", key, floor)
+			}
+			continue
+		}
+		reads.Add(1)
+		if v < floor {
+			bad <- fmt.Sprintf("%s read as %d after SET %d was acknowledged", key, v, floor)
+		}
+	}
 }
 
 // check reads back what w had acknowledged.
@@ -162,6 +226,19 @@ func (w *failoverWriter) check(ctx context.Context, t *testing.T, rc *redis.Clus
 	retried := w.retried.count("fc:{" + k + "}")
 	if v, err := rc.Get(ctx, "fc:{"+k+"}").Int64(); err != nil || v < w.ctr || v > w.ctr+w.ctrFailed+retried {
 		t.Errorf("fc:{%s} = %d, %v; want %d acknowledged increments (+ up to %d failed, + up to %d attempts retried by go-redis)", k, v, err, w.ctr, w.ctrFailed, retried)
+	}
+	if w.cas > 0 {
+		r, err := rc.Do(ctx, "CHKV.GETV", "fv:{"+k+"}").Slice()
+		var n int64
+		var ver uint64
+		if err == nil && len(r) == 2 {
+			n, _ = strconv.ParseInt(fmt.Sprint(r[0]), 10, 64)
+			ver, _ = strconv.ParseUint(fmt.Sprint(r[1]), 10, 64)
+		}
+		retried := w.retried.count("fv:{" + k + "}")
+		if err != nil || n < w.cas || n > w.cas+w.casFailed+retried || ver < w.casVer {
+			t.Errorf("fv:{%s} = %d at version %d, %v; want %d acknowledged CHKV.SETV increments (+ up to %d failed, + up to %d attempts retried by go-redis) and at least version %d", k, n, ver, err, w.cas, w.casFailed, retried, w.casVer)
+		}
 	}
 	got, err := rc.LRange(ctx, "fl:{"+k+"}", 0, -1).Result()
 	if err != nil {
@@ -181,11 +258,15 @@ func (w *failoverWriter) check(ctx context.Context, t *testing.T, rc *redis.Clus
 }
 
 // TestFailoverKill9 runs the real binary: one NameNode and four DataNodes
-// with one replica and a 100 ms heartbeat, go-redis ClusterClient writers
-// (SET, INCR, RPUSH) recording every acknowledgement. It kills -9 one
-// DataNode, waits until the cluster has two live copies of every slot
-// again, kills -9 a second one, and checks that every acknowledged write
-// is readable; it logs how long writes failed after each kill.
+// with one replica, go-redis ClusterClient writers (SET, INCR, RPUSH and
+// CHKV.GETV/CHKV.SETV compare-and-set increments) recording every
+// acknowledgement, and readers checking that no read returns less than a
+// SET acknowledged before it began. It kills -9 one DataNode, waits until
+// the cluster has two live copies of every slot again, kills -9 a second
+// one, and checks that every acknowledged write is readable. It logs how
+// long writes stalled or failed around each kill (the longest gap between
+// two acknowledgements of one writer), once with a 100 ms heartbeat and
+// once with the defaults.
 func TestFailoverKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
@@ -194,11 +275,19 @@ func TestFailoverKill9(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	hb := "100ms"
-	nn := startProc(t, bin, regexp.MustCompile(`NameNode ready on (\S+):`), "namenode", "--addr", "127.0.0.1:0", "--replicas", "1", "--heartbeat", hb, "--expect", "4")
+	t.Run("heartbeat 100ms", func(t *testing.T) { failoverKill9(t, bin, "100ms") })
+	t.Run("default settings", func(t *testing.T) { failoverKill9(t, bin, "") })
+}
+
+func failoverKill9(t *testing.T, bin, hb string) {
+	var hbArgs []string
+	if hb != "" {
+		hbArgs = []string{"--heartbeat", hb}
+	}
+	nn := startProc(t, bin, regexp.MustCompile(`NameNode ready on (\S+):`), append([]string{"namenode", "--addr", "127.0.0.1:0", "--replicas", "1", "--expect", "4"}, hbArgs...)...)
 	var dns []*proc
 	for i := range 4 {
-		dns = append(dns, startProc(t, bin, regexp.MustCompile(`listening on (\S+),`), "datanode", "--addr", "127.0.0.1:0", "--namenode", nn.addr, "--id", "dn"+strconv.Itoa(i+1), "--heartbeat", hb))
+		dns = append(dns, startProc(t, bin, regexp.MustCompile(`listening on (\S+),`), append([]string{"datanode", "--addr", "127.0.0.1:0", "--namenode", nn.addr, "--id", "dn" + strconv.Itoa(i+1)}, hbArgs...)...))
 	}
 	stable := func(what string) {
 		t.Helper()
@@ -229,22 +318,26 @@ func TestFailoverKill9(t *testing.T) {
 	retried := &retriedIncrs{}
 	rc.OnNewNode(func(c *redis.Client) { c.AddHook(retried) })
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	writers := make([]*failoverWriter, 16)
 	var wg sync.WaitGroup
+	var reads atomic.Int64
+	bad := make(chan string, 1000)
 	for i := range writers {
 		writers[i] = &failoverWriter{id: i, retried: retried}
 		wg.Go(func() { writers[i].run(ctx, rc) })
+		wg.Go(func() { writers[i].read(ctx, rc, &reads, bad) })
 	}
 	for round, victim := range []int{0, 2} {
 		time.Sleep(time.Second)
 		killed := time.Now()
 		if err := dns[victim].cmd.Process.Kill(); err != nil {
-			cancel()
 			t.Fatal(err)
 		}
 		dns[victim].cmd.Wait()
-		downWait := time.Now().Add(30 * time.Second)
-		for time.Now().Before(downWait) {
+		down := false
+		for deadline := time.Now().Add(30 * time.Second); !down && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
 			out, _ := exec.Command(bin, "status", "--namenode", nn.addr, "--json").Output()
 			var st struct {
 				Members []struct {
@@ -252,45 +345,53 @@ func TestFailoverKill9(t *testing.T) {
 					State string `json:"state"`
 				} `json:"members"`
 			}
-			down := false
 			if json.Unmarshal(out, &st) == nil {
 				for _, m := range st.Members {
 					down = down || (m.ID == "dn"+strconv.Itoa(victim+1) && m.State == "down")
 				}
 			}
-			if down {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		}
+		if !down {
+			t.Fatalf("dn%d was not declared down within 30 s", victim+1)
 		}
 		stable(fmt.Sprintf("after the kill of dn%d", victim+1))
+		rebuilt := time.Since(killed)
+		time.Sleep(500 * time.Millisecond) // the stalled writers' next acknowledgements
 		var worst time.Duration
+		stalled := 0
 		for _, w := range writers {
-			w.mu.Lock()
-			if w.lastErrAt.After(killed) {
-				worst = max(worst, w.lastErrAt.Sub(killed))
+			if d := w.stall(killed); d > 0 {
+				worst = max(worst, d)
+				if d > time.Second/2 {
+					stalled++
+				}
 			}
-			w.mu.Unlock()
 		}
-		t.Logf("round %d: killed dn%d; writes answered errors until %v after the kill (they wait rather than fail while the failure is detected); every slot had 2 live copies again after %v", round+1, victim+1, worst.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+		t.Logf("round %d: killed dn%d; writes to its slots stalled or failed for up to %v (%d of %d writers waited more than 0.5 s); every slot had 2 live copies again %v after the kill",
+			round+1, victim+1, worst.Round(time.Millisecond), stalled, len(writers), rebuilt.Round(time.Millisecond))
 	}
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	wg.Wait()
+	close(bad)
+	for msg := range bad {
+		t.Error(msg)
+	}
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()
 	// A fresh client, seeded with the live nodes only, reads everything back.
 	rc = redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{dns[1].addr, dns[3].addr}, MaxRedirects: 16})
 	defer rc.Close()
-	acks := 0
+	acks, cas := 0, 0
 	for _, w := range writers {
 		w.check(cctx, t, rc)
 		acks += int(w.ctr)
+		cas += int(w.cas)
 	}
-	if acks == 0 {
-		t.Fatal("no write was acknowledged")
+	if acks == 0 || cas == 0 || reads.Load() == 0 {
+		t.Fatalf("too little happened: %d acknowledged increments, %d compare-and-sets, %d reads", acks, cas, reads.Load())
 	}
-	t.Logf("%d writers, %d acknowledged increments in all, every acknowledged write read back", len(writers), acks)
+	t.Logf("%d writers and readers: %d acknowledged increments, %d compare-and-sets, %d reads, every acknowledged write read back, no read went back", len(writers), acks, cas, reads.Load())
 	if errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("the checks timed out")
 	}
