@@ -186,3 +186,21 @@ func (t *blobTable) random(r uint64) (k, v string) {
 		}
 	}
 }
+
+// scan calls fn on the entries of the home slots from cursor on, in
+// Redis's reverse-binary cursor order, until about count entries came out
+// or 10*count home slots were visited, and returns the next cursor (0:
+// the scan is complete). See scanHomes for the guarantee.
+func (t *blobTable) scan(cursor uint64, count int, fn func(k, v string)) uint64 {
+	mask := len(t.slots) - 1
+	return scanHomes(cursor, uint64(mask), count, func(home int) int {
+		n := 0
+		for i := home; t.tags[i] != 0; i = (i + 1) & mask {
+			if k, v := blobKV(t.slots[i]); t.home(k) == home {
+				fn(k, v)
+				n++
+			}
+		}
+		return n
+	})
+}

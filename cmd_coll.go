@@ -172,26 +172,32 @@ func appendScore(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'g', 17, 64)
 }
 
+// defaultScanCount is the COUNT of a SCAN that gives none, as in Redis.
+const defaultScanCount = 10
+
 // parseScanOpts parses MATCH and COUNT of a collection SCAN; it returns
-// the pattern (nil for none) or writes the error and reports false.
-func (c *conn) parseScanOpts(opts [][]byte) ([]byte, bool) {
+// the pattern (nil for none) and the count, or writes the error and
+// reports false.
+func (c *conn) parseScanOpts(opts [][]byte) ([]byte, int, bool) {
 	var match []byte
+	count := defaultScanCount
 	for i := 0; i < len(opts); i += 2 {
 		if i+1 >= len(opts) {
 			c.w.errorText(msgSyntax)
-			return nil, false
+			return nil, 0, false
 		}
 		switch v := opts[i+1]; {
 		case eqFold(opts[i], "count"):
 			n, ok := parseInt(v)
 			if !ok {
 				c.w.errorText(msgNotInteger)
-				return nil, false
+				return nil, 0, false
 			}
 			if n < 1 {
 				c.w.errorText(msgSyntax)
-				return nil, false
+				return nil, 0, false
 			}
+			count = int(min(n, 1<<30))
 		case eqFold(opts[i], "match"):
 			match = v
 			if len(v) == 1 && v[0] == '*' {
@@ -199,19 +205,23 @@ func (c *conn) parseScanOpts(opts [][]byte) ([]byte, bool) {
 			}
 		default:
 			c.w.errorText(msgSyntax)
-			return nil, false
+			return nil, 0, false
 		}
 	}
-	return match, true
+	return match, count, true
 }
 
-// cmdCollScan returns HSCAN, SSCAN or ZSCAN: each passes every member of
-// a key of kind to put with what goes with it (a value, a score). The
-// whole collection comes in one reply with cursor 0, as Redis answers for
-// small collections; a cursor is accepted and ignored.
-func cmdCollScan(kind valueKind, each func(e *entry, put func(member string, with ...string))) func(*conn, [][]byte) {
+// cmdCollScan returns HSCAN, SSCAN or ZSCAN: scan passes the members of a
+// key of kind from cursor on to put, with what goes with each (a value, a
+// score), about count of them, and returns the next cursor. A small
+// collection (a listpack or an intset, by OBJECT ENCODING) comes whole
+// with cursor 0, as Redis answers it; a big one pages, each call costing
+// O(count). As in Redis, MATCH filters what a step visited, so a page may
+// come back empty with a cursor that is not 0.
+func cmdCollScan(kind valueKind, scan func(e *entry, cursor uint64, count int, put func(member string, with ...string)) uint64) func(*conn, [][]byte) {
 	return func(c *conn, args [][]byte) {
-		if _, ok := parseCursor(args[2]); !ok {
+		cursor, ok := parseCursor(args[2])
+		if !ok {
 			c.w.errorText("ERR invalid cursor")
 			return
 		}
@@ -224,18 +234,19 @@ func cmdCollScan(kind valueKind, each func(e *entry, put func(member string, wit
 			c.w.emptyScan()
 			return
 		}
-		match, ok := c.parseScanOpts(args[3:])
+		match, count, ok := c.parseScanOpts(args[3:])
 		if !ok {
 			return
 		}
 		var out []string
-		each(e, func(m string, with ...string) {
+		next := scan(e, cursor, count, func(m string, with ...string) {
 			if match == nil || globMatch(match, []byte(m), false) {
 				out = append(append(out, m), with...)
 			}
 		})
 		c.w.array(2)
-		c.w.bulkString("0")
+		var buf [20]byte
+		c.w.bulk(strconv.AppendUint(buf[:0], next, 10))
 		c.w.bulkStrings(out)
 	}
 }

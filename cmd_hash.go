@@ -44,8 +44,8 @@ func hashCommands() []*command {
 			pairs := h.snapshot()
 			return func(i int, with bool) { write(pairs[i].field, pairs[i].value, with) }
 		})},
-		{"hscan", -3, r, 1, 1, 1, cmdCollScan(kindHash, func(e *entry, put func(string, ...string)) {
-			e.hash().each(func(f, v string) { put(f, v) })
+		{"hscan", -3, r, 1, 1, 1, cmdCollScan(kindHash, func(e *entry, cur uint64, count int, put func(string, ...string)) uint64 {
+			return e.hash().scan(cur, count, func(f, v string) { put(f, v) })
 		})},
 	}
 }

@@ -112,18 +112,7 @@ func objectEncoding(e *entry) string {
 	case kindSet:
 		return e.set().encoding()
 	case kindZSet:
-		z := e.zset()
-		small := z.len() <= 128
-		if small {
-			z.each(0, z.len(), false, func(t *znode) bool {
-				small = len(t.member) <= 64
-				return small
-			})
-		}
-		if small {
-			return "listpack"
-		}
-		return "skiplist"
+		return e.zset().encoding()
 	}
 	if len(e.str) <= 20 {
 		if _, ok := parseInt(e.str); ok {

@@ -31,10 +31,8 @@ func setCommandTable() []*command {
 		{"sunionstore", -3, w | flagDenyOOM, 1, -1, 1, cmdSetOp},
 		{"sdiff", -2, r, 1, -1, 1, cmdSetOp},
 		{"sdiffstore", -3, w | flagDenyOOM, 1, -1, 1, cmdSetOp},
-		{"sscan", -3, r, 1, 1, 1, cmdCollScan(kindSet, func(e *entry, put func(string, ...string)) {
-			for _, m := range e.set().members {
-				put(m)
-			}
+		{"sscan", -3, r, 1, 1, 1, cmdCollScan(kindSet, func(e *entry, cur uint64, count int, put func(string, ...string)) uint64 {
+			return e.set().scan(cur, count, func(m string) { put(m) })
 		})},
 	}
 }

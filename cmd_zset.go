@@ -62,9 +62,8 @@ func zsetCommands() []*command {
 		{"zintercard", -3, r | flagNumKeys, 0, 0, 0, cmdZSetOp},
 		{"zdiff", -3, r | flagNumKeys, 0, 0, 0, cmdZSetOp},
 		{"zdiffstore", -4, wo | flagNumKeys, 1, 1, 1, cmdZSetOp},
-		{"zscan", -3, r, 1, 1, 1, cmdCollScan(kindZSet, func(e *entry, put func(string, ...string)) {
-			z := e.zset()
-			z.each(0, z.len(), false, func(n *znode) bool { put(n.member, formatScore(n.score)); return true })
+		{"zscan", -3, r, 1, 1, 1, cmdCollScan(kindZSet, func(e *entry, cur uint64, count int, put func(string, ...string)) uint64 {
+			return e.zset().scan(cur, count, func(n *znode) { put(n.member, formatScore(n.score)) })
 		})},
 	}
 }

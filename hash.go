@@ -172,3 +172,15 @@ func (h *hashValue) encoding() string {
 	}
 	return "hashtable"
 }
+
+// scan passes HSCAN's fields from cursor on and returns the next cursor:
+// a listpack hash passes everything in order with cursor 0, as Redis
+// answers it in one reply; a big one pages through its table (see
+// blobTable.scan).
+func (h *hashValue) scan(cursor uint64, count int, fn func(field, value string)) uint64 {
+	if h.m == nil {
+		h.each(fn)
+		return 0
+	}
+	return h.m.scan(cursor, count, fn)
+}

@@ -144,3 +144,29 @@ func (s *setValue) encoding() string {
 	}
 	return "hashtable"
 }
+
+// scan passes SSCAN's members from cursor on and returns the next cursor:
+// an intset passes everything with cursor 0, as Redis answers it in one
+// reply. A big set pages down its members slice: the cursor is the end of
+// the positions still to visit (0 to start: all of them). A member moves
+// only when it is the last one and fills a removed member's place, that
+// is only to a lower position, so a member present throughout never
+// crosses the cursor unseen, and each call lowers the cursor by count, so
+// a full scan ends whatever happens in between.
+func (s *setValue) scan(cursor uint64, count int, fn func(string)) uint64 {
+	if s.idx == nil {
+		for _, m := range s.members {
+			fn(m)
+		}
+		return 0
+	}
+	hi := len(s.members)
+	if cursor != 0 && cursor < uint64(hi) {
+		hi = int(cursor)
+	}
+	lo := max(hi-count, 0)
+	for _, m := range s.members[lo:hi] {
+		fn(m)
+	}
+	return uint64(lo)
+}
