@@ -176,12 +176,14 @@ func (t *blobTable) each(fn func(k, v string)) {
 	}
 }
 
-// random returns an entry picked from r: the first after a random slot.
-// The table is not empty.
-func (t *blobTable) random(r uint64) (k, v string) {
-	mask := len(t.slots) - 1
-	for i := int(r & uint64(mask)); ; i = (i + 1) & mask {
-		if p := t.slots[i]; p != nil {
+// random returns an entry picked uniformly with the random source r:
+// random slots until one is taken (a slot is taken with probability
+// at least 1/8, the load below which the table shrinks, save for a table
+// of 64 slots or fewer). The table is not empty.
+func (t *blobTable) random(r func() uint64) (k, v string) {
+	mask := uint64(len(t.slots) - 1)
+	for {
+		if p := t.slots[r()&mask]; p != nil {
 			return blobKV(p)
 		}
 	}

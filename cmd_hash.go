@@ -39,7 +39,7 @@ func hashCommands() []*command {
 				}
 			}
 			if h.m != nil && !all { // a big hash picks from its table at once
-				return func(_ int, with bool) { f, v := h.m.random(c.d.store.cfg.Rand()); write(f, v, with) }
+				return func(_ int, with bool) { f, v := h.m.random(c.d.store.cfg.Rand); write(f, v, with) }
 			}
 			pairs := h.snapshot()
 			return func(i int, with bool) { write(pairs[i].field, pairs[i].value, with) }

@@ -2,6 +2,8 @@
 
 package chkv
 
+import "sync/atomic"
+
 // keyspaceCommands returns the table entries of COPY, RANDOMKEY, TOUCH,
 // EXPIRETIME, PEXPIRETIME, OBJECT, DUMP and RESTORE.
 func keyspaceCommands() []*command {
@@ -93,31 +95,74 @@ func cmdCopy(c *conn, args [][]byte) {
 	}
 }
 
-// cmdRandomKey serves RANDOMKEY: a key from a random point of the keyspace
-// (expired keys it meets are reclaimed, as Redis's dbRandomKey does).
+// cmdRandomKey serves RANDOMKEY: a key picked uniformly (expired keys it
+// meets are reclaimed, as Redis's dbRandomKey does).
 func cmdRandomKey(c *conn, args [][]byte) {
-	st := c.d.store
-	now := c.now()
-	var key string
-	found := false
-	for range 100 { // as Redis, give up on a keyspace of expired keys after a while
-		st.sampleKeys(false, 1, nil, func(slot int, k string, e *entry) {
-			key, found = k, true
-			if e.expireAt != 0 && e.expireAt <= now {
-				st.remove(slot, k, e)
-				st.expired.Add(1)
-				found = false
-			}
-		})
-		if found || st.Keys() == 0 {
-			break
-		}
-	}
-	if !found {
+	key, ok := c.d.store.randomKey(c.now())
+	if !ok {
 		c.w.null()
 		return
 	}
 	c.w.bulkString(key)
+}
+
+// keyGroupSlots is how many consecutive slots share a count of keys.
+const keyGroupSlots = 128
+
+// keyGroup counts the keys of keyGroupSlots slots, on a cache line of its own.
+type keyGroup struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// randomKey returns a key picked uniformly, or false when there is none:
+// a random rank among all keys, found through the group counts (128 of
+// them) and then the slots of one group, and in its slot as the rank-th
+// key of a map walk (any order will do for a uniform rank). An expired key
+// picked is reclaimed and the pick starts again, up to 100 times, as Redis
+// gives up on a keyspace of expired keys after a while.
+func (s *Store) randomKey(now int64) (string, bool) {
+	var counts [len(s.groups)]int64
+	for range 100 {
+		total := int64(0)
+		for g := range s.groups {
+			counts[g] = s.groups[g].n.Load()
+			total += counts[g]
+		}
+		if total == 0 {
+			return "", false
+		}
+		r := int64(s.cfg.Rand() % uint64(total))
+		g := 0
+		for ; g < len(counts)-1 && r >= counts[g]; g++ {
+			r -= counts[g]
+		}
+		for slot := g * keyGroupSlots; slot < (g+1)*keyGroupSlots; slot++ {
+			sd := &s.slots[slot]
+			sd.mu.Lock()
+			if n := int64(len(sd.keys)); r >= n {
+				r -= n
+				sd.mu.Unlock()
+				continue
+			}
+			for k, e := range sd.keys {
+				if r--; r >= 0 {
+					continue
+				}
+				if e.expireAt != 0 && e.expireAt <= now {
+					s.remove(slot, k, e)
+					s.expired.Add(1)
+					break
+				}
+				sd.mu.Unlock()
+				return k, true
+			}
+			sd.mu.Unlock()
+			break
+		}
+		// An expired key, or keys that went meanwhile: pick again.
+	}
+	return "", false
 }
 
 // cmdExpireTime serves EXPIRETIME and PEXPIRETIME: the absolute unix time

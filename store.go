@@ -185,6 +185,7 @@ type Store struct {
 	cfg      StoreConfig
 	slots    [NumSlots]slotData
 	nkeys    atomic.Int64
+	groups   [NumSlots / keyGroupSlots]keyGroup // keys by runs of slots, for RANDOMKEY
 	used     atomic.Int64
 	expired  atomic.Int64
 	blocked  atomic.Int64
@@ -321,6 +322,7 @@ func (s *Store) insertAt(slot int, key string, e *entry, version uint64) {
 		sd.seq = max(sd.seq, version)
 	}
 	sd.keys[key] = e
+	s.groups[slot/keyGroupSlots].n.Add(1)
 	if e.expireAt != 0 {
 		sd.ttlKeys++
 	}
@@ -372,6 +374,7 @@ func (s *Store) remove(slot int, key string, e *entry) {
 func (s *Store) removeSized(slot int, key string, e *entry, sz int64) {
 	sd := &s.slots[slot]
 	delete(sd.keys, key)
+	s.groups[slot/keyGroupSlots].n.Add(-1)
 	if e.expireAt != 0 {
 		sd.ttlKeys--
 	}
