@@ -3,11 +3,13 @@
 package chkv
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -475,5 +477,95 @@ func TestAOFSaveAndLastSave(t *testing.T) {
 	}
 	if got := newGoRedis(t, runDisk(t, crashCopy(t, dir))).Get(ctx, "a").Val(); got != "1" {
 		t.Fatalf("after SAVE and restart: %q", got)
+	}
+}
+
+// heldFile is a log file whose fsyncs, while hold is set, report on
+// entered and wait for release.
+type heldFile struct {
+	*os.File
+	hold    *atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f heldFile) Sync() error {
+	if f.hold.Load() {
+		f.entered <- struct{}{}
+		<-f.release
+	}
+	return f.File.Sync()
+}
+
+// With appendfsync always, an event loop whose client waits for an fsync
+// goes on reading and running the other clients' requests (their writes
+// join the next fsync) instead of blocking on the disk, and no reply
+// leaves before the fsync of its write.
+func TestAOFAlwaysServesOthersDuringAnFsync(t *testing.T) {
+	dir := t.TempDir()
+	var hold atomic.Bool
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	d := runDisk(t, dir, func(c *DataNodeConfig) {
+		c.EventLoops = 1
+		c.openAOFFile = func(name string) (aofFile, error) {
+			f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+			return heldFile{f, &hold, entered, release}, err
+		}
+	})
+	var once sync.Once
+	free := func() { hold.Store(false); once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the node closes, should the test stop early
+	dial := func() (net.Conn, *bufio.Reader) {
+		nc, err := net.Dial("tcp", d.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc, bufio.NewReader(nc)
+	}
+	noReply := func(nc net.Conn, r *bufio.Reader, who string) {
+		nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if line, err := r.ReadString('\n'); err == nil {
+			t.Fatalf("%s answered %q before its write was fsynced", who, line)
+		}
+		nc.SetReadDeadline(time.Time{})
+	}
+	reply := func(nc net.Conn, r *bufio.Reader, who string) {
+		nc.SetReadDeadline(time.Now().Add(20 * time.Second)) // a liveness bound, not a speed check
+		if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+			t.Fatalf("%s: %q %v", who, line, err)
+		}
+	}
+	a, ar := dial()
+	b, br := dial()
+	fmt.Fprint(a, "PING\r\n")
+	fmt.Fprint(b, "PING\r\n")
+	ar.ReadString('\n')
+	br.ReadString('\n')
+
+	hold.Store(true)
+	fmt.Fprint(a, "SET a 1\r\n")
+	<-entered // the fsync of a's write runs
+	before := d.aof.appended.Load()
+	fmt.Fprint(b, "SET b 1\r\n")
+	for deadline := time.Now().Add(20 * time.Second); d.aof.appended.Load() == before; { // the loop runs b's SET meanwhile
+		if time.Now().After(deadline) { // a liveness bound, not a speed check
+			t.Fatal("the event loop ran no request while an fsync ran")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	noReply(a, ar, "SET a")
+	noReply(b, br, "SET b")
+	release <- struct{}{}
+	reply(a, ar, "SET a")
+	<-entered // b's write has an fsync of its own
+	noReply(b, br, "SET b")
+	free()
+	reply(b, br, "SET b")
+	rc := newGoRedis(t, runDisk(t, crashCopy(t, dir)))
+	for _, k := range []string{"a", "b"} {
+		if rc.Get(context.Background(), k).Val() != "1" {
+			t.Fatalf("%s lost", k)
+		}
 	}
 }

@@ -55,7 +55,8 @@ type eventLoop struct {
 
 	conns  map[int32]*conn // by socket; owned by the loop's goroutine
 	owing  []owed          // connections with replies to write at the end of the turn
-	parked []owed          // connections whose replies wait for replicas (park)
+	parked []owed          // connections whose replies wait for replicas or the disk (park)
+	nrepl  int             // how many of them wait for replicas
 	wakeFn func()          // what an acknowledgement a parked connection waits for calls: signal, and a send on acks
 	acks   chan struct{}   // buffered 1: an acknowledgement came (idleParked)
 	parkT  *time.Timer     // idleParked's
@@ -356,7 +357,7 @@ const parkPoll = 10 * time.Millisecond
 // again (idleParked).
 const parkSpin = 100 * time.Microsecond
 
-// idleParked waits, while connections are parked and no socket is ready,
+// idleParked waits, while connections wait for replicas and no socket is ready,
 // for an acknowledgement or parkSpin, on a channel: unlike a wait in the
 // kernel, that gives the loop's P to the goroutines that carry the
 // replication round trip (the stream's sender and acknowledgement reader,
@@ -401,7 +402,7 @@ func (s *loopSet) waitMs() int {
 // system-call bookkeeping, which a busy loop would pay on every wait for
 // nothing.
 func (l *eventLoop) wait(timeoutMs int) int {
-	if len(l.parked) > 0 {
+	if l.nrepl > 0 {
 		if n := l.pollRaw(0); n > 0 {
 			return n
 		}
@@ -611,17 +612,22 @@ func (l *eventLoop) flushOwed() {
 }
 
 // park sets c aside when its replies must wait for replicas to apply its
-// writes (replicate.go): the loop serves its other clients meanwhile
-// instead of blocking on the round trip, and an acknowledgement wakes it
-// (unpark). A parked connection runs no request, so its replies keep their
-// order. It reports whether c was parked.
+// writes (replicate.go) or for the fsync of the log (durable.go): the loop
+// serves its other clients meanwhile instead of blocking on the round trip
+// or the disk, and an acknowledgement or the fsync wakes it (unpark). A
+// parked connection runs no request, so its replies keep their order. It
+// reports whether c was parked.
 func (l *eventLoop) park(c *conn) bool {
-	if !c.parkRepl(l, l.wakeFn) {
+	repl := c.parkRepl(l, l.wakeFn)
+	if !c.parkDurable(l, l.wakeFn) && !repl {
 		return false
 	}
 	lc := c.lc
 	lc.parked = true
 	l.parked = append(l.parked, owed{c, lc})
+	if repl {
+		l.nrepl++
+	}
 	if l.ring == nil && !lc.muted {
 		// Level-triggered readiness would report it on every wait.
 		ev := syscall.EpollEvent{Fd: int32(lc.fd)}
@@ -642,12 +648,18 @@ func (l *eventLoop) unpark() {
 	all := l.parked
 	keep := all[:0]
 	now := time.Now()
+	l.nrepl = 0
 	for _, o := range all {
 		c := o.c
 		if l.conns[int32(o.lc.fd)] != c || o.lc.dead {
 			continue // dropped meanwhile
 		}
 		if !c.replSettled(now) {
+			keep = append(keep, o)
+			l.nrepl++
+			continue
+		}
+		if !c.durSettled() {
 			keep = append(keep, o)
 			continue
 		}

@@ -90,7 +90,7 @@ func (l *eventLoop) runUring() {
 	r.pollIn(l.wake[0], uopWake)
 	for {
 		var err error
-		if len(l.parked) > 0 {
+		if l.nrepl > 0 {
 			// Replies wait for replicas: see idleParked.
 			if err = r.reap(); err == nil && !r.ready() {
 				l.idleParked()
