@@ -117,6 +117,8 @@ type historyRun struct {
 	// diagnosis of a failing key).
 	slotLog  map[int][]string
 	logSlots map[int]bool // the slots of the keys and filler keys
+	// writes is, per key, the writes the nodes made to it (recordWrites).
+	writes map[string][]historyWrite
 }
 
 // now is the run's clock for operation times: monotonic nanoseconds since
@@ -184,6 +186,9 @@ func runHistory(t *testing.T, cfg historyConfig) {
 			{"zctr", hZCounter}} {
 			h.keys = append(h.keys, historyKey{name: k.prefix + strconv.Itoa(i), kind: k.kind})
 		}
+	}
+	if cfg.faults {
+		h.recordWrites()
 	}
 	h.loadFiller(ctx)
 
@@ -376,14 +381,67 @@ func (h *historyRun) logOwners(t *Table) {
 	}
 }
 
+// historyWrite is one write a node made to a key of the run.
+type historyWrite struct {
+	at   time.Time
+	line string
+}
+
+// recordWrites has every node's store report the writes it makes to the
+// run's keys, for the diagnosis of a failing key (explainLoss): which node
+// wrote what, when, and whether it led the slot then.
+func (h *historyRun) recordWrites() {
+	names := map[string]bool{}
+	for _, k := range h.keys {
+		names[k.name] = true
+	}
+	h.writes = map[string][]historyWrite{}
+	hook := func(cn *clusterNode, slot int, op WriteOp, key string, e *entry) {
+		if !names[key] {
+			return
+		}
+		v := "deleted"
+		if e != nil {
+			switch e.kind {
+			case kindString:
+				v = strconv.Quote(string(truncate(e.str, 24)))
+			case kindList:
+				v = "list of " + strconv.Itoa(e.list().len())
+			case kindZSet:
+				v = fmt.Sprint(e.zset().dict)
+			default:
+				v = fmt.Sprintf("kind %d", e.kind)
+			}
+			v += " v" + strconv.FormatUint(e.version, 10)
+		}
+		line := fmt.Sprintf("%s leads=%v table=%d lease=%v %s", cn.id, cn.stillLeads(slot), cn.epoch.Load(), cn.leaseValid(), v)
+		at := time.Now()
+		h.mu.Lock()
+		if l := h.writes[key]; len(l) < 4000 {
+			h.writes[key] = append(l, historyWrite{at, line})
+		}
+		h.mu.Unlock()
+	}
+	testHookObserve.Store(&hook)
+	h.t.Cleanup(func() { testHookObserve.Store(nil) })
+}
+
 // explainLoss logs, for a key whose final state misses acknowledged
 // writes, its slot's owner changes and the calls of the writes the error
 // names.
 func (h *historyRun) explainLoss(k historyKey, ops []porcupine.Operation, err error) {
 	h.mu.Lock()
 	l := h.slotLog[Slot(k.name)]
+	w := h.writes[k.name]
 	h.mu.Unlock()
 	h.t.Logf("%s: owners of slot %d over the run:\n  %s", k.name, Slot(k.name), strings.Join(l, "\n  "))
+	if len(w) > 0 {
+		lines := make([]string, len(w))
+		for i, x := range w {
+			lines[i] = x.at.Sub(h.start).Round(time.Microsecond).String() + " " + x.line
+		}
+		h.t.Logf("%s: writes the nodes made to it:\n  %s", k.name, strings.Join(lines, "\n  "))
+	}
 	// Two acknowledged increments (or pushes) that returned the same count
 	// show where one was lost: the later redid the count the lost one had.
 	seen := map[int64]porcupine.Operation{}

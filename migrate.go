@@ -86,6 +86,9 @@ type migrationStats struct {
 // observe is the store's WriteObserver in cluster mode: it records the keys
 // written in a slot that is being copied out. It runs under the slot lock.
 func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
+	if h := testHookObserve.Load(); h != nil {
+		(*h)(cn, slot, op, key, e)
+	}
 	cn.observeRepl(slot, op, key, e)
 	m := cn.moves[slot].Load()
 	switch {
@@ -96,6 +99,10 @@ func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
 		m.digest.inexact = true // not a record: the running digest misses it
 	}
 }
+
+// testHookObserve, set by tests before a cluster starts, sees every write
+// a node's store makes, on primaries and replicas alike.
+var testHookObserve atomic.Pointer[func(cn *clusterNode, slot int, op WriteOp, key string, e *entry)]
 
 // enter admits a command on slot: it counts the command in flight unless
 // the slot is frozen or handed off, which the caller then handles.
