@@ -240,6 +240,7 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		})
 	}
 	rg.Wait()
+	explained := map[string]bool{}
 	for i, k := range h.keys {
 		if ferrs[i] != nil {
 			t.Errorf("final read of %s (slot %d): %v", k.name, Slot(k.name), ferrs[i])
@@ -248,6 +249,7 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		if err := hCheckFinal(k.kind, byKey[k.name], fops[i].Output.(hOutput)); err != nil {
 			t.Errorf("final state of %s %s (slot %d): %v", k.kind, k.name, Slot(k.name), err)
 			h.explainLoss(k, byKey[k.name], err)
+			explained[k.name] = true
 		}
 		byKey[k.name] = append(byKey[k.name], fops[i])
 	}
@@ -265,6 +267,9 @@ func runHistory(t *testing.T, cfg historyConfig) {
 			t.Errorf("%s %s: the linearizability check did not finish in %v (%d operations)", k.kind, k.name, historyCheckTimeout, len(ops))
 		default:
 			t.Errorf("%s %s (slot %d): the history of %d operations is not linearizable", k.kind, k.name, Slot(k.name), len(ops))
+			if !explained[k.name] {
+				h.explainLoss(k, ops, errors.New(""))
+			}
 		}
 		h.dumpKey(k, ops, info, n.annotations())
 	}

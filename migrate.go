@@ -739,9 +739,18 @@ func (cn *clusterNode) finishMove(mv *mover, targetID NodeID, targetAddr string,
 		return mv.keys, mv.bytes, nil
 	}
 	if len(op.keep) > 0 {
+		// Each kept replica goes with its address: a target whose table
+		// is older than the move (cut off from the NameNode, or not yet
+		// given a table) could not resolve it, and would lead the slots
+		// with no replica, acknowledging writes no other copy holds.
+		t, _ := cn.current()
 		ids := make([]string, len(op.keep))
 		for i, id := range op.keep {
-			ids[i] = string(id)
+			m, ok := t.Member(id)
+			if t == nil || !ok {
+				return abort(fmt.Errorf("chkv: the replica %s that keeps the slots is not in this node's table", id))
+			}
+			ids[i] = string(id) + "@" + m.Addr
 		}
 		mv.send("COMMITKEEP", append([]string{strings.Join(ids, ",")}, slotArgs(slots)...)...)
 	} else {
@@ -1052,11 +1061,14 @@ func cmdImport(c *conn, args [][]byte) {
 		}
 	case eqFold(args[1], "commitkeep") && len(args) >= 4:
 		var slots []int
+		var keep []Member
 		if slots, err = parseSlots(args[3:]); err == nil {
-			err = cn.importEnd(slots, true)
+			if keep, err = cn.resolveReplicas(strings.Split(string(args[2]), ",")); err == nil {
+				err = cn.importEnd(slots, true)
+			}
 		}
 		if err == nil {
-			cn.keepReplicas(strings.Split(string(args[2]), ","), slots)
+			cn.keepReplicas(keep, slots)
 			c.w.ok()
 		}
 	case eqFold(args[1], "digest") && len(args) >= 4 && len(args)%2 == 1:
@@ -1185,15 +1197,36 @@ func (cn *clusterNode) importReplica(slots []int) error {
 	return nil
 }
 
+// resolveReplicas returns the replicas that follow imported slots from
+// their source, given as id@addr (or a bare id this node's table knows).
+// A replica it cannot place fails the commit: leading the slots without it
+// would acknowledge writes that no other copy holds.
+func (cn *clusterNode) resolveReplicas(items []string) ([]Member, error) {
+	t, _ := cn.current()
+	var out []Member
+	for _, it := range items {
+		id, addr, ok := strings.Cut(it, "@")
+		if !ok {
+			m, known := t.Member(NodeID(id))
+			if t == nil || !known {
+				return nil, fmt.Errorf("chkv: unknown replica %q to keep", truncate([]byte(it), 64))
+			}
+			addr = m.Addr
+		}
+		if id == "" || addr == "" {
+			return nil, fmt.Errorf("chkv: bad replica %q to keep", truncate([]byte(it), 64))
+		}
+		if NodeID(id) != cn.id {
+			out = append(out, Member{ID: NodeID(id), Addr: addr})
+		}
+	}
+	return out, nil
+}
+
 // keepReplicas makes the writes of slots, just imported, go to the replicas
 // that followed them from the source.
-func (cn *clusterNode) keepReplicas(ids []string, slots []int) {
-	t, _ := cn.current()
-	for _, id := range ids {
-		m, ok := t.Member(NodeID(id))
-		if !ok || m.ID == cn.id {
-			continue
-		}
+func (cn *clusterNode) keepReplicas(keep []Member, slots []int) {
+	for _, m := range keep {
 		for _, s := range slots {
 			cn.addPending(s, m.ID, m.Addr)
 		}
