@@ -413,7 +413,12 @@ func (h *historyRun) recordWrites() {
 			case kindList:
 				v = "list of " + strconv.Itoa(e.list().len())
 			case kindZSet:
-				v = fmt.Sprint(e.zset().dict)
+				var ms []string
+				e.zset().each(0, e.zset().len()-1, false, func(n *znode) bool {
+					ms = append(ms, n.member+"="+strconv.FormatFloat(n.score, 'g', -1, 64))
+					return true
+				})
+				v = "zset " + strings.Join(ms, ",")
 			default:
 				v = fmt.Sprintf("kind %d", e.kind)
 			}
