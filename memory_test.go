@@ -4,6 +4,7 @@ package chkv
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 )
 
 // memNode starts a DataNode with a fake clock, the cap and the policy.
@@ -395,4 +398,99 @@ func TestMemoryAccounting(t *testing.T) {
 		runtime.KeepAlive(s)
 		s.Close()
 	}
+}
+
+// TestEvictLRUHotSetSurvivesFlood is bench/maxmemory.sh's meaning at a
+// test's volume: under allkeys-lru, pipelined writes of 20 times the cap
+// keep the data at the cap, and a hot set read between the batches (the
+// clock moving a second a batch, the LRU clock's resolution) survives it
+// all: every read of a hot key finds it.
+func TestEvictLRUHotSetSurvivesFlood(t *testing.T) {
+	const capBytes = 1 << 20
+	d, clock, _ := memNode(t, capBytes, AllKeysLRU)
+	r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1})
+	defer r.Close()
+	ctx := context.Background()
+	hot := make([]string, 50)
+	for i := range hot {
+		hot[i] = "hot" + strconv.Itoa(i)
+		require.NoError(t, r.Set(ctx, hot[i], "h"+hot[i], 0).Err())
+	}
+	val := strings.Repeat("v", 100)
+	written := 0
+	for batch := 0; written < 20*capBytes; batch++ {
+		clock.Advance(time.Second)
+		vals, err := r.MGet(ctx, hot...).Result()
+		require.NoError(t, err)
+		for i, v := range vals {
+			require.Equal(t, "h"+hot[i], v, "hot key %s after %d MB of writes", hot[i], written>>20)
+		}
+		_, err = r.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range 500 {
+				p.Set(ctx, fmt.Sprintf("flood:%d:%d", batch, i), val, 0)
+			}
+			return nil
+		})
+		require.NoError(t, err, "a write under allkeys-lru")
+		written += 500 * len(val)
+		require.LessOrEqual(t, d.Store().UsedMemory(), int64(capBytes+4096), "used memory after %d MB", written>>20)
+	}
+	require.Greater(t, d.Store().EvictedKeys(), int64(50_000))
+}
+
+// TestNoEvictionConcurrentAcked: under noeviction, four clients pipelining
+// writes past the cap get either +OK or Redis's -OOM for each, the data
+// stays within a command of the cap, and every acknowledged write is there
+// with its value.
+func TestNoEvictionConcurrentAcked(t *testing.T) {
+	const capBytes = 1 << 20
+	d, _, _ := memNode(t, capBytes, NoEviction)
+	ctx := context.Background()
+	val := strings.Repeat("v", 100)
+	acked := make([][]string, 4)
+	var g errgroup.Group
+	for w := range acked {
+		g.Go(func() error {
+			r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1, PoolSize: 1})
+			defer r.Close()
+			ooms := 0
+			for batch := 0; ooms < 1000; batch++ {
+				cmds, _ := r.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i := range 100 {
+						p.Set(ctx, fmt.Sprintf("w%d:%d:%d", w, batch, i), val, 0)
+					}
+					return nil
+				})
+				for _, c := range cmds {
+					switch err := c.Err(); {
+					case err == nil:
+						acked[w] = append(acked[w], c.Args()[1].(string))
+					case err.Error() == msgOOM:
+						ooms++
+					default:
+						return fmt.Errorf("%v: %v", c.Args(), err)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	require.NoError(t, g.Wait())
+	require.LessOrEqual(t, d.Store().UsedMemory(), int64(capBytes+4096))
+	r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1})
+	defer r.Close()
+	n := 0
+	for _, keys := range acked {
+		require.NotEmpty(t, keys)
+		for i := 0; i < len(keys); i += 500 {
+			vals, err := r.MGet(ctx, keys[i:min(i+500, len(keys))]...).Result()
+			require.NoError(t, err)
+			for j, v := range vals {
+				require.Equal(t, val, v, "acknowledged key %s", keys[i+j])
+			}
+		}
+		n += len(keys)
+	}
+	require.EqualValues(t, n, d.Store().Keys(), "the keys are exactly the acknowledged ones")
+	require.Zero(t, d.Store().EvictedKeys())
 }

@@ -2,15 +2,19 @@
 # Fills chkv and redis-server, each capped by --maxmemory with an evicting policy, with far more data than the cap and reports RSS against the cap.
 #
 # usage: bench/maxmemory.sh [MAXMEMORY (64mb)] [POLICY (allkeys-lru)] [REQUESTS (1000000)] [VALUE_BYTES (1000)]
-# Writes REQUESTS SETs of random keys (of 10,000,000) with VALUE_BYTES values at -P 16 (1 GB by
-# default), then prints each server's used_memory, evicted keys, RSS after the fill and its peak
-# (VmHWM), and RSS/cap.
+#                           [CLIENTS (50)] [PIPELINE (16)]
+# Writes REQUESTS SETs of random keys (of 10,000,000) with VALUE_BYTES values from CLIENTS clients
+# at -P PIPELINE (1 GB by default), then prints each server's used_memory, evicted keys, RSS after the fill and its peak
+# (VmHWM), and RSS/cap. Meanwhile a second client keeps reading a hot set of 100 keys written
+# before the fill (GET of a random one, one at a time); hot_left is how many of them survive. The LRU clock counts
+# seconds (Redis's resolution): a hot key can only be told from the others when the cache turns
+# over more slowly than that (fewer CLIENTS, PIPELINE 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 require_tools redis-server redis-benchmark redis-cli go
 
-cap=${1:-64mb} policy=${2:-allkeys-lru} n=${3:-1000000} size=${4:-1000}
+cap=${1:-64mb} policy=${2:-allkeys-lru} n=${3:-1000000} size=${4:-1000} clients=${5:-50} pipeline=${6:-16}
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
@@ -29,16 +33,23 @@ for port in $rport $cport; do
 done
 
 capbytes=$(redis-cli -p $rport config get maxmemory | tail -1)
-printf '%-6s %12s %12s %10s %10s %10s %8s\n' server used_memory evicted keys rss_MiB peak_MiB rss/cap
+printf '%-6s %12s %12s %10s %10s %10s %8s %9s\n' server used_memory evicted keys rss_MiB peak_MiB rss/cap hot_left
 for srv in redis chkv; do
   port=$rport pid=$rpid
   [ $srv = chkv ] && port=$cport pid=$cpid
-  redis-benchmark -p $port -t set -n $n -r 10000000 -d $size -c 50 -P 16 -q >/dev/null 2>&1
+  hot=()
+  for i in $(seq 0 99); do hot+=("$(printf 'hot:%012d' $i)"); done
+  for k in "${hot[@]}"; do echo "SET $k v"; done | redis-cli -p $port >/dev/null
+  redis-benchmark -p $port -n 1000000000 -r 100 -c 1 -q GET hot:__rand_int__ >/dev/null 2>&1 &
+  toucher=$!
+  redis-benchmark -p $port -t set -n $n -r 10000000 -d $size -c $clients -P $pipeline -q >/dev/null 2>&1
+  kill $toucher; wait $toucher 2>/dev/null || true
+  hotleft=$(redis-cli -p $port exists "${hot[@]}")
   used=$(redis-cli -p $port info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
   evicted=$(redis-cli -p $port info stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}')
   keys=$(redis-cli -p $port dbsize)
   rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
   hwm=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
-  printf '%-6s %12s %12s %10s %10.1f %10.1f %8.2f\n' $srv "$used" "$evicted" "$keys" \
-    "$(echo "$rss/1024" | bc -l)" "$(echo "$hwm/1024" | bc -l)" "$(echo "$rss*1024/$capbytes" | bc -l)"
+  printf '%-6s %12s %12s %10s %10.1f %10.1f %8.2f %9s\n' $srv "$used" "$evicted" "$keys" \
+    "$(echo "$rss/1024" | bc -l)" "$(echo "$hwm/1024" | bc -l)" "$(echo "$rss*1024/$capbytes" | bc -l)" "$hotleft"
 done
