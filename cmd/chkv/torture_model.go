@@ -254,6 +254,9 @@ func tFinalCheck(kind tKind, ops []porcupine.Operation) []string {
 		if len(acked) > 0 && !final.Exists {
 			bad = append(bad, fmt.Sprintf("lost: %d acknowledged writes, the key is gone", len(acked)))
 		}
+		if kind == tRegister && final.Exists {
+			bad = append(bad, tRegisterFinal(ops[:len(ops)-1], final.Value)...)
+		}
 		if kind == tVersioned {
 			var maxVer int64
 			for _, op := range ops[:len(ops)-1] {
@@ -329,4 +332,32 @@ func tFinalCheck(kind tKind, ops []porcupine.Operation) []string {
 		}
 	}
 	return bad
+}
+
+// tRegisterFinal checks a register's final value (values are unique per
+// SET): it must come from a SET that no acknowledged SET certainly
+// followed, one that began after it had returned.
+func tRegisterFinal(ops []porcupine.Operation, final string) []string {
+	var from *porcupine.Operation
+	var lastAckCall int64 = -1
+	var lastAck string
+	for i, op := range ops {
+		in, out := op.Input.(tIn), op.Output.(tOut)
+		if in.Op != tSet {
+			continue
+		}
+		if in.Value == final {
+			from = &ops[i]
+		}
+		if !out.Unknown && op.Call > lastAckCall {
+			lastAckCall, lastAck = op.Call, in.Value
+		}
+	}
+	if from == nil {
+		return []string{fmt.Sprintf("invented: final value %q was never written", final)}
+	}
+	if !from.Output.(tOut).Unknown && from.Return < lastAckCall {
+		return []string{fmt.Sprintf("lost: final value %q was overwritten by the acknowledged SET of %q, which began after it returned", final, lastAck)}
+	}
+	return nil
 }

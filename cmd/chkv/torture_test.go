@@ -102,6 +102,28 @@ func TestTortureFinalChecks(t *testing.T) {
 			t.Errorf("queue %v: problems %v, want %q", c.ops, bad, c.want)
 		}
 	}
+	// A register ends with a value no acknowledged SET certainly followed.
+	set := func(v string, call, ret int64) porcupine.Operation {
+		return op(0, tIn{Op: tSet, Value: v}, tOut{}, call, ret)
+	}
+	read := func(v string) porcupine.Operation {
+		return op(9, tIn{Op: tGet}, tOut{Exists: true, Value: v}, 100, 110)
+	}
+	for _, c := range []struct {
+		ops  []porcupine.Operation
+		want string
+	}{
+		{[]porcupine.Operation{set("a", 0, 10), set("b", 20, 30), read("b")}, ""},
+		{[]porcupine.Operation{set("a", 0, 25), set("b", 20, 30), read("a")}, ""},     // concurrent: either order
+		{[]porcupine.Operation{set("a", 0, 10), set("b", 20, -1), read("b")}, ""},     // unknown outcome, applied
+		{[]porcupine.Operation{set("a", 0, 10), set("b", 20, 30), read("a")}, "lost"}, // b began after a returned
+		{[]porcupine.Operation{set("a", 0, 10), read("z")}, "invented"},
+	} {
+		bad := tFinalCheck(tRegister, c.ops)
+		if c.want == "" && len(bad) != 0 || c.want != "" && (len(bad) != 1 || !strings.HasPrefix(bad[0], c.want)) {
+			t.Errorf("register %v: problems %v, want %q", c.ops, bad, c.want)
+		}
+	}
 }
 
 // TestTortureSchedule: a seed gives one schedule; every fault kind comes,
