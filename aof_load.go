@@ -140,62 +140,57 @@ func zerosFollow(b []byte, r *bufio.Reader) bool {
 	}
 }
 
-// checkPayload decodes a payload without applying it: a record whose
-// checksum holds but which does not decode is damage too.
+// checkPayload checks a payload's head: a record whose checksum holds but
+// whose head does not decode is damage too.
 func checkPayload(b []byte) error {
-	var rec record
-	_, _, _, err := decodePayload(b, &rec, func(*recordDecoder) error { return nil })
+	_, _, _, _, err := decodeHead(b)
 	return err
 }
 
-// decodePayload reads a payload's type, slot and sequence, then calls body
-// with a decoder over the rest, and checks that body read it all.
-func decodePayload(b []byte, rec *record, body func(d *recordDecoder) error) (typ byte, slot int, seq uint64, err error) {
+// decodeHead reads a payload's type, slot and sequence, and returns a
+// decoder over the rest.
+func decodeHead(b []byte) (typ byte, slot int, seq uint64, d recordDecoder, err error) {
 	if len(b) == 0 {
-		return 0, 0, 0, errBadRecord
+		return 0, 0, 0, d, errBadRecord
 	}
 	typ = b[0]
-	d := &recordDecoder{b: b[1:]}
+	d.b = b[1:]
 	s := d.uvarint()
 	seq = d.uvarint()
 	if d.err != nil || s >= NumSlots {
-		return 0, 0, 0, fmt.Errorf("%w: slot", errBadRecord)
+		return 0, 0, 0, d, fmt.Errorf("%w: slot", errBadRecord)
 	}
 	slot = int(s)
 	switch typ {
 	case frameRecords, frameDelta, frameList, frameDrop, frameSeq:
 	default:
-		return 0, 0, 0, fmt.Errorf("%w: frame type %d", errBadRecord, typ)
+		return 0, 0, 0, d, fmt.Errorf("%w: frame type %d", errBadRecord, typ)
 	}
-	if err := body(d); err != nil {
-		return 0, 0, 0, err
-	}
-	if d.err != nil {
-		return 0, 0, 0, d.err
-	}
-	return typ, slot, seq, nil
+	return typ, slot, seq, d, nil
 }
 
 // applyPayload applies one frame to the store. The store is loading: the
 // expiry cycle waits, so a key expiring meanwhile still takes the changes
 // logged for it.
-func (s *Store) applyPayload(b []byte, rec *record) error {
+func (s *Store) applyPayload(b []byte, rec *record, maxHint int) error {
 	dg := runningDigest{off: true}
-	typ, slot, seq, err := decodePayload(b, rec, func(d *recordDecoder) error { return nil })
+	typ, slot, seq, dec, err := decodeHead(b)
 	if err != nil {
 		return err
 	}
+	d := &dec
 	sd := &s.slots[slot]
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
-	d := &recordDecoder{b: b[1:]}
-	d.uvarint()
-	d.uvarint()
 	switch typ {
 	case frameRecords:
 		for d.next(rec) {
 			if rec.slot != slot {
 				return fmt.Errorf("%w: record of slot %d in a frame of slot %d", errBadRecord, rec.slot, slot)
+			}
+			if rec.op == recHint { // a snapshot's key count of the slot
+				s.presize(slot, int(min(rec.version, uint64(maxHint))))
+				continue
 			}
 			if err := s.applyRecord(rec, &dg); err != nil {
 				return err
@@ -324,12 +319,23 @@ func (p *aof) load() (uint64, error) {
 	s := p.s
 	s.loading.Store(true)
 	defer s.loading.Store(false)
+	if s.clock.Load() == 0 { // new keys take their access time from it, not from a clock read each
+		s.clock.Store(s.nowMs())
+	}
 	snap, logs, err := recoveryFiles(p.cfg.dir)
 	if err != nil {
 		return 0, err
 	}
 	var rec record
-	apply := func(b []byte) error { return s.applyPayload(b, &rec) }
+	// A snapshot's key count of a slot sizes its map at once, within what
+	// the files' bytes can fill.
+	maxHint := 0
+	for _, name := range append([]string{snapName(snap)}, mapSlice(logs, logName)...) {
+		if st, err := os.Stat(filepath.Join(p.cfg.dir, name)); err == nil {
+			maxHint += int(st.Size() / presizeBytesPerKey)
+		}
+	}
+	apply := func(b []byte) error { return s.applyPayload(b, &rec, maxHint) }
 	hint := " (start with --aof-load-truncated to load the records before it and lose the rest, or repair with chkv check-aof --fix " + p.cfg.dir + ")"
 	if snap > 0 {
 		fs, err := scanFile(filepath.Join(p.cfg.dir, snapName(snap)), snapMagic, apply)
@@ -384,6 +390,15 @@ func (p *aof) load() (uint64, error) {
 		gen = logs[len(logs)-1]
 	}
 	return gen, nil
+}
+
+// mapSlice returns f of each element of v.
+func mapSlice[T, U any](v []T, f func(T) U) []U {
+	out := make([]U, len(v))
+	for i, x := range v {
+		out[i] = f(x)
+	}
+	return out
 }
 
 // removeBefore removes the snapshots and logs older than generation gen,

@@ -184,6 +184,15 @@ func (p *aof) writeSnapshot(path string) (int64, error) {
 		now := s.nowMs()
 		b := enc.buf[:0]
 		wrote := false
+		if len(sd.keys) > 0 { // the slot's key count: the load sizes its map at once
+			var start int
+			b, start = beginFrame(b, frameRecords, slot, sd.seq)
+			enc.buf = b
+			enc.hint(slot, len(sd.keys))
+			b = enc.buf
+			enc.marks = enc.marks[:0]
+			endFrame(b, start)
+		}
 		for k, e := range sd.keys {
 			if e.expireAt != 0 && e.expireAt <= now {
 				continue

@@ -333,9 +333,13 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		return nil
 	}
 	if !isAppend(rec.op) {
-		e, k := entryForRecord(rec), string(key)
+		var e *entry
+		var k string
 		if rec.op == recSetString { // the key and the value in one allocation
+			e = &entry{kind: kindString}
 			k, e.str = keyValue(key, rec.str)
+		} else {
+			e, k = entryForRecord(rec), string(key)
 		}
 		if old != nil {
 			s.remove(slot, string(key), old)
