@@ -187,6 +187,9 @@ type NameNode struct {
 	// incarnation is each member's process incarnation as it registered;
 	// a new one means the node restarted and lost its in-memory data.
 	incarnation map[NodeID]string
+	// fails counts, per member, the times it was declared down: a batch
+	// to a target declared down while it ran counts as failed.
+	fails map[NodeID]uint64
 	// lostFrom remembers, for each lost slot, the member that held it last: when that member comes back (after a partition,
 	// or restarted), it gets the slot again with the data it has.
 	lostFrom map[int]NodeID
@@ -283,6 +286,7 @@ func newNameNode(cfg NameNodeConfig, ln net.Listener, plan *Table) *NameNode {
 		peers:       make(map[NodeID]*nnPeer),
 		conns:       make(map[net.Conn]struct{}),
 		incarnation: map[NodeID]string{},
+		fails:       map[NodeID]uint64{},
 		lostFrom:    map[int]NodeID{},
 		leaving:     map[NodeID]bool{},
 		departed:    map[NodeID]string{},
@@ -807,6 +811,7 @@ func (n *NameNode) applyLocked(ch Change) error {
 		return err
 	}
 	if ch.Kind == ChangeFail {
+		n.fails[ch.Member.ID]++
 		n.cancelJobsLocked(ch.Member.ID)
 	}
 	n.beginProgressLocked()

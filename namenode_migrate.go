@@ -39,6 +39,11 @@ type nnJob struct {
 	// targetInc is the target's process incarnation when the batch
 	// started: a target restarted meanwhile lost what the batch gave it.
 	targetInc string
+	// targetFails is how often the target had been declared down when
+	// the batch started: one declared down meanwhile may have dropped
+	// what the batch gave it (it adopts a table that gives it nothing),
+	// although its process lives on.
+	targetFails uint64
 	// drops is isrDrops of the target and the kept replicas when the
 	// batch started.
 	drops  map[NodeID]uint64
@@ -655,6 +660,7 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 	j.cancel = cancel
 	j.epoch = n.epoch
 	j.targetInc = n.incarnation[j.target.ID]
+	j.targetFails = n.fails[j.target.ID]
 	j.drops = map[NodeID]uint64{j.target.ID: n.isrDrops[j.target.ID]}
 	for _, id := range j.op.keep {
 		j.drops[id] = n.isrDrops[id]
@@ -706,6 +712,9 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 	}
 	if err == nil && n.incarnation[j.target.ID] != j.targetInc {
 		err = fmt.Errorf("chkv: %s restarted during the batch: what it received is gone", j.target.ID)
+	}
+	if err == nil && n.fails[j.target.ID] != j.targetFails {
+		err = fmt.Errorf("chkv: %s was declared down during the batch: what it received may be gone", j.target.ID)
 	}
 	var keys, bytes int64
 	if a, ok := r.([]any); ok && len(a) == 2 {
