@@ -13,12 +13,17 @@ const zsetMemberOverhead = 74
 // znode is one member of a sorted set in the treap: a binary search tree
 // by (score, member) that is a heap by prio, so its depth is O(log N)
 // with high probability whatever order members come in.
+//
+// The fields a descent reads and writes come first: 32 bytes, so that a
+// node of the 48-byte size class keeps them in one cache line more often
+// (three of four places in a 192-byte run, against two of four with the
+// member before the score).
 type znode struct {
 	left, right *znode
-	member      string
 	score       float64
 	prio        uint32
 	size        uint32 // nodes in this subtree
+	member      string
 }
 
 func (t *znode) count() int {
@@ -70,38 +75,42 @@ func zmerge(a, b *znode) *znode {
 	}
 }
 
-func (t *znode) insert(n *znode) *znode {
-	if t == nil {
-		return n
+// insert adds n (a single node) to the tree at *root: down the path of
+// n's key while the nodes outrank it, then n takes the place of the
+// subtree there, split around its key. A loop, not a recursion: only the
+// sizes on the path are written.
+func zinsert(root **znode, n *znode) {
+	link := root
+	for t := *link; t != nil && t.prio >= n.prio; t = *link {
+		t.size++
+		if zless(n.score, n.member, t.score, t.member) {
+			link = &t.left
+		} else {
+			link = &t.right
+		}
 	}
-	if n.prio > t.prio {
-		n.left, n.right = zsplit(t, n.score, n.member)
-		n.fix()
-		return n
-	}
-	if zless(n.score, n.member, t.score, t.member) {
-		t.left = t.left.insert(n)
-	} else {
-		t.right = t.right.insert(n)
-	}
-	t.size++
-	return t
+	n.left, n.right = zsplit(*link, n.score, n.member)
+	n.fix()
+	*link = n
 }
 
-// remove removes the node (s, m), which must be in t, and returns the new
-// subtree and the node taken out.
-func (t *znode) remove(s float64, m string) (*znode, *znode) {
-	if t.score == s && t.member == m {
-		return zmerge(t.left, t.right), t
+// zremove removes the node (s, m), which must be in the tree at *root,
+// and returns it.
+func zremove(root **znode, s float64, m string) *znode {
+	link := root
+	for {
+		t := *link
+		if t.score == s && t.member == m {
+			*link = zmerge(t.left, t.right)
+			return t
+		}
+		t.size--
+		if zless(s, m, t.score, t.member) {
+			link = &t.left
+		} else {
+			link = &t.right
+		}
 	}
-	var out *znode
-	if zless(s, m, t.score, t.member) {
-		t.left, out = t.left.remove(s, m)
-	} else {
-		t.right, out = t.right.remove(s, m)
-	}
-	t.size--
-	return t, out
 }
 
 // walk calls fn on the nodes of ranks [lo, hi) of t in order (reverse
@@ -152,15 +161,15 @@ func (z *zset) add(member []byte, score float64) bool {
 		if n.score == score {
 			return false
 		}
-		z.root, _ = z.root.remove(n.score, n.member)
+		zremove(&z.root, n.score, n.member)
 		n.score, n.left, n.right, n.size = score, nil, nil, 1
-		z.root = z.root.insert(n)
+		zinsert(&z.root, n)
 		return false
 	}
 	n := &znode{member: string(member), score: score, prio: rand.Uint32(), size: 1}
 	z.idx.add(n)
 	z.bytes += int64(len(member))
-	z.root = z.root.insert(n)
+	zinsert(&z.root, n)
 	return true
 }
 
@@ -170,7 +179,7 @@ func (z *zset) del(member []byte) bool {
 	if n == nil {
 		return false
 	}
-	z.root, _ = z.root.remove(n.score, n.member)
+	zremove(&z.root, n.score, n.member)
 	z.bytes -= int64(len(member))
 	return true
 }

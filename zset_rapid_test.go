@@ -3,6 +3,8 @@
 package chkv
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -165,4 +167,42 @@ func TestZSetLarge(t *testing.T) {
 	}
 	require.Equal(t, n/2, z.len())
 	require.Equal(t, "1000001", z.at(0).member)
+}
+
+// BenchmarkZSetAdd is redis-benchmark's ZADD z __rand_int__ m:__rand_int__
+// on a sorted set of 100,000 members: mostly a new score for a member.
+func BenchmarkZSetAdd(b *testing.B) {
+	z := newZSet()
+	r := rand.New(rand.NewPCG(1, 2))
+	member := func() []byte { return fmt.Appendf(nil, "m:%012d", r.IntN(100_000)) }
+	for range 300_000 {
+		z.add(member(), float64(r.IntN(100_000)))
+	}
+	ms := make([][]byte, 4096)
+	for i := range ms {
+		ms[i] = member()
+	}
+	i := 0
+	for b.Loop() {
+		z.add(ms[i&4095], float64(r.IntN(100_000)))
+		i++
+	}
+}
+
+// BenchmarkSetHas is SISMEMBER s m:__rand_int__ on a set of 100,000 members.
+func BenchmarkSetHas(b *testing.B) {
+	s := newSetValue()
+	for i := range 100_000 {
+		s.add(fmt.Appendf(nil, "m:%012d", i))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	ms := make([][]byte, 4096)
+	for i := range ms {
+		ms[i] = fmt.Appendf(nil, "m:%012d", r.IntN(100_000))
+	}
+	i := 0
+	for b.Loop() {
+		s.has(ms[i&4095])
+		i++
+	}
 }
