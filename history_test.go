@@ -414,7 +414,7 @@ func (h *historyRun) recordWrites() {
 				v = "list of " + strconv.Itoa(e.list().len())
 			case kindZSet:
 				var ms []string
-				e.zset().each(0, e.zset().len()-1, false, func(n *znode) bool {
+				e.zset().each(0, e.zset().len(), false, func(n *znode) bool {
 					ms = append(ms, n.member+"="+strconv.FormatFloat(n.score, 'g', -1, 64))
 					return true
 				})

@@ -462,6 +462,18 @@ func (s *Store) slotDigestLocked(slot int, now int64) (keys int64, digest uint64
 	return keys, digest
 }
 
+// slotDigestFresh is slotDigest computed from the values themselves, with
+// every cached value hash of the slot dropped and computed again.
+func (s *Store) slotDigestFresh(slot int, now int64) (keys int64, digest uint64) {
+	sd := &s.slots[slot]
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	for _, e := range sd.keys {
+		e.vh = 0
+	}
+	return s.slotDigestLocked(slot, now)
+}
+
 // entryDigest hashes a key with its value, version, expiry and type: a
 // slot's digest is the sum over its live keys.
 func entryDigest(k string, e *entry) uint64 {
