@@ -1163,9 +1163,14 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int) ([]slotImport, 
 		if p, ok := t.Primary(s); !ok || p.ID == cn.id || !t.holds(s, cn.id) {
 			return nil, fmt.Errorf("chkv: slot %d: not a replica here (table version %d)", s, t.Version)
 		}
-		// An earlier promote from the same source that never ended (its
-		// connection is not closed yet) gives way: it kept the data.
-		if m := cn.moves[s].Load(); m != nil && !(m.promote && m.peerID == source && m.state.Load() == moveImporting) {
+		// An earlier promote from the same source gives way: one that
+		// never ended (its connection is not closed yet), or one
+		// committed here whose OK the source never heard (a partition
+		// cut the answer): the source, which is trying again, never
+		// handed the slot off, so no client was sent here for it, and
+		// its stream kept this copy current. Refusing it wedged every
+		// later attempt, and with it a leave, for good.
+		if m := cn.moves[s].Load(); m != nil && !(m.promote && m.peerID == source && (m.state.Load() == moveImporting || m.state.Load() == moveImported)) {
 			return nil, fmt.Errorf("chkv: slot %d is moving (out %v, state %d, peer %s)", s, m.out, m.state.Load(), m.peerID)
 		}
 	}
