@@ -189,6 +189,19 @@ func (t *blobTable) random(r func() uint64) (k, v string) {
 	}
 }
 
+// randomExcept is random for an entry whose slot is not in seen, and adds
+// its slot there; seen must leave an entry out.
+func (t *blobTable) randomExcept(r func() uint64, seen map[int]bool) (k, v string) {
+	mask := uint64(len(t.slots) - 1)
+	for {
+		i := int(r() & mask)
+		if p := t.slots[i]; p != nil && !seen[i] {
+			seen[i] = true
+			return blobKV(p)
+		}
+	}
+}
+
 // scan calls fn on the entries of the home slots from cursor on, in
 // Redis's reverse-binary cursor order, until about count entries came out
 // or 10*count home slots were visited, and returns the next cursor (0:

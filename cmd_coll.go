@@ -316,10 +316,11 @@ func (s *Store) pickDistinct(n, k int) []int {
 
 // cmdRandom returns HRANDFIELD, SRANDMEMBER or ZRANDMEMBER: prep returns
 // the function that writes the element at position i of a key of kind
-// (with its value or score when with), where all says whether positions
-// must name distinct elements (else any random element will do); opt names
-// the option that asks for values or scores ("" for none).
-func cmdRandom(kind valueKind, opt string, prep func(c *conn, e *entry, all bool) func(i int, with bool)) func(*conn, [][]byte) {
+// (with its value or score when with), where distinct says how many
+// distinct elements the reply takes (positions must then name distinct
+// elements; 0: any random element will do for a random position); opt
+// names the option that asks for values or scores ("" for none).
+func cmdRandom(kind valueKind, opt string, prep func(c *conn, e *entry, distinct int) func(i int, with bool)) func(*conn, [][]byte) {
 	return func(c *conn, args [][]byte) {
 		if opt == "" && len(args) > 3 {
 			c.w.errorText(msgSyntax)
@@ -335,7 +336,7 @@ func cmdRandom(kind valueKind, opt string, prep func(c *conn, e *entry, all bool
 				c.w.null()
 				return
 			}
-			prep(c, e, false)(c.d.store.randIntn(e.collLen()), false)
+			prep(c, e, 0)(c.d.store.randIntn(e.collLen()), false)
 			return
 		}
 		count, uniq, ok := c.parseRandCount(args[2])
@@ -367,7 +368,11 @@ func cmdRandom(kind valueKind, opt string, prep func(c *conn, e *entry, all bool
 		if with {
 			per = 2
 		}
-		put := prep(c, e, uniq && count > 1)
+		distinct := 0
+		if uniq && count > 1 {
+			distinct = int(min(count, int64(e.collLen())))
+		}
+		put := prep(c, e, distinct)
 		c.randReply(e.collLen(), count, uniq, per, func(i int) { put(i, with) })
 	}
 }

@@ -30,7 +30,7 @@ func hashCommands() []*command {
 		{"hgetall", 2, r, 1, 1, 1, cmdHGetAll},
 		{"hincrby", 4, wfo, 1, 1, 1, cmdHIncrBy},
 		{"hincrbyfloat", 4, wfo, 1, 1, 1, cmdHIncrByFloat},
-		{"hrandfield", -2, r, 1, 1, 1, cmdRandom(kindHash, "withvalues", func(c *conn, e *entry, all bool) func(int, bool) {
+		{"hrandfield", -2, r, 1, 1, 1, cmdRandom(kindHash, "withvalues", func(c *conn, e *entry, distinct int) func(int, bool) {
 			h := e.hash()
 			write := func(f, v string, with bool) {
 				c.w.bulkString(f)
@@ -38,8 +38,17 @@ func hashCommands() []*command {
 					c.w.bulkString(v)
 				}
 			}
-			if h.m != nil && !all { // a big hash picks from its table at once
+			switch {
+			case h.m != nil && distinct == 0: // a big hash picks from its table at once
 				return func(_ int, with bool) { f, v := h.m.random(c.d.store.cfg.Rand); write(f, v, with) }
+			case h.m != nil && distinct*3 <= h.len():
+				// Few distinct fields of a big hash: random table slots, each
+				// taken once, in O(distinct) rather than a snapshot's O(N).
+				seen := make(map[int]bool, distinct)
+				return func(_ int, with bool) {
+					f, v := h.m.randomExcept(c.d.store.cfg.Rand, seen)
+					write(f, v, with)
+				}
 			}
 			pairs := h.snapshot()
 			return func(i int, with bool) { write(pairs[i].field, pairs[i].value, with) }

@@ -20,7 +20,7 @@ func setCommandTable() []*command {
 		{"scard", 2, rf, 1, 1, 1, cmdCollLen(kindSet)},
 		{"smembers", 2, r, 1, 1, 1, cmdSetOp},
 		{"spop", -2, w | flagFast, 1, 1, 1, cmdSPop},
-		{"srandmember", -2, r, 1, 1, 1, cmdRandom(kindSet, "", func(c *conn, e *entry, _ bool) func(int, bool) {
+		{"srandmember", -2, r, 1, 1, 1, cmdRandom(kindSet, "", func(c *conn, e *entry, _ int) func(int, bool) {
 			return func(i int, _ bool) { c.w.bulkString(e.set().members[i]) }
 		})},
 		{"smove", 4, w | flagFast, 1, 2, 1, cmdSMove},

@@ -45,7 +45,7 @@ func zsetCommands() []*command {
 		{"bzpopmax", -3, w | flagFast | flagBlocking, 1, -2, 1, cmdBZPop},
 		{"zmpop", -4, w | flagNumKeys, 0, 0, 0, cmdZMPop},
 		{"bzmpop", -5, w | flagBlocking | flagNumKeys, 0, 0, 0, cmdZMPop},
-		{"zrandmember", -2, r, 1, 1, 1, cmdRandom(kindZSet, "withscores", func(c *conn, e *entry, _ bool) func(int, bool) {
+		{"zrandmember", -2, r, 1, 1, 1, cmdRandom(kindZSet, "withscores", func(c *conn, e *entry, _ int) func(int, bool) {
 			z := e.zset()
 			return func(i int, with bool) {
 				n := z.at(z.len() - 1 - i) // the whole set comes highest first, as Redis iterates it
