@@ -4,6 +4,7 @@ package chkv
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,10 +12,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -326,7 +330,6 @@ func (p *aof) load() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var rec record
 	// A snapshot's key count of a slot sizes its map at once, within what
 	// the files' bytes can fill.
 	maxHint := 0
@@ -335,42 +338,16 @@ func (p *aof) load() (uint64, error) {
 			maxHint += int(st.Size() / presizeBytesPerKey)
 		}
 	}
-	apply := func(b []byte) error { return s.applyPayload(b, &rec, maxHint) }
-	hint := " (start with --aof-load-truncated to load the records before it and lose the rest, or repair with chkv check-aof --fix " + p.cfg.dir + ")"
-	if snap > 0 {
-		fs, err := scanFile(filepath.Join(p.cfg.dir, snapName(snap)), snapMagic, apply)
-		if err != nil {
-			return 0, err
-		}
-		if fs.torn || fs.damage != "" {
-			if !p.cfg.loadTruncated {
-				return 0, errors.New("chkv: " + fs.problem() + hint)
-			}
-			p.cfg.logger.Warn("loading the intact prefix of a damaged snapshot: " + fs.problem())
-		}
-		p.stats.snapSize.Store(fs.size)
+	err = p.loadFiles(snap, logs, maxHint, loadWorkers())
+	if err == errParallelApply {
+		// A record that does not apply: load again in one goroutine, which
+		// stops at that record exactly (the parallel load applied records
+		// of other slots after it).
+		s.clearForReload()
+		err = p.loadFiles(snap, logs, maxHint, 1)
 	}
-	for _, g := range logs {
-		path := filepath.Join(p.cfg.dir, logName(g))
-		fs, err := scanFile(path, logMagic, apply)
-		if err != nil {
-			return 0, err
-		}
-		switch {
-		case fs.torn:
-			p.cfg.logger.Warn(fmt.Sprintf("append-only log: cut off %d bytes of a torn tail: %s", fs.size-fs.good, fs.problem()))
-			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
-		case fs.damage != "" && !p.cfg.loadTruncated:
-			return 0, errors.New("chkv: " + fs.problem() + hint)
-		case fs.damage != "":
-			p.cfg.logger.Warn("append-only log: loading the intact prefix of a damaged log (--aof-load-truncated): " + fs.problem())
-			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
-		}
-		if fs.good < fs.size {
-			if err := os.Truncate(path, fs.good); err != nil {
-				return 0, fmt.Errorf("chkv: cut %s: %w", path, err)
-			}
-		}
+	if err != nil {
+		return 0, err
 	}
 	if err := p.removeBefore(snap); err != nil {
 		return 0, err
@@ -390,6 +367,184 @@ func (p *aof) load() (uint64, error) {
 		gen = logs[len(logs)-1]
 	}
 	return gen, nil
+}
+
+// errParallelApply says a record did not apply in a parallel load.
+var errParallelApply = errors.New("chkv: a record did not apply")
+
+// loadWorkers is how many goroutines apply the records of a load: one per
+// core, up to 4 (the file is read and checked on another).
+func loadWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+
+// loadFiles applies the snapshot of generation snap (0: none) and the logs
+// to the store, with workers goroutines applying the records (1: the
+// reading one). A parallel load returns errParallelApply when a record
+// did not apply, leaving the files as they were.
+func (p *aof) loadFiles(snap uint64, logs []uint64, maxHint, workers int) error {
+	s := p.s
+	var rec record
+	apply := func(b []byte) error { return s.applyPayload(b, &rec, maxHint) }
+	settle := func() error { return nil }
+	if workers > 1 {
+		pl := newParallelLoad(s, workers, maxHint)
+		defer pl.close()
+		apply, settle = pl.apply, pl.settle
+	}
+	hint := " (start with --aof-load-truncated to load the records before it and lose the rest, or repair with chkv check-aof --fix " + p.cfg.dir + ")"
+	if snap > 0 {
+		fs, err := scanFile(filepath.Join(p.cfg.dir, snapName(snap)), snapMagic, apply)
+		if err := cmp.Or(settle(), err); err != nil {
+			return err
+		}
+		if fs.torn || fs.damage != "" {
+			if !p.cfg.loadTruncated {
+				return errors.New("chkv: " + fs.problem() + hint)
+			}
+			p.cfg.logger.Warn("loading the intact prefix of a damaged snapshot: " + fs.problem())
+		}
+		p.stats.snapSize.Store(fs.size)
+	}
+	for _, g := range logs {
+		path := filepath.Join(p.cfg.dir, logName(g))
+		fs, err := scanFile(path, logMagic, apply)
+		if err := cmp.Or(settle(), err); err != nil {
+			return err
+		}
+		switch {
+		case fs.torn:
+			p.cfg.logger.Warn(fmt.Sprintf("append-only log: cut off %d bytes of a torn tail: %s", fs.size-fs.good, fs.problem()))
+			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
+		case fs.damage != "" && !p.cfg.loadTruncated:
+			return errors.New("chkv: " + fs.problem() + hint)
+		case fs.damage != "":
+			p.cfg.logger.Warn("append-only log: loading the intact prefix of a damaged log (--aof-load-truncated): " + fs.problem())
+			p.stats.truncatedOnLoad.Add(fs.size - fs.good)
+		}
+		if fs.good < fs.size {
+			if err := os.Truncate(path, fs.good); err != nil {
+				return fmt.Errorf("chkv: cut %s: %w", path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// clearForReload empties the store of a load that is to start again.
+func (s *Store) clearForReload() {
+	for slot := range s.slots {
+		sd := &s.slots[slot]
+		sd.mu.Lock()
+		for k, e := range sd.keys {
+			s.remove(slot, k, e)
+		}
+		sd.keys, sd.seq = nil, 0
+		sd.mu.Unlock()
+	}
+}
+
+// parallelLoad applies the records of a load on several goroutines, each
+// the records of its own range of slots in the order they come: the
+// records of a slot depend on each other only. The reading goroutine
+// copies them into batches, one per worker.
+type parallelLoad struct {
+	s       *Store
+	maxHint int
+	work    []chan *loadBatch
+	cur     []*loadBatch
+	free    chan *loadBatch
+	wg      sync.WaitGroup // batches handed to workers and not applied yet
+	failed  atomic.Bool    // a record did not apply
+}
+
+// loadBatch is records for a worker: their payloads back to back in buf,
+// each ending at its ends entry.
+type loadBatch struct {
+	buf  []byte
+	ends []int
+}
+
+// loadBatchBytes is the size of a batch handed to a worker.
+const loadBatchBytes = 256 << 10
+
+func newParallelLoad(s *Store, workers, maxHint int) *parallelLoad {
+	pl := &parallelLoad{s: s, maxHint: maxHint, free: make(chan *loadBatch, 4*workers)}
+	for range workers {
+		ch := make(chan *loadBatch, 4)
+		pl.work = append(pl.work, ch)
+		pl.cur = append(pl.cur, &loadBatch{})
+		go pl.worker(ch)
+	}
+	return pl
+}
+
+func (pl *parallelLoad) worker(ch chan *loadBatch) {
+	var rec record
+	for b := range ch {
+		start := 0
+		for _, end := range b.ends {
+			if !pl.failed.Load() && pl.s.applyPayload(b.buf[start:end], &rec, pl.maxHint) != nil {
+				pl.failed.Store(true)
+			}
+			start = end
+		}
+		b.buf, b.ends = b.buf[:0], b.ends[:0]
+		select {
+		case pl.free <- b:
+		default:
+		}
+		pl.wg.Done()
+	}
+}
+
+// apply queues a checked payload for the worker of its slot; it reports
+// errParallelApply once a record failed to apply.
+func (pl *parallelLoad) apply(payload []byte) error {
+	if pl.failed.Load() {
+		return errParallelApply
+	}
+	slot, _ := binary.Uvarint(payload[1:]) // checked by scanFile
+	i := int(slot) * len(pl.work) / NumSlots
+	b := pl.cur[i]
+	b.buf = append(b.buf, payload...)
+	b.ends = append(b.ends, len(b.buf))
+	if len(b.buf) >= loadBatchBytes {
+		pl.send(i)
+	}
+	return nil
+}
+
+// send hands worker i its batch and starts another.
+func (pl *parallelLoad) send(i int) {
+	pl.wg.Add(1)
+	pl.work[i] <- pl.cur[i]
+	select {
+	case pl.cur[i] = <-pl.free:
+	default:
+		pl.cur[i] = &loadBatch{}
+	}
+}
+
+// settle waits until every queued record is applied; errParallelApply if
+// one did not apply.
+func (pl *parallelLoad) settle() error {
+	for i, b := range pl.cur {
+		if len(b.ends) > 0 {
+			pl.send(i)
+		}
+	}
+	pl.wg.Wait()
+	if pl.failed.Load() {
+		return errParallelApply
+	}
+	return nil
+}
+
+// close stops the workers.
+func (pl *parallelLoad) close() {
+	pl.settle()
+	for _, ch := range pl.work {
+		close(ch)
+	}
 }
 
 // mapSlice returns f of each element of v.

@@ -5,6 +5,7 @@ package chkv
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -567,5 +568,32 @@ func TestAOFAlwaysServesOthersDuringAnFsync(t *testing.T) {
 		if rc.Get(context.Background(), k).Val() != "1" {
 			t.Fatalf("%s lost", k)
 		}
+	}
+}
+
+// A record whose checksum holds but which does not apply (a pop from a
+// list that is not there) is damage at its offset as well, though the
+// load applies records on several goroutines: the keys of other slots
+// after it are not loaded with --aof-load-truncated.
+func TestAOFRecordThatDoesNotApply(t *testing.T) {
+	const n = 8
+	dir, path := logWith(t, n)
+	ends := frameEnds(t, path)
+	full, _ := os.ReadFile(path)
+	bad, start := beginFrame(nil, frameList, 7, 1)
+	bad = binary.AppendUvarint(bad, 1)
+	bad = append(bad, deltaPop<<1)
+	bad = appendBytes(bad, []byte("nosuch"))
+	bad = binary.AppendUvarint(bad, 1)
+	endFrame(bad, start)
+	b := slices.Concat(full[:ends[2]], bad, full[ends[2]:])
+	os.WriteFile(path, b, 0o644)
+	_, err := loadKeys(t, dir, false, io.Discard)
+	want := fmt.Sprintf("chkv-1.aof is damaged at offset %d", ends[2])
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one containing %q", err, want)
+	}
+	if got, err := loadKeys(t, dir, true, io.Discard); err != nil || got != 3 {
+		t.Fatalf("--aof-load-truncated: %d keys, %v; want the 3 before the bad record", got, err)
 	}
 }
