@@ -25,9 +25,9 @@ run_one() { # replicas seed
   local test=TestHistoryMemReplicated
   [ "$1" = 2 ] && test=TestHistoryMemReplicated2
   local log="$out/r$1-seed$2.log"
-  if CHKV_REPL_HISTORY=1 CHKV_HISTORY_SEED=$2 CHKV_HISTORY_LOAD=$load \
+  if CHKV_REPL_HISTORY=1 CHKV_HISTORY_SEED=$2 CHKV_HISTORY_LOAD=$load CHKV_HISTORY_DIR="$out/r$1-seed$2" \
       "$bin" -test.run "^$test\$" -test.count=1 -test.timeout 10m >"$log" 2>&1; then
-    rm -f "$log"; echo "pass r$1 $2"
+    rm -rf "$log" "$out/r$1-seed$2"; echo "pass r$1 $2"
   else
     echo "FAIL r$1 $2"
   fi
