@@ -44,6 +44,12 @@ type nnJob struct {
 	// what the batch gave it (it adopts a table that gives it nothing),
 	// although its process lives on.
 	targetFails uint64
+	// sourceInc and sourceFails are the same of the source: a copy made
+	// by a source that restarted (empty) or was declared down while the
+	// batch ran (another copy may lead the slots and take writes this
+	// one never sees) is not the slots' data.
+	sourceInc   string
+	sourceFails uint64
 	// drops is isrDrops of the target and the kept replicas when the
 	// batch started.
 	drops  map[NodeID]uint64
@@ -661,6 +667,7 @@ func (n *NameNode) startJobLocked(j *nnJob) {
 	j.epoch = n.epoch
 	j.targetInc = n.incarnation[j.target.ID]
 	j.targetFails = n.fails[j.target.ID]
+	j.sourceInc, j.sourceFails = n.incarnation[j.source.ID], n.fails[j.source.ID]
 	j.drops = map[NodeID]uint64{j.target.ID: n.isrDrops[j.target.ID]}
 	for _, id := range j.op.keep {
 		j.drops[id] = n.isrDrops[id]
@@ -715,6 +722,9 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 	}
 	if err == nil && n.fails[j.target.ID] != j.targetFails {
 		err = fmt.Errorf("chkv: %s was declared down during the batch: what it received may be gone", j.target.ID)
+	}
+	if err == nil && (n.incarnation[j.source.ID] != j.sourceInc || n.fails[j.source.ID] != j.sourceFails) {
+		err = fmt.Errorf("chkv: the source %s restarted or was declared down during the batch: what it sent may not be the slots' data", j.source.ID)
 	}
 	var keys, bytes int64
 	if a, ok := r.([]any); ok && len(a) == 2 {
