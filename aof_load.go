@@ -338,6 +338,7 @@ func (p *aof) load() (uint64, error) {
 			maxHint += int(st.Size() / presizeBytesPerKey)
 		}
 	}
+	gcOff()
 	err = p.loadFiles(snap, logs, maxHint, loadWorkers())
 	if err == errParallelApply {
 		// A record that does not apply: load again in one goroutine, which
@@ -346,6 +347,7 @@ func (p *aof) load() (uint64, error) {
 		s.clearForReload()
 		err = p.loadFiles(snap, logs, maxHint, 1)
 	}
+	gcOn()
 	if err != nil {
 		return 0, err
 	}
@@ -367,6 +369,33 @@ func (p *aof) load() (uint64, error) {
 		gen = logs[len(logs)-1]
 	}
 	return gen, nil
+}
+
+// The collector is off while data directories load: nearly everything a
+// load allocates stays (a key and its value, the entry), so collecting as
+// the heap grows only marks the same live data again and again (a quarter
+// of the load's CPU). A memory limit (debug.SetMemoryLimit) still makes it
+// run. The last load to end turns it back on, to what it was.
+var gcLoads struct {
+	sync.Mutex
+	n       int
+	percent int
+}
+
+func gcOff() {
+	gcLoads.Lock()
+	defer gcLoads.Unlock()
+	if gcLoads.n++; gcLoads.n == 1 {
+		gcLoads.percent = debug.SetGCPercent(-1)
+	}
+}
+
+func gcOn() {
+	gcLoads.Lock()
+	defer gcLoads.Unlock()
+	if gcLoads.n--; gcLoads.n == 0 {
+		debug.SetGCPercent(gcLoads.percent)
+	}
 }
 
 // errParallelApply says a record did not apply in a parallel load.
