@@ -188,7 +188,7 @@ func cmdRestore(c *conn, args [][]byte) {
 		if abs < 0 {
 			abs += lruClockMax
 		}
-		e.setAccess(uint32(abs) & lruClockMax)
+		e.setAccess((uint32(abs)&lruClockMax)<<1 | 1) // used: its idle time is the one given
 	}
 	st.insert(slot, string(key), e)
 	c.w.ok()

@@ -110,7 +110,9 @@ const (
 
 // LRU and LFU constants, as Redis's (lfu-log-factor 10, lfu-decay-time 1).
 const (
-	lruClockMax   = 1<<24 - 1 // the LRU clock has 24 bits, in seconds
+	lruClockMax   = 1<<23 - 1 // the LRU clock has 23 bits, in seconds (one of Redis's 24 is the used bit)
+	lruUnusedMs   = 500       // what eviction adds to the idle time of a key not used since it was written
+	lruSkewS      = 60        // an access up to this many seconds after now is a clock read earlier, not a wrap
 	lfuInitVal    = 5
 	lfuLogFactor  = 10
 	lfuDecayTimeM = 1 // minutes per decrement of an idle key's counter
@@ -194,7 +196,15 @@ func (e *entry) getAccess() uint32 {
 // setAccess sets e's 24-bit LRU/LFU field.
 func (e *entry) setAccess(v uint32) { e.access = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)} }
 
-// lruClock is Redis's LRU clock at unix time ms: seconds, 24 bits.
+// lruClock is Redis's LRU clock at unix time ms: seconds, 23 bits here
+// (Redis's 24 wrap after 194 days, these after 97). Under an LRU policy a
+// key's access field holds it shifted left by one, with a used bit below:
+// set by every access after the key was written (touch), clear in a new
+// key (initAccess). Eviction counts an unused key half a second older, so
+// within one second of the clock, where the clock alone cannot tell keys
+// apart, a key read since it was written outlives keys only written: when
+// a flood turns the whole cache over in less than a second, plain LRU of
+// seconds (Redis's) evicts a hot key as readily as any other.
 func lruClock(ms int64) uint32 { return uint32(ms/1000) & lruClockMax }
 
 // lfuMinutes is Redis's LFU time at unix time ms: minutes, 16 bits.
@@ -210,7 +220,7 @@ func (s *Store) initAccess(e *entry) {
 	if s.MaxMemoryPolicy().lfu() {
 		e.setAccess(lfuMinutes(now)<<8 | lfuInitVal)
 	} else {
-		e.setAccess(lruClock(now))
+		e.setAccess(lruClock(now) << 1)
 	}
 }
 
@@ -220,7 +230,7 @@ func (s *Store) initAccess(e *entry) {
 // when the field changes, so reads of a key in one second dirty no cache line.
 func (s *Store) touch(e *entry, now int64) {
 	if !s.MaxMemoryPolicy().lfu() {
-		if c := lruClock(now); e.getAccess() != c {
+		if c := lruClock(now)<<1 | 1; e.getAccess() != c {
 			e.setAccess(c)
 		}
 		return
@@ -258,9 +268,15 @@ func lfuDecr(access uint32, now int64) uint32 {
 
 // idleMillis returns the milliseconds since e's last access by the LRU clock, as Redis's estimateObjectIdleTime.
 func idleMillis(e *entry, now int64) int64 {
-	clock, lru := lruClock(now), e.getAccess()
-	if clock >= lru {
+	clock, lru := lruClock(now), e.getAccess()>>1
+	switch {
+	case clock >= lru:
 		return int64(clock-lru) * 1000
+	case lru-clock <= lruSkewS:
+		// Touched a moment "later" than now: by a command whose clock
+		// read came after this one's (another event loop's). Redis's
+		// wrap below would make the key just read the oldest of all.
+		return 0
 	}
 	return int64(clock+(lruClockMax-lru)) * 1000
 }
@@ -273,7 +289,11 @@ func evictScore(e *entry, p MaxMemoryPolicy, now int64) uint64 {
 	case p.lfu():
 		return 255 - uint64(lfuDecr(e.getAccess(), now))
 	}
-	return uint64(idleMillis(e, now))
+	idle := uint64(idleMillis(e, now))
+	if e.getAccess()&1 == 0 {
+		idle += lruUnusedMs
+	}
+	return idle
 }
 
 // FreeMemory evicts keys while the data passes the memory cap, as Redis's
@@ -313,21 +333,28 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 		s.sampleKeys(p.volatile(), 1, s.mem.evictableSlots(), func(slot int, k string, e *entry) {
 			victim, found = evictCand{key: k, slot: slot}, true
 		})
-		return found && s.evictKey(victim, p)
+		return found && s.evictKey(victim, p, now)
 	}
 	m := &s.mem
 	if m.pool == nil {
 		m.pool = m.poolBack[:0]
 	}
-	// Past 64 samples a call only costs more: the pool keeps 16.
-	s.sampleKeys(p.volatile(), min(s.MaxMemorySamples(), 64), m.evictableSlots(), func(slot int, k string, e *entry) {
-		m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)})
-	})
-	for len(m.pool) > 0 {
-		c := m.pool[len(m.pool)-1]
-		m.pool = m.pool[:len(m.pool)-1]
-		if s.evictKey(c, p) {
-			return true
+	// A pool emptied of keys that went or were used since they were
+	// sampled samples again, a few times, before the write gets -OOM.
+	for range 8 {
+		// Past 64 samples a call only costs more: the pool keeps 16.
+		s.sampleKeys(p.volatile(), min(s.MaxMemorySamples(), 64), m.evictableSlots(), func(slot int, k string, e *entry) {
+			m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)})
+		})
+		if len(m.pool) == 0 {
+			return false
+		}
+		for len(m.pool) > 0 {
+			c := m.pool[len(m.pool)-1]
+			m.pool = m.pool[:len(m.pool)-1]
+			if s.evictKey(c, p, now) {
+				return true
+			}
 		}
 	}
 	return false
@@ -359,13 +386,18 @@ func (m *memoryState) offer(c evictCand) {
 }
 
 // evictKey removes the candidate's key if it still exists (and, under a
-// volatile policy, still has a TTL).
-func (s *Store) evictKey(c evictCand, p MaxMemoryPolicy) bool {
+// volatile policy, still has a TTL), and, for a candidate of the pool, was
+// not used since it was sampled: the pool keeps the score of that moment,
+// and a hot key read since must not go for it.
+func (s *Store) evictKey(c evictCand, p MaxMemoryPolicy, now int64) bool {
 	sd := &s.slots[c.slot]
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	e := sd.keys[c.key]
 	if e == nil || p.volatile() && e.expireAt == 0 {
+		return false
+	}
+	if !p.random() && evictScore(e, p, now) < c.score {
 		return false
 	}
 	s.remove(c.slot, c.key, e)

@@ -494,3 +494,25 @@ func TestNoEvictionConcurrentAcked(t *testing.T) {
 	require.EqualValues(t, n, d.Store().Keys(), "the keys are exactly the acknowledged ones")
 	require.Zero(t, d.Store().EvictedKeys())
 }
+
+// TestLRUUsedBitAndSkew: under an LRU policy a key read since it was
+// written counts as more recently used than one only written in the same
+// second, and a key touched by a command whose clock read a second later
+// (another event loop) is idle 0, not the oldest of all by a wrapped clock.
+func TestLRUUsedBitAndSkew(t *testing.T) {
+	s := NewStore(StoreConfig{})
+	defer s.Close()
+	s.SetMaxMemoryPolicy(AllKeysLRU)
+	const now = int64(1_700_000_000_500)
+	written, read, later := &entry{}, &entry{}, &entry{}
+	s.clock.Store(now)
+	s.initAccess(written)
+	s.initAccess(read)
+	s.touch(read, now)
+	s.touch(later, now+1000)
+	require.Less(t, evictScore(read, AllKeysLRU, now), evictScore(written, AllKeysLRU, now),
+		"a key read since it was written goes after one only written")
+	require.Zero(t, idleMillis(later, now), "touched a second ahead of this clock")
+	require.Less(t, evictScore(later, AllKeysLRU, now), evictScore(written, AllKeysLRU, now))
+	require.EqualValues(t, 3000, idleMillis(read, now+3000))
+}

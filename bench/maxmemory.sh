@@ -42,6 +42,7 @@ for srv in redis chkv; do
   for k in "${hot[@]}"; do echo "SET $k v"; done | redis-cli -p $port >/dev/null
   redis-benchmark -p $port -n 1000000000 -r 100 -c 1 -q GET hot:__rand_int__ >/dev/null 2>&1 &
   toucher=$!
+  sleep 1 # the toucher reads every hot key before the flood begins
   redis-benchmark -p $port -t set -n $n -r 10000000 -d $size -c $clients -P $pipeline -q >/dev/null 2>&1
   kill $toucher; wait $toucher 2>/dev/null || true
   hotleft=$(redis-cli -p $port exists "${hot[@]}")
