@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chkv/chkv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -293,14 +293,7 @@ func failoverKill9(t *testing.T, bin, hb string) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
-			out, err := exec.Command(bin, "status", "--namenode", nn.addr, "--json").Output()
-			var st struct {
-				Stable  bool `json:"stable"`
-				Members []struct {
-					State string `json:"state"`
-				} `json:"members"`
-			}
-			if err == nil && json.Unmarshal(out, &st) == nil && st.Stable {
+			if st, err := statusOf(bin, nn.addr); err == nil && st.Stable {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -338,17 +331,9 @@ func failoverKill9(t *testing.T, bin, hb string) {
 		down := false
 		for deadline := time.Now().Add(30 * time.Second); !down && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Millisecond)
-			out, _ := exec.Command(bin, "status", "--namenode", nn.addr, "--json").Output()
-			var st struct {
-				Members []struct {
-					ID    string `json:"id"`
-					State string `json:"state"`
-				} `json:"members"`
-			}
-			if json.Unmarshal(out, &st) == nil {
-				for _, m := range st.Members {
-					down = down || (m.ID == "dn"+strconv.Itoa(victim+1) && m.State == "down")
-				}
+			if st, err := statusOf(bin, nn.addr); err == nil {
+				m, ok := st.member(chkv.NodeID("dn" + strconv.Itoa(victim+1)))
+				down = ok && m.State == "down"
 			}
 		}
 		if !down {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -459,4 +460,17 @@ func fetchTable(ctx context.Context, addr string, sec *securityFlags) (*chkv.Tab
 		return nil, err
 	}
 	return chkv.FetchTable(ctx, tr, addr)
+}
+
+// statusOf runs the chkv binary exe's `status --json` against the NameNode
+// at addr (extra flags after it) and decodes its answer: how the torture
+// harness and the tests of real processes watch a cluster.
+func statusOf(exe, addr string, extra ...string) (clusterStatus, error) {
+	var st clusterStatus
+	out, err := exec.Command(exe, append([]string{"status", "--json", "--namenode", addr}, extra...)...).Output()
+	if err != nil {
+		return st, err
+	}
+	err = json.Unmarshal(out, &st)
+	return st, err
 }

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -318,22 +317,12 @@ func (h *harness) newDataNode(idx int) (*tNode, error) {
 
 // status returns the NameNode's CHKV.STATUS.
 func (h *harness) status() (stable bool, up []string, err error) {
-	out, err := exec.Command(h.exe, "status", "--json", "--namenode", tNameNode, "--timeout", "3s").Output()
+	st, err := statusOf(h.exe, tNameNode, "--timeout", "3s")
 	if err != nil {
 		return false, nil, err
 	}
-	var st struct {
-		Stable  bool `json:"stable"`
-		Members []struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		} `json:"members"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		return false, nil, err
-	}
 	for _, m := range st.Members {
-		up = append(up, m.ID+":"+m.State)
+		up = append(up, string(m.ID)+":"+m.State)
 	}
 	return st.Stable, up, nil
 }
