@@ -75,10 +75,12 @@ Usage:
   chkv check-aof [--fix] DIR
       check the snapshot and logs of a data directory, as redis-check-aof;
       --fix cuts a log at its first torn or damaged record
-  chkv torture [--seed N] [--duration D] [--datanodes N] [--replicas R] [--out DIR]
-      (root, Linux) run a NameNode and DataNodes as processes in network
-      namespaces, inject seeded faults under a client workload and check the
-      history; exit 0 all checks pass, 1 a check failed, 2 it could not run
+  chkv torture [--seed N] [--duration D] [--namenodes N] [--datanodes N] [--replicas R]
+               [--faults KIND,...] [--out DIR]
+      (root, Linux) run NameNodes (3 on Raft by default) and DataNodes as
+      processes in network namespaces, inject seeded faults under a client
+      workload and check the history; exit 0 all checks pass, 1 a check
+      failed, 2 it could not run
   chkv version
 
 Security flags (every role; --cluster-secret-file on all but server):

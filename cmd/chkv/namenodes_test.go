@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,50 @@ func TestStatusOfNameNodeGroup(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "dn3 left the cluster") {
 		t.Fatalf("leave printed:\n%s", out.String())
+	}
+}
+
+// TestStatusSkipsSilentNameNode: a NameNode that accepts connections but
+// never answers (stopped with SIGSTOP, say) first in the list does not use
+// up chkv status's whole --timeout: the others answer and it shows as
+// unreachable.
+func TestStatusSkipsSilentNameNode(t *testing.T) {
+	cl := startCluster(t, func(c *chkv.ClusterConfig) { c.NameNodes = 3 })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accepted, never read nor answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	list := ln.Addr().String() + "," + cl.NameNodeAddr()
+	var out bytes.Buffer
+	// 3s: without a share each, the silent one alone would use it all.
+	if err := run([]string{"status", "--namenode", list, "--json", "--timeout", "3s"}, &out, io.Discard); err != nil {
+		t.Fatalf("status with a silent NameNode first: %v", err)
+	}
+	var st struct {
+		NameNodes []struct {
+			Role string `json:"role"`
+		} `json:"namenodes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(st.NameNodes) != 4 || st.NameNodes[0].Role != "unreachable" {
+		t.Fatalf("namenodes: %+v, want 4 with the silent one unreachable", st.NameNodes)
 	}
 }

@@ -77,31 +77,39 @@ func dialNameNode(ctx context.Context, addr string, sec *securityFlags) (*chkv.C
 // CHKV.STATUS, skipping the ones it cannot reach, follows the leader a
 // follower names, and asks again while an election runs. It returns a
 // connection to the leader and the status of each NameNode it reached
-// (nil for the others).
+// (nil for the others). Each NameNode gets its share of the time left
+// (statusShare among those still to ask), so that one that accepts
+// connections but never answers (stopped, or cut off) does not use it all.
 func leaderOf(ctx context.Context, addrs []string, sec *securityFlags) (*chkv.Client, []*raftStatus, error) {
 	var last error
+	ask := func(a string, left int) (*chkv.Client, clusterStatus, error) {
+		actx, cancel := context.WithTimeout(ctx, statusShare(ctx, left))
+		defer cancel()
+		c, err := dialNode(actx, a, sec)
+		if err != nil {
+			return nil, clusterStatus{}, err
+		}
+		st, _, err := fetchStatus(actx, c)
+		if err != nil {
+			c.Close()
+			return nil, st, fmt.Errorf("%s: %w", a, err)
+		}
+		return c, st, nil
+	}
 	for {
 		sts := make([]*raftStatus, len(addrs))
 		named := ""
 		for i, a := range addrs {
-			c, err := dialNode(ctx, a, sec)
+			c, st, err := ask(a, len(addrs)-i)
 			if err != nil {
 				last = err
-				continue
-			}
-			st, _, err := fetchStatus(ctx, c)
-			if err != nil {
-				c.Close()
-				last = fmt.Errorf("%s: %w", a, err)
 				continue
 			}
 			sts[i] = st.Raft
 			if st.Raft == nil || st.Raft.Role == "leader" {
 				for j := i + 1; j < len(addrs); j++ { // the others' figures, for chkv status
-					if oc, err := dialNode(ctx, addrs[j], sec); err == nil {
-						if ost, _, err := fetchStatus(ctx, oc); err == nil {
-							sts[j] = ost.Raft
-						}
+					if oc, ost, err := ask(addrs[j], len(addrs)-j); err == nil {
+						sts[j] = ost.Raft
 						oc.Close()
 					}
 				}
@@ -127,6 +135,17 @@ func leaderOf(ctx context.Context, addrs []string, sec *securityFlags) (*chkv.Cl
 		case <-t.C:
 		}
 	}
+}
+
+// statusShare is the time the next of n NameNodes still to ask gets to
+// answer: the time left divided among them (at least 200ms), 2s without a
+// deadline.
+func statusShare(ctx context.Context, n int) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 2 * time.Second
+	}
+	return max(time.Until(dl)/time.Duration(max(n, 1)), 200*time.Millisecond)
 }
 
 // doOnLeader sends a command that changes state to the NameNode at addr,

@@ -1,5 +1,5 @@
 // chkv torture: a fault harness of real processes on a real network. It runs
-// a NameNode and DataNodes as separate chkv processes, each in its own Linux
+// NameNodes (one, or a Raft group) and DataNodes as separate chkv processes, each in its own Linux
 // network namespace joined by a bridge, injects faults on a schedule derived
 // from a seed, records a client workload and checks its history.
 
@@ -27,17 +27,36 @@ import (
 // --net): every name starts with tPrefix so that a later run removes what a
 // crashed one left. Two runs at once need two --net values.
 var (
-	tPrefix, tBridge, tSubnet, tHostIP, tNameNode string
+	tPrefix, tBridge, tSubnet, tHostIP string
+	// tNameNodes is the comma-separated list of the NameNodes' addresses
+	// (10.net.0.2:7000, .3, ...), as DataNodes and commands take it.
+	tNameNodes string
 )
 
-// tSetNet picks the subnet 10.net.0.0/24 and the names of the harness.
-func tSetNet(net int) {
+// tFirstNameNode is the last byte of the first NameNode's address; the
+// others follow it, and DataNodes start at tFirstDataNode.
+const (
+	tFirstNameNode = 2
+	tFirstDataNode = 10
+	tMaxNameNodes  = tFirstDataNode - tFirstNameNode - 1
+)
+
+// tSetNet picks the subnet 10.net.0.0/24 and the names of the harness,
+// with namenodes NameNodes.
+func tSetNet(net, namenodes int) {
 	tPrefix = fmt.Sprintf("chkvt%d-", net)
 	tBridge = tPrefix + "br"
 	tSubnet = fmt.Sprintf("10.%d.0.", net)
 	tHostIP = tSubnet + "1"
-	tNameNode = tSubnet + "2:7000"
+	var addrs []string
+	for i := range namenodes {
+		addrs = append(addrs, tNameNodeAddr(i))
+	}
+	tNameNodes = strings.Join(addrs, ",")
 }
+
+// tNameNodeAddr returns the address of NameNode i (from 0).
+func tNameNodeAddr(i int) string { return fmt.Sprintf("%s%d:7000", tSubnet, tFirstNameNode+i) }
 
 // errCouldNotRun makes torture exit 2.
 var errCouldNotRun = errors.New("torture could not run")
@@ -49,6 +68,7 @@ var errCheckFailed = errors.New("a torture check failed")
 type tortureConfig struct {
 	seed      uint64
 	duration  time.Duration
+	namenodes int
 	datanodes int
 	replicas  int
 	out       string
@@ -63,11 +83,13 @@ func runTorture(args []string, stdout, stderr io.Writer) error {
 	var cfg tortureConfig
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed of the fault schedule and the workload (0: from the clock)")
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Minute, "how long faults are injected")
+	fs.IntVar(&cfg.namenodes, "namenodes", 3, fmt.Sprintf("NameNodes: 1, or a Raft group of up to %d (a majority stays up: at most one is faulted at a time)", tMaxNameNodes))
 	fs.IntVar(&cfg.datanodes, "datanodes", 3, "DataNodes at the start")
 	fs.IntVar(&cfg.replicas, "replicas", 1, "replicas of each slot besides its primary; at most this many DataNodes fail at once")
 	fs.StringVar(&cfg.out, "out", "", "directory of the report and the process logs (default: torture-SEED)")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients")
-	faults := fs.String("faults", "kill,pause,partition,cut,netem,join,leave", "the kinds of fault the schedule draws from")
+	faults := fs.String("faults", "", "the kinds of fault the schedule draws from, comma-separated (default: "+
+		strings.Join(tKindNames(tDataNodeKinds), ",")+", and with more than one NameNode "+strings.Join(tKindNames(tNameNodeKinds), ",")+")")
 	net := fs.Int("net", 79, "the harness's subnet is 10.NET.0.0/24 and its names start with chkvtNET-")
 	fs.BoolVar(&cfg.unsafeAck, "test-unsafe-ack", false, "TEST ONLY: run the DataNodes with --async-replication (answer before the replicas have the write) to show the harness finds lost writes; refused unless CHKV_TEST_UNSAFE_ACK=1")
 	if _, err := parseArgs(fs, args); err != nil {
@@ -76,7 +98,16 @@ func runTorture(args []string, stdout, stderr io.Writer) error {
 	if *net < 1 || *net > 254 {
 		return fmt.Errorf("%w: --net must be 1-254", errCouldNotRun)
 	}
-	tSetNet(*net)
+	if cfg.namenodes < 1 || cfg.namenodes > tMaxNameNodes {
+		return fmt.Errorf("%w: --namenodes must be 1-%d", errCouldNotRun, tMaxNameNodes)
+	}
+	tSetNet(*net, cfg.namenodes)
+	if *faults == "" {
+		*faults = strings.Join(tKindNames(tDataNodeKinds), ",")
+		if cfg.namenodes > 1 {
+			*faults += "," + strings.Join(tKindNames(tNameNodeKinds), ",")
+		}
+	}
 	for _, k := range strings.Split(*faults, ",") {
 		if !slices.Contains(tFaultKinds, tFaultKind(k)) {
 			return fmt.Errorf("%w: unknown fault %q (kinds: %v)", errCouldNotRun, k, tFaultKinds)
@@ -135,6 +166,7 @@ func tortureCanRun() error {
 type tNode struct {
 	idx     int // the last byte of its address
 	id      string
+	nn      bool // a NameNode
 	ns      string
 	hostVet string // the host side of its veth pair
 	addr    string
@@ -152,7 +184,7 @@ type harness struct {
 
 	mu    sync.Mutex
 	nodes map[int]*tNode // DataNodes by idx
-	nn    *tNode
+	nns   []*tNode       // the NameNodes
 	sched []*tFault
 }
 
@@ -198,7 +230,7 @@ func tortureClean() {
 
 func (h *harness) cleanup() {
 	h.mu.Lock()
-	all := []*tNode{h.nn}
+	all := slices.Clone(h.nns)
 	for _, n := range h.nodes {
 		all = append(all, n)
 	}
@@ -286,12 +318,50 @@ func (h *harness) start(n *tNode, args ...string) error {
 }
 
 func (h *harness) startDataNode(n *tNode) error {
-	args := []string{"datanode", "--addr", n.addr, "--namenode", tNameNode, "--id", n.id,
+	args := []string{"datanode", "--addr", n.addr, "--namenode", tNameNodes, "--id", n.id,
 		"--data-dir", n.dataDir, "--allow-remote", "--procs", "1", "--event-loops", "-1"}
 	if h.cfg.unsafeAck {
 		args = append(args, "--async-replication")
 	}
 	return h.start(n, args...)
+}
+
+// startNameNode runs NameNode n: alone, or one of the Raft group with
+// every NameNode as its peers; the same id and data dir on a restart.
+func (h *harness) startNameNode(n *tNode) error {
+	args := []string{"namenode", "--addr", n.addr, "--allow-remote", "--replicas", fmt.Sprint(h.cfg.replicas),
+		"--expect", fmt.Sprint(h.cfg.datanodes), "--data-dir", n.dataDir}
+	if h.cfg.namenodes > 1 {
+		var peers []string
+		for i := range h.cfg.namenodes {
+			peers = append(peers, fmt.Sprintf("nn%d=%s", i+1, tNameNodeAddr(i)))
+		}
+		args = append(args, "--id", n.id, "--peers", strings.Join(peers, ","))
+	}
+	return h.start(n, args...)
+}
+
+// newNameNode makes the namespace of NameNode i (from 0) and starts it:
+// "namenode" alone, nn1, nn2, ... in a group.
+func (h *harness) newNameNode(i int) error {
+	idx := tFirstNameNode + i
+	ns, veth, err := addNS(idx)
+	if err != nil {
+		return err
+	}
+	id := "namenode"
+	if h.cfg.namenodes > 1 {
+		id = fmt.Sprintf("nn%d", i+1)
+	}
+	n := &tNode{idx: idx, id: id, nn: true, ns: ns, hostVet: veth, addr: tNameNodeAddr(i),
+		dataDir: filepath.Join(h.cfg.out, "data", id)}
+	if err := h.startNameNode(n); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.nns = append(h.nns, n)
+	h.mu.Unlock()
+	return nil
 }
 
 // newDataNode makes the namespace of DataNode idx and starts it.
@@ -315,42 +385,102 @@ func (h *harness) newDataNode(idx int) (*tNode, error) {
 	return n, nil
 }
 
-// status returns the NameNode's CHKV.STATUS.
-func (h *harness) status() (stable bool, up []string, err error) {
-	st, err := statusOf(h.exe, tNameNode, "--timeout", "3s")
-	if err != nil {
-		return false, nil, err
-	}
-	for _, m := range st.Members {
-		up = append(up, string(m.ID)+":"+m.State)
-	}
-	return st.Stable, up, nil
+// status returns the NameNode leader's CHKV.STATUS, with every NameNode's
+// Raft role when there is a group (chkv status --json given the list).
+func (h *harness) status() (clusterStatus, error) {
+	return statusOf(h.exe, tNameNodes, "--timeout", "5s")
 }
 
-// waitStable waits until the NameNode reports a stable table with want
-// members up.
+// waitStable waits until the NameNode (the leader of the group) reports a
+// stable table with want members up.
 func (h *harness) waitStable(ctx context.Context, want int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	var last string
-	for time.Now().Before(deadline) {
-		stable, members, err := h.status()
+	return h.waitFor(ctx, limit, "the cluster did not become stable", func(st clusterStatus) bool {
 		upN := 0
-		for _, m := range members {
-			if strings.HasSuffix(m, ":up") {
+		for _, m := range st.Members {
+			if m.State == "up" {
 				upN++
 			}
 		}
-		last = fmt.Sprintf("stable %v, members %v, err %v", stable, members, err)
-		if err == nil && stable && upN >= want {
+		return st.Stable && upN >= want
+	})
+}
+
+// waitNameNodes waits until every NameNode answers, one leads and the
+// others follow it: the group can lose any one again. With one NameNode,
+// until it answers.
+func (h *harness) waitNameNodes(ctx context.Context, limit time.Duration) error {
+	return h.waitFor(ctx, limit, "the NameNodes did not settle", func(st clusterStatus) bool {
+		_, ok := tLeader(st, len(h.nns))
+		return ok
+	})
+}
+
+// tLeader returns the id of the NameNode leader when the status shows all
+// namenodes of the group answering, one leading and the others following
+// it (with one NameNode: "" and true).
+func tLeader(st clusterStatus, namenodes int) (string, bool) {
+	if namenodes == 1 {
+		return "", true
+	}
+	if len(st.NameNodes) != namenodes {
+		return "", false
+	}
+	leader := ""
+	for _, n := range st.NameNodes {
+		if n.Role == "leader" {
+			if leader != "" {
+				return "", false
+			}
+			leader = n.ID
+		}
+	}
+	if leader == "" {
+		return "", false
+	}
+	for _, n := range st.NameNodes {
+		if n.Role != "leader" && (n.Role != "follower" || n.LeaderID != leader) {
+			return "", false
+		}
+	}
+	return leader, true
+}
+
+// waitFor polls the status until ok holds, for at most limit.
+func (h *harness) waitFor(ctx context.Context, limit time.Duration, what string, ok func(clusterStatus) bool) error {
+	deadline := time.Now().Add(limit)
+	var last string
+	for time.Now().Before(deadline) {
+		st, err := h.status()
+		if err == nil && ok(st) {
 			return nil
 		}
+		last = tDescribe(st, err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the cluster did not become stable in %v: %s", limit, last)
+	return fmt.Errorf("%s in %v: %s", what, limit, last)
+}
+
+// tDescribe sums a status up for an error message.
+func tDescribe(st clusterStatus, err error) string {
+	if err != nil {
+		return "status: " + err.Error()
+	}
+	var ms, ns []string
+	for _, m := range st.Members {
+		ms = append(ms, string(m.ID)+":"+m.State)
+	}
+	for _, n := range st.NameNodes {
+		ns = append(ns, n.ID+":"+n.Role)
+	}
+	d := fmt.Sprintf("stable %v, members %v", st.Stable, ms)
+	if len(ns) > 0 {
+		d += fmt.Sprintf(", namenodes %v", ns)
+	}
+	return d
 }
 
 func (h *harness) logf(format string, a ...any) {
@@ -359,25 +489,25 @@ func (h *harness) logf(format string, a ...any) {
 
 func (h *harness) run(ctx context.Context) error {
 	cfg := h.cfg
-	h.logf("torture seed %d: %d DataNodes, %d replicas, %v of faults, report in %s", cfg.seed, cfg.datanodes, cfg.replicas, cfg.duration, cfg.out)
+	h.logf("torture seed %d: %d NameNodes, %d DataNodes, %d replicas, %v of faults (%s), report in %s", cfg.seed, cfg.namenodes,
+		cfg.datanodes, cfg.replicas, cfg.duration, strings.Join(tKindNames(cfg.faults), ","), cfg.out)
 	if err := h.netUp(); err != nil {
 		return fmt.Errorf("%w: %v", errCouldNotRun, err)
 	}
-	ns, veth, err := addNS(2)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errCouldNotRun, err)
-	}
-	h.nn = &tNode{idx: 2, id: "namenode", ns: ns, hostVet: veth, addr: tNameNode}
-	if err := h.start(h.nn, "namenode", "--addr", tNameNode, "--allow-remote", "--replicas", fmt.Sprint(cfg.replicas),
-		"--expect", fmt.Sprint(cfg.datanodes), "--data-dir", filepath.Join(cfg.out, "data", "namenode")); err != nil {
-		return fmt.Errorf("%w: %v", errCouldNotRun, err)
+	for i := range cfg.namenodes {
+		if err := h.newNameNode(i); err != nil {
+			return fmt.Errorf("%w: %v", errCouldNotRun, err)
+		}
 	}
 	for i := 0; i < cfg.datanodes; i++ {
-		if _, err := h.newDataNode(10 + i); err != nil {
+		if _, err := h.newDataNode(tFirstDataNode + i); err != nil {
 			return fmt.Errorf("%w: %v", errCouldNotRun, err)
 		}
 	}
 	if err := h.waitStable(ctx, cfg.datanodes, 60*time.Second); err != nil {
+		return fmt.Errorf("%w: %v", errCouldNotRun, err)
+	}
+	if err := h.waitNameNodes(ctx, 60*time.Second); err != nil {
 		return fmt.Errorf("%w: %v", errCouldNotRun, err)
 	}
 	h.logf("cluster up and stable")
@@ -401,6 +531,9 @@ func (h *harness) run(ctx context.Context) error {
 	wg.Wait()
 	if stableErr == nil {
 		stableErr = h.waitStable(context.Background(), 0, 60*time.Second)
+	}
+	if stableErr == nil {
+		stableErr = h.waitNameNodes(context.Background(), 60*time.Second)
 	}
 	h.logf("workload stopped: %d operations; reading the final states", len(w.ops))
 	w.readFinal(context.Background())

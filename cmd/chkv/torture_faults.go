@@ -23,9 +23,43 @@ const (
 	fNetem     tFaultKind = "netem"     // tc netem latency and loss on the node's link
 	fJoin      tFaultKind = "join"      // a new DataNode
 	fLeave     tFaultKind = "leave"     // chkv leave of a DataNode
+
+	fNNKill      tFaultKind = "nnkill"      // kill -9 of a NameNode, then a restart with the same id and data dir
+	fNNPause     tFaultKind = "nnpause"     // SIGSTOP of a NameNode, then SIGCONT
+	fNNPartition tFaultKind = "nnpartition" // a NameNode's link down
 )
 
-var tFaultKinds = []tFaultKind{fKill, fPause, fPartition, fCut, fNetem, fJoin, fLeave}
+// The kinds of fault on DataNodes and on NameNodes. The two run as two
+// streams side by side: a NameNode fault may come while a DataNode is down.
+var (
+	tDataNodeKinds = []tFaultKind{fKill, fPause, fPartition, fCut, fNetem, fJoin, fLeave}
+	tNameNodeKinds = []tFaultKind{fNNKill, fNNPause, fNNPartition}
+	tFaultKinds    = slices.Concat(tDataNodeKinds, tNameNodeKinds)
+)
+
+// onNameNode reports whether k is a fault of a NameNode.
+func (k tFaultKind) onNameNode() bool { return slices.Contains(tNameNodeKinds, k) }
+
+// base returns the DataNode kind that does to a process what k does.
+func (k tFaultKind) base() tFaultKind {
+	switch k {
+	case fNNKill:
+		return fKill
+	case fNNPause:
+		return fPause
+	case fNNPartition:
+		return fPartition
+	}
+	return k
+}
+
+func tKindNames(ks []tFaultKind) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, string(k))
+	}
+	return out
+}
 
 // tFault is one fault of the schedule: what the seed decides (At, Kind,
 // Count, Pick, Dur) and what happened when it ran.
@@ -48,7 +82,53 @@ type tFault struct {
 // every kind comes as often, each fault healed after 2-8s, 1-3s apart. The
 // nodes a fault hits are chosen when it runs from Pick among the DataNodes
 // up then (which the schedule itself decides), so a seed gives one schedule.
+// The faults of NameNodes are a second stream of their own, merged in by
+// time; N numbers the merged list.
 func tSchedule(seed uint64, dur time.Duration, datanodes, replicas int, kinds []tFaultKind) []*tFault {
+	var dn, nn []tFaultKind
+	for _, k := range kinds {
+		if k.onNameNode() {
+			nn = append(nn, k)
+		} else {
+			dn = append(dn, k)
+		}
+	}
+	out := slices.Concat(tDataNodeSchedule(seed, dur, datanodes, replicas, dn), tNameNodeSchedule(seed, dur, nn))
+	slices.SortStableFunc(out, func(a, b *tFault) int { return int(a.At - b.At) })
+	for i, f := range out {
+		f.N = i + 1
+	}
+	return out
+}
+
+// tNameNodeSchedule returns the NameNode faults, one at a time: each hits
+// one NameNode (the leader when Pick is even), heals after 2-8s, and the
+// next comes 1-3s later.
+func tNameNodeSchedule(seed uint64, dur time.Duration, kinds []tFaultKind) []*tFault {
+	if len(kinds) == 0 {
+		return nil
+	}
+	rng := tRand(seed, 2)
+	var out []*tFault
+	var round []tFaultKind
+	for at := 3 * time.Second; at < dur; {
+		if len(round) == 0 {
+			round = slices.Clone(kinds)
+			rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		f := &tFault{At: at, Kind: round[0], Count: 1, Pick: rng.Uint64(),
+			Dur: time.Duration(2000+rng.IntN(6000)) * time.Millisecond}
+		round = round[1:]
+		out = append(out, f)
+		at += f.Dur + time.Duration(1000+rng.IntN(2000))*time.Millisecond
+	}
+	return out
+}
+
+func tDataNodeSchedule(seed uint64, dur time.Duration, datanodes, replicas int, kinds []tFaultKind) []*tFault {
+	if len(kinds) == 0 {
+		return nil
+	}
 	rng := tRand(seed, 1)
 	var out []*tFault
 	at := 2 * time.Second
@@ -107,21 +187,84 @@ func (h *harness) upNodes() []*tNode {
 	return ns
 }
 
-// runSchedule runs the faults one after the other, each on a stable
-// cluster: a fault waits until the one before has healed and the
-// NameNode's table is stable again (the replicas back in sync), so no more
-// than the replica count of DataNodes are ever down at once.
+// runSchedule runs the two streams of faults side by side: the DataNodes'
+// and the NameNodes'.
 func (h *harness) runSchedule(ctx context.Context, start time.Time) {
-	nextIdx := 10 + h.cfg.datanodes
+	var dn, nn []*tFault
 	for _, f := range h.sched {
-		if wait := time.Until(start.Add(f.At)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
+		if f.Kind.onNameNode() {
+			nn = append(nn, f)
+		} else {
+			dn = append(dn, f)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.runNameNodeFaults(ctx, start, nn)
+	}()
+	h.runDataNodeFaults(ctx, start, dn)
+	<-done
+}
+
+// waitUntil waits for the time of f; false when ctx ended first.
+func waitUntil(ctx context.Context, start time.Time, f *tFault) bool {
+	if wait := time.Until(start.Add(f.At)); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// runNameNodeFaults runs the NameNode faults one after the other, each
+// once every NameNode answers and follows one leader again, so no more
+// than one NameNode is ever down: a majority of the group stays.
+func (h *harness) runNameNodeFaults(ctx context.Context, start time.Time, faults []*tFault) {
+	for _, f := range faults {
+		if !waitUntil(ctx, start, f) {
+			return
+		}
+		var leader string
+		err := h.waitFor(ctx, 90*time.Second, "the NameNodes did not settle", func(st clusterStatus) bool {
+			var ok bool
+			leader, ok = tLeader(st, len(h.nns))
+			return ok
+		})
+		if err != nil {
+			f.Note = "skipped: " + err.Error()
+			h.logf("fault %d %s %s", f.N, f.Kind, f.Note)
+			continue
+		}
+		v := h.nns[int(f.Pick/2%uint64(len(h.nns)))]
+		if f.Pick%2 == 0 {
+			for _, n := range h.nns {
+				if n.id == leader {
+					v = n
+				}
 			}
 		}
-		if ctx.Err() != nil {
+		role := "follower"
+		if v.id == leader || len(h.nns) == 1 {
+			role = "leader"
+		}
+		f.Nodes = []string{v.id + "(" + role + ")"}
+		f.Start = time.Now()
+		h.logf("fault %d: %s %v for %v", f.N, f.Kind, f.Nodes, f.Dur)
+		h.injectFor(ctx, f, []*tNode{v})
+	}
+}
+
+// runDataNodeFaults runs the DataNode faults one after the other, each on a
+// stable cluster: a fault waits until the one before has healed and the
+// NameNode's table is stable again (the replicas back in sync), so no more
+// than the replica count of DataNodes are ever down at once.
+func (h *harness) runDataNodeFaults(ctx context.Context, start time.Time, faults []*tFault) {
+	nextIdx := tFirstDataNode + h.cfg.datanodes
+	for _, f := range faults {
+		if !waitUntil(ctx, start, f) {
 			return
 		}
 		if err := h.waitStable(ctx, 0, 90*time.Second); err != nil {
@@ -158,29 +301,34 @@ func (h *harness) runSchedule(ctx context.Context, start time.Time) {
 			f.End = time.Now()
 			continue
 		}
-		for _, v := range victims {
-			if err := h.inject(f, v); err != nil {
-				f.Note += err.Error() + "; "
-			}
+		h.injectFor(ctx, f, victims)
+	}
+}
+
+// injectFor injects f into the victims, waits its duration and heals it.
+func (h *harness) injectFor(ctx context.Context, f *tFault, victims []*tNode) {
+	for _, v := range victims {
+		if err := h.inject(f, v); err != nil {
+			f.Note += err.Error() + "; "
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(f.Dur):
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(f.Dur):
+	}
+	for _, v := range victims {
+		if err := h.heal(f, v); err != nil {
+			f.Note += "heal: " + err.Error() + "; "
 		}
-		for _, v := range victims {
-			if err := h.heal(f, v); err != nil {
-				f.Note += "heal: " + err.Error() + "; "
-			}
-		}
-		f.End = time.Now()
-		if f.Note != "" {
-			h.logf("fault %d: %s", f.N, f.Note)
-		}
+	}
+	f.End = time.Now()
+	if f.Note != "" {
+		h.logf("fault %d: %s", f.N, f.Note)
 	}
 }
 
 func (h *harness) inject(f *tFault, n *tNode) error {
-	switch f.Kind {
+	switch f.Kind.base() {
 	case fKill:
 		return n.cmd.Process.Signal(syscall.SIGKILL)
 	case fPause:
@@ -209,12 +357,15 @@ func (h *harness) inject(f *tFault, n *tNode) error {
 }
 
 func (h *harness) heal(f *tFault, n *tNode) error {
-	switch f.Kind {
+	switch f.Kind.base() {
 	case fKill:
 		select {
 		case <-n.done:
 		case <-time.After(10 * time.Second):
 			return fmt.Errorf("%s did not die", n.id)
+		}
+		if n.nn {
+			return h.startNameNode(n)
 		}
 		return h.startDataNode(n)
 	case fPause:
@@ -233,11 +384,14 @@ func (h *harness) heal(f *tFault, n *tNode) error {
 	return nil
 }
 
-// cutPeers returns the addresses a cut fault hides from n: the NameNode
+// cutPeers returns the addresses a cut fault hides from n: every NameNode
 // and every other DataNode chosen by the fault's Pick bits (the host, where
 // the clients run, stays reachable).
 func (h *harness) cutPeers(f *tFault, n *tNode) []string {
-	peers := []string{tNameNode[:len(tNameNode)-len(":7000")]}
+	var peers []string
+	for _, nn := range h.nns {
+		peers = append(peers, fmt.Sprintf("%s%d", tSubnet, nn.idx))
+	}
 	for i, p := range h.upNodes() {
 		if p != n && f.Pick>>(i%64)&1 == 1 {
 			peers = append(peers, fmt.Sprintf("%s%d", tSubnet, p.idx))
@@ -247,10 +401,24 @@ func (h *harness) cutPeers(f *tFault, n *tNode) []string {
 }
 
 // leave asks the NameNode to move n's slots away and waits for it to exit.
+// When chkv leave fails (the NameNode leader it followed died, say) but the
+// node still exits within a minute, the leave went through.
 func (h *harness) leave(n *tNode, f *tFault) {
-	out, err := exec.Command(h.exe, "leave", "--namenode", tNameNode, "--timeout", "120s", n.id).CombinedOutput()
+	out, err := exec.Command(h.exe, "leave", "--namenode", tNameNodes, "--timeout", "120s", n.id).CombinedOutput()
 	if err != nil {
-		f.Note = fmt.Sprintf("leave failed: %v: %s", err, out)
+		f.Note = fmt.Sprintf("leave failed: %v: %s", err, strings.TrimSpace(string(out)))
+		wait := 60 * time.Second
+		if strings.Contains(string(out), "the NameNode refused") {
+			wait = 0
+		}
+		select {
+		case <-n.done:
+			f.Note += "; the node left all the same"
+			h.mu.Lock()
+			n.left = true
+			h.mu.Unlock()
+		case <-time.After(wait):
+		}
 		h.logf("fault %d: %s", f.N, f.Note)
 		return
 	}
@@ -267,7 +435,10 @@ func (h *harness) leave(n *tNode, f *tFault) {
 
 // healAll undoes whatever an interrupted schedule left broken.
 func (h *harness) healAll() {
-	for _, n := range h.upNodes() {
+	h.mu.Lock()
+	nns := slices.Clone(h.nns)
+	h.mu.Unlock()
+	for _, n := range append(nns, h.upNodes()...) {
 		exec.Command("ip", "link", "set", n.hostVet, "up").Run()
 		exec.Command("ip", "netns", "exec", n.ns, "tc", "qdisc", "del", "dev", "eth0", "root").Run()
 		exec.Command("ip", "-n", n.ns, "route", "flush", "type", "blackhole").Run()
@@ -276,7 +447,11 @@ func (h *harness) healAll() {
 		}
 		select {
 		case <-n.done:
-			h.startDataNode(n)
+			if n.nn {
+				h.startNameNode(n)
+			} else {
+				h.startDataNode(n)
+			}
 		default:
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,6 +93,11 @@ func tWindows(w *tWorkload, sched []*tFault) []string {
 	}
 	sort.Slice(writes, func(i, j int) bool { return writes[i].end.Before(writes[j].end) })
 	var out []string
+	type perKind struct {
+		n, failed, unknown int
+		gaps               []time.Duration
+	}
+	byKind := map[tFaultKind]perKind{}
 	for _, f := range sched {
 		if f.Start.IsZero() {
 			continue
@@ -122,8 +128,24 @@ func tWindows(w *tWorkload, sched []*tFault) []string {
 		if d := to.Sub(last); d > gap {
 			gap = d
 		}
-		out = append(out, fmt.Sprintf("fault %3d %-9s %-12s writes ok %5d failed %4d unknown %3d, longest time without a successful write %v",
+		out = append(out, fmt.Sprintf("fault %3d %-11s %-12s writes ok %5d failed %4d unknown %3d, longest time without a successful write %v",
 			f.N, f.Kind, strings.Join(f.Nodes, ","), ok, failed, unknown, gap.Round(time.Millisecond)))
+		k := byKind[f.Kind]
+		k.n++
+		k.failed += failed
+		k.unknown += unknown
+		k.gaps = append(k.gaps, gap)
+		byKind[f.Kind] = k
+	}
+	out = append(out, "", "per kind: faults run, writes failed and unknown, longest time without a successful write (median, max)")
+	for _, kind := range tFaultKinds {
+		k, ok := byKind[kind]
+		if !ok {
+			continue
+		}
+		slices.Sort(k.gaps)
+		out = append(out, fmt.Sprintf("%-11s %4d faults, failed %5d, unknown %4d, without a write median %v max %v",
+			kind, k.n, k.failed, k.unknown, k.gaps[len(k.gaps)/2].Round(time.Millisecond), k.gaps[len(k.gaps)-1].Round(time.Millisecond)))
 	}
 	return out
 }
@@ -159,7 +181,7 @@ func (r *tReport) verdict() string {
 		}
 	}
 	var fs []string
-	for _, k := range tFaultKinds {
+	for _, k := range r.cfg.faults {
 		fs = append(fs, fmt.Sprintf("%s %d", k, faults[k]))
 	}
 	word := "PASS"
@@ -177,14 +199,14 @@ func (r *tReport) verdict() string {
 
 func (r *tReport) write(dir string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "chkv torture report\n\nseed %d, %d DataNodes, %d replicas, %v of faults (%v in all), %d clients\n",
-		r.cfg.seed, r.cfg.datanodes, r.cfg.replicas, r.cfg.duration, r.elapsed.Round(time.Second), r.cfg.clients)
+	fmt.Fprintf(&b, "chkv torture report\n\nseed %d, %d NameNodes, %d DataNodes, %d replicas, %v of faults (%v in all), %d clients\n",
+		r.cfg.seed, r.cfg.namenodes, r.cfg.datanodes, r.cfg.replicas, r.cfg.duration, r.elapsed.Round(time.Second), r.cfg.clients)
 	var kinds []string
 	for _, k := range r.cfg.faults {
 		kinds = append(kinds, string(k))
 	}
-	fmt.Fprintf(&b, "rerun: chkv torture --seed %d --duration %v --datanodes %d --replicas %d --clients %d --faults %s (the schedule repeats; the interleaving of the clients and the processes does not)\n",
-		r.cfg.seed, r.cfg.duration, r.cfg.datanodes, r.cfg.replicas, r.cfg.clients, strings.Join(kinds, ","))
+	fmt.Fprintf(&b, "rerun: chkv torture --seed %d --duration %v --namenodes %d --datanodes %d --replicas %d --clients %d --faults %s (the schedule repeats; the interleaving of the clients and the processes does not)\n",
+		r.cfg.seed, r.cfg.duration, r.cfg.namenodes, r.cfg.datanodes, r.cfg.replicas, r.cfg.clients, strings.Join(kinds, ","))
 	if r.cfg.unsafeAck {
 		b.WriteString("PLANTED BUG: the DataNodes acknowledged writes before their replicas had them (--test-unsafe-ack)\n")
 	}
@@ -198,7 +220,7 @@ func (r *tReport) write(dir string) error {
 		if f.Kind == fNetem {
 			extra = fmt.Sprintf(" delay %v loss %d%%", f.Delay, f.Loss)
 		}
-		fmt.Fprintf(&b, "fault %3d at +%-8v %-9s %-12s %s%s %s\n", f.N, f.At.Round(time.Millisecond), f.Kind, strings.Join(f.Nodes, ","), when, extra, f.Note)
+		fmt.Fprintf(&b, "fault %3d at +%-8v %-11s %-12s %s%s %s\n", f.N, f.At.Round(time.Millisecond), f.Kind, strings.Join(f.Nodes, ","), when, extra, f.Note)
 	}
 	b.WriteString("\n== operations (ok / failed / unknown)\n")
 	for k := tRegister; k <= tVersioned; k++ {

@@ -161,6 +161,34 @@ func TestTortureSchedule(t *testing.T) {
 	if c := tSchedule(43, 10*time.Minute, 5, 2, tFaultKinds); len(c) == len(a) && reflect.DeepEqual(c[0], a[0]) {
 		t.Errorf("seeds 42 and 43 gave the same first fault")
 	}
+	// The NameNode faults hit one NameNode each, one at a time; the
+	// DataNode faults are those of a schedule without NameNode faults.
+	var nnEnd time.Duration
+	var dn []tFault
+	for _, f := range a {
+		if f.N < 1 || f.N > len(a) || a[f.N-1] != f {
+			t.Fatalf("fault %+v is not numbered by its place", *f)
+		}
+		if !f.Kind.onNameNode() {
+			c := *f
+			c.N = 0
+			dn = append(dn, c)
+			continue
+		}
+		if f.Count != 1 || f.At < nnEnd {
+			t.Errorf("NameNode fault %+v: want 1 NameNode, after the one before healed at %v", *f, nnEnd)
+		}
+		nnEnd = f.At + f.Dur
+	}
+	var only []tFault
+	for _, f := range tSchedule(42, 10*time.Minute, 5, 2, tDataNodeKinds) {
+		c := *f
+		c.N = 0
+		only = append(only, c)
+	}
+	if !reflect.DeepEqual(dn, only) {
+		t.Errorf("the DataNode faults change when NameNode faults join the schedule")
+	}
 }
 
 func TestTortureRefusesUnsafeAckWithoutItsVariable(t *testing.T) {
