@@ -120,3 +120,30 @@ func TestStatusSkipsSilentNameNode(t *testing.T) {
 		t.Fatalf("namenodes: %+v, want 4 with the silent one unreachable", st.NameNodes)
 	}
 }
+
+// TestLeaveFollowsNewLeader: the NameNode leader chkv leave follows dies
+// while the slots move; the command finds the new leader, which carries the
+// leave on, and returns once the node left.
+func TestLeaveFollowsNewLeader(t *testing.T) {
+	cl := startCluster(t, func(c *chkv.ClusterConfig) { c.NameNodes = 3; c.MigrateRate = 300 })
+	kv := load(t, cl, 3000)
+	out := &syncBuffer{}
+	done := runBackground(out, "leave", "--namenode", cl.NameNodeAddr(), "--timeout", "60s", "dn3")
+	waitFor(t, "the leave to be accepted", func() bool { return strings.Contains(out.String(), "leave of dn3 accepted") })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old, err := cl.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.KillNameNode(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := await(t, done, out); err != nil {
+		t.Fatalf("leave: %v\n%s", err, out.String())
+	}
+	if !strings.HasSuffix(out.String(), "\ndn3 left the cluster\n") {
+		t.Fatalf("leave printed:\n%s", out.String())
+	}
+	checkKeys(t, cl, kv)
+}

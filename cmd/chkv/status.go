@@ -407,9 +407,11 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := commandContext(*timeout)
 	defer cancel()
 	c, _, err := doOnLeader(ctx, *addr, sec, "CHKV.LEAVE", string(id))
-	if c != nil {
-		defer c.Close()
-	}
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	if err != nil {
 		var re *chkv.RESPError
 		if errors.As(err, &re) {
@@ -423,11 +425,23 @@ func runLeave(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	var down bool
-	_, err = follow(ctx, c, stdout, isTerminal(stdout), func(st clusterStatus) bool {
-		m, ok := st.member(id)
-		down = ok && m.State == "down"
-		return !ok || down
-	})
+	for {
+		_, err = follow(ctx, c, stdout, isTerminal(stdout), func(st clusterStatus) bool {
+			m, ok := st.member(id)
+			down = ok && m.State == "down"
+			return !ok || down
+		})
+		var re *chkv.RESPError
+		if err == nil || ctx.Err() != nil || errors.As(err, &re) || len(chkv.SplitNameNodes(*addr)) == 1 {
+			break
+		}
+		// The leader followed went away; the next one carries the
+		// committed leave on: follow it there.
+		c.Close()
+		if c, _, err = leaderOf(ctx, chkv.SplitNameNodes(*addr), sec); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("leave %s: %w", id, err)
 	}
