@@ -24,7 +24,7 @@ import (
 
 // Defaults of data movement.
 const (
-	DefaultMigrateParallel = 2    // concurrent batches per source DataNode
+	DefaultMigrateParallel = 4    // concurrent batches per source DataNode
 	DefaultMigrateBatch    = 1024 // slots per batch: each finished batch is one table, composed, pushed and adopted by every node
 	migrateJobTimeout      = 5 * time.Minute
 	migrateRetryMin        = 50 * time.Millisecond

@@ -34,7 +34,7 @@ const (
 	// MaxMembers is the largest number of members (in any state) a table holds.
 	MaxMembers = 4096
 	// DefaultVirtualPoints is the number of ring points per unit of node weight.
-	DefaultVirtualPoints = 64
+	DefaultVirtualPoints = 8
 
 	maxCopies        = MaxReplicas + 1
 	maxVirtualPoints = 1024
@@ -700,7 +700,12 @@ func applyChange(old []Member, ch Change) ([]Member, error) {
 // VirtualPoints*weight points on a ring (Hash of its id), slot s sits at
 // s<<50, a node prefers the slots closest before its points, and a homeless
 // copy goes to the first node with room clockwise from its slot (bounded
-// loads).
+// loads). Runs of slots keep one owner list where the rules allow it: a
+// homeless replica copy goes to the node that took the previous slot's, a
+// joining node takes neighbouring slots from one donor, and surplus copies
+// dropped are replicas; so a table has about ten runs per node (CLUSTER
+// SLOTS stays short, as Redis Cluster's), not the scattered arcs of a
+// plain ring.
 func NextTable(prev *Table, ch Change, cfg RingConfig) (*Table, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
@@ -833,6 +838,7 @@ type planner struct {
 	lo, hi      []int  // floor and ceil of T
 	under, over int    // nodes below lo, above hi
 
+	gave   []int32    // take: the donor of each slot taken, -1 for none
 	points [][]uint64 // per node sorted ring points, built lazily
 	ring   []uint64   // every live node's ring points (see ringPoint), sorted, built lazily
 }
@@ -1098,10 +1104,14 @@ func (p *planner) trim() {
 }
 
 // dropBefore reports whether copy c of slot s is a better copy to drop than
-// copy d: one sharing a rack first, then the node with the least room.
+// copy d: one sharing a rack first, then a replica before the primary, then
+// the node with the least room.
 func (p *planner) dropBefore(s, c, d int) bool {
 	if dc, dd := p.sharesRack(s, c), p.sharesRack(s, d); dc != dd {
 		return dc
+	}
+	if c == 0 || d == 0 { // keep the primary: the leads stay balanced
+		return d == 0
 	}
 	return p.roomCmp(int(p.own[s][c]), int(p.own[s][d])) <= 0
 }
@@ -1183,14 +1193,73 @@ func (p *planner) fillAll() {
 	underLo := func(i int) bool { return p.copies[i] < p.lo[i] }
 	belowHi := func(i int) bool { return p.copies[i] < p.hi[i] }
 	anyNode := func(int) bool { return true }
+	// A node that took a copy of the previous slot takes this slot's too
+	// where the same rule allows it, so a run of homeless slots lands on
+	// few runs of one owner set instead of alternating at every ring point
+	// and every change of room (CLUSTER SLOTS stays short).
+	// Stickiness must not paint the fill into a corner: a node that needs
+	// a copy of every slot still to fill where it may hold one, to reach
+	// its floor, takes this one first.
+	var prev, cur []int
+	sticky := func(s int, ok func(i int) bool) int {
+		if p.cnt[s] == 0 {
+			return p.walk(s, ok) // a slot's first copy follows the ring
+		}
+		for _, i := range prev {
+			if ok(i) && p.canPlace(s, i, -1) {
+				return i
+			}
+		}
+		return p.walk(s, ok)
+	}
+	avail := make([]int, len(p.ms)) // slots still to fill, this one included, where i may go
 	for s := range NumSlots {
+		if !p.lost[s] && p.cnt[s] < p.k {
+			for _, i := range p.live {
+				if p.canPlace(s, i, -1) {
+					avail[i]++
+				}
+			}
+		}
+	}
+	var here []int // nodes that may take a copy of the slot being filled
+	urgent := func(s int) int {
+		must := func(i int) bool { return p.lo[i]-p.copies[i] >= avail[i] && p.canPlace(s, i, -1) }
+		for _, i := range prev {
+			if must(i) {
+				return i
+			}
+		}
+		best := -1
+		for _, i := range p.live {
+			if must(i) && (best < 0 || p.roomCmp(i, best) > 0) {
+				best = i
+			}
+		}
+		return best
+	}
+	for s := range NumSlots {
+		cur = cur[:0]
+		here = here[:0]
+		if !p.lost[s] && p.cnt[s] < p.k {
+			for _, i := range p.live {
+				if p.canPlace(s, i, -1) {
+					here = append(here, i)
+				}
+			}
+		}
 		for !p.lost[s] && p.cnt[s] < p.k {
 			r := -1
 			if p.under > 0 {
-				r = p.walk(s, underLo)
+				if r = urgent(s); r < 0 {
+					r = sticky(s, underLo)
+				}
 			}
 			if r < 0 {
-				r = p.walk(s, belowHi)
+				r = sticky(s, belowHi)
+			}
+			if r < 0 && p.cnt[s] > 0 {
+				r = sticky(s, anyNode) // every node that may is full: balance moves the excess
 			}
 			if r < 0 {
 				r = p.mostRoom(s)
@@ -1202,6 +1271,11 @@ func (p *planner) fillAll() {
 				break
 			}
 			p.add(s, r, p.promote[s])
+			cur = append(cur, r)
+		}
+		prev, cur = cur, prev
+		for _, i := range here {
+			avail[i]--
 		}
 	}
 }
@@ -1344,11 +1418,23 @@ func (p *planner) pref(r int) []uint64 {
 // with the least room among those donor accepts, while more reports true.
 func (p *planner) take(r int, donor func(j int) bool, more func() bool) int {
 	moved := 0
+	if p.gave == nil {
+		p.gave = make([]int32, NumSlots)
+	}
+	for s := range p.gave {
+		p.gave[s] = -1
+	}
 	for _, key := range p.pref(r) {
 		if !more() {
 			break
 		}
 		s := int(key & (NumSlots - 1))
+		// The donor of a neighbouring slot r took in this call gives
+		// again where it can, so r's arcs stay runs of one owner set.
+		last := p.gave[(s+1)%NumSlots]
+		if last < 0 {
+			last = p.gave[(s+NumSlots-1)%NumSlots]
+		}
 		best := -1
 		for _, o := range p.owners(s) {
 			j := int(o)
@@ -1356,12 +1442,13 @@ func (p *planner) take(r int, donor func(j int) bool, more func() bool) int {
 				best = -1
 				break
 			}
-			if donor(j) && p.movable(s, j) && p.canPlace(s, r, j) && (best < 0 || p.roomCmp(j, best) < 0) {
+			if donor(j) && p.movable(s, j) && p.canPlace(s, r, j) && (best < 0 || best != int(last) && (j == int(last) || p.roomCmp(j, best) < 0)) {
 				best = j
 			}
 		}
 		if best >= 0 {
 			p.replace(s, best, r)
+			p.gave[s] = int32(best)
 			moved++
 		}
 	}
