@@ -184,11 +184,13 @@ func cmdRestore(c *conn, args [][]byte) {
 	if p := st.MaxMemoryPolicy(); p.lfu() && freq >= 0 {
 		e.setAccess(lfuMinutes(now)<<8 | uint32(freq))
 	} else if !p.lfu() && idle >= 0 {
-		abs := int64(lruClock(now)) - idle // as Redis's objectSetLRUOrLFU, wrapping included
+		// As Redis's objectSetLRUOrLFU, wrapping included (idle is in seconds).
+		const m = lruClockMax + 1
+		abs := (int64(lruClock(now)) - idle%m*(1000/lruTickMs)%m) % m
 		if abs < 0 {
-			abs += lruClockMax
+			abs += m
 		}
-		e.setAccess((uint32(abs)&lruClockMax)<<1 | 1) // used: its idle time is the one given
+		e.setAccess(uint32(abs)<<1 | 1) // used: its idle time is the one given
 	}
 	st.insert(slot, string(key), e)
 	c.w.ok()

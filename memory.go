@@ -108,11 +108,27 @@ const (
 	evictScanLimit = 64
 )
 
-// LRU and LFU constants, as Redis's (lfu-log-factor 10, lfu-decay-time 1).
+// LRU and LFU constants, as Redis's (lfu-log-factor 10, lfu-decay-time 1)
+// except the LRU clock's tick.
 const (
-	lruClockMax   = 1<<23 - 1 // the LRU clock has 23 bits, in seconds (one of Redis's 24 is the used bit)
-	lruUnusedMs   = 500       // what eviction adds to the idle time of a key not used since it was written
-	lruSkewS      = 60        // an access up to this many seconds after now is a clock read earlier, not a wrap
+	lruClockMax = 1<<23 - 1 // the LRU clock has 23 bits (one of Redis's 24 is the used bit)
+	// lruTickMs is the LRU clock's resolution: 100 ms, where Redis's is a
+	// second, so the clock wraps after 9.7 days (Redis's after 194). A
+	// flood that turns a small cache over in about a second (bench/maxmemory.sh:
+	// 64 MB at full speed) left every key of the cache within one or two
+	// ticks of a second, and a hot key last read in the previous second
+	// looked as old as any: at each second's turn the hot set went until
+	// its reader came round again.
+	lruTickMs = 100
+	// lruUnusedMs is what eviction adds to the idle time of a key not
+	// used since it was written (its used bit clear): a key read since it
+	// was written outlives keys written up to a second after its last
+	// read. The clock of seconds gave a read key that lead only within its
+	// second: at each second's turn every key read in the past second
+	// looked as old as every key written in it, and once the cache had
+	// turned over, older than the keys written since.
+	lruUnusedMs   = 1000
+	lruSkewMs     = 60_000 // an access up to this long after now is a clock read earlier, not a wrap
 	lfuInitVal    = 5
 	lfuLogFactor  = 10
 	lfuDecayTimeM = 1 // minutes per decrement of an idle key's counter
@@ -196,16 +212,15 @@ func (e *entry) getAccess() uint32 {
 // setAccess sets e's 24-bit LRU/LFU field.
 func (e *entry) setAccess(v uint32) { e.access = [3]byte{byte(v >> 16), byte(v >> 8), byte(v)} }
 
-// lruClock is Redis's LRU clock at unix time ms: seconds, 23 bits here
-// (Redis's 24 wrap after 194 days, these after 97). Under an LRU policy a
-// key's access field holds it shifted left by one, with a used bit below:
-// set by every access after the key was written (touch), clear in a new
-// key (initAccess). Eviction counts an unused key half a second older, so
-// within one second of the clock, where the clock alone cannot tell keys
-// apart, a key read since it was written outlives keys only written: when
-// a flood turns the whole cache over in less than a second, plain LRU of
-// seconds (Redis's) evicts a hot key as readily as any other.
-func lruClock(ms int64) uint32 { return uint32(ms/1000) & lruClockMax }
+// lruClock is the LRU clock at unix time ms: ticks of lruTickMs, 23 bits.
+// Under an LRU policy a key's access field holds it shifted left by one,
+// with a used bit below: set by every access after the key was written
+// (touch), clear in a new key (initAccess). Eviction counts an unused key
+// lruUnusedMs older, so a key read since it was written outlives keys only
+// written up to a second after its last read: when a flood turns the whole
+// cache over in less than a second, plain LRU of seconds (Redis's) evicts
+// a hot key as readily as any other.
+func lruClock(ms int64) uint32 { return uint32(ms/lruTickMs) & lruClockMax }
 
 // lfuMinutes is Redis's LFU time at unix time ms: minutes, 16 bits.
 func lfuMinutes(ms int64) uint32 { return uint32(ms/60000) & 0xffff }
@@ -266,19 +281,20 @@ func lfuDecr(access uint32, now int64) uint32 {
 	return counter
 }
 
-// idleMillis returns the milliseconds since e's last access by the LRU clock, as Redis's estimateObjectIdleTime.
+// idleMillis returns the milliseconds since e's last access by the LRU
+// clock (a multiple of its tick), as Redis's estimateObjectIdleTime.
 func idleMillis(e *entry, now int64) int64 {
 	clock, lru := lruClock(now), e.getAccess()>>1
 	switch {
 	case clock >= lru:
-		return int64(clock-lru) * 1000
-	case lru-clock <= lruSkewS:
+		return int64(clock-lru) * lruTickMs
+	case lru-clock <= lruSkewMs/lruTickMs:
 		// Touched a moment "later" than now: by a command whose clock
 		// read came after this one's (another event loop's). Redis's
 		// wrap below would make the key just read the oldest of all.
 		return 0
 	}
-	return int64(clock+(lruClockMax-lru)) * 1000
+	return int64(clock+(lruClockMax-lru)) * lruTickMs
 }
 
 // evictScore is how eagerly e is evicted under policy p (higher first).

@@ -438,6 +438,62 @@ func TestEvictLRUHotSetSurvivesFlood(t *testing.T) {
 	require.Greater(t, d.Store().EvictedKeys(), int64(50_000))
 }
 
+// TestEvictLRUHotSetSurvivesSubSecondFlood: a flood that turns a 1 MiB
+// cache over in less than half a second of the node's clock (within one
+// tick of Redis's LRU clock of seconds) while a hot set is read once a
+// second, three quarters into each: after 20 MB every hot key is still
+// there, and the writes of a second ago are gone. On the clock of seconds
+// the hot keys looked, from each second's turn, as old as the keys written
+// in the second before, and once those were gone, older than any: they
+// went before their next read.
+func TestEvictLRUHotSetSurvivesSubSecondFlood(t *testing.T) {
+	const capBytes = 1 << 20
+	const batchesPerSecond = 40 // 25 ms of the clock each
+	d, clock, _ := memNode(t, capBytes, AllKeysLRU)
+	r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1})
+	defer r.Close()
+	ctx := context.Background()
+	hot := make([]string, 50)
+	for i := range hot {
+		hot[i] = "hot" + strconv.Itoa(i)
+		require.NoError(t, r.Set(ctx, hot[i], "h"+hot[i], 0).Err())
+	}
+	require.NoError(t, r.MGet(ctx, hot...).Err()) // read once before the flood
+	val := strings.Repeat("v", 100)
+	floodKey := func(batch, i int) string { return fmt.Sprintf("flood:%d:%d", batch, i) }
+	written, batch := 0, 0
+	for ; written < 20*capBytes; batch++ {
+		if batch%batchesPerSecond == batchesPerSecond*3/4 {
+			vals, err := r.MGet(ctx, hot...).Result()
+			require.NoError(t, err)
+			for i, v := range vals {
+				require.Equal(t, "h"+hot[i], v, "hot key %s after %d MB of writes", hot[i], written>>20)
+			}
+		}
+		_, err := r.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range 250 {
+				p.Set(ctx, floodKey(batch, i), val, 0)
+			}
+			return nil
+		})
+		require.NoError(t, err, "a write under allkeys-lru")
+		written += 250 * len(val)
+		clock.Advance(time.Second / batchesPerSecond)
+	}
+	old := []string{}
+	for b := batch - batchesPerSecond; b > batch-2*batchesPerSecond; b-- {
+		for i := range 250 {
+			old = append(old, floodKey(b, i))
+		}
+	}
+	left, err := r.Exists(ctx, old...).Result()
+	require.NoError(t, err)
+	require.Less(t, left, int64(len(old)/20), "keys written one to two seconds ago still there: the cache turns over in less than a second")
+	n, err := r.Exists(ctx, hot...).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, len(hot), n, "hot keys left after %d MB of writes", written>>20)
+}
+
 // TestNoEvictionConcurrentAcked: under noeviction, four clients pipelining
 // writes past the cap get either +OK or Redis's -OOM for each, the data
 // stays within a command of the cap, and every acknowledged write is there

@@ -38,7 +38,7 @@ type entry struct {
 	vh   uint64
 	kind valueKind
 	// access is Redis's 24-bit LRU/LFU field (memory.go): the LRU clock of
-	// the last access in seconds (23 bits) and a used bit, or under an LFU
+	// the last access in ticks of 100 ms (23 bits) and a used bit, or under an LFU
 	// policy the minutes of the last decrement (16 bits) and a logarithmic
 	// counter (8 bits). Three
 	// bytes of the struct's padding: it stays in its 64-byte size class.

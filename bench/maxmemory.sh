@@ -2,19 +2,23 @@
 # Fills chkv and redis-server, each capped by --maxmemory with an evicting policy, with far more data than the cap and reports RSS against the cap.
 #
 # usage: bench/maxmemory.sh [MAXMEMORY (64mb)] [POLICY (allkeys-lru)] [REQUESTS (1000000)] [VALUE_BYTES (1000)]
-#                           [CLIENTS (50)] [PIPELINE (16)]
+#                           [CLIENTS (50)] [PIPELINE (16)] [READER_PIPELINE (16)]
 # Writes REQUESTS SETs of random keys (of 10,000,000) with VALUE_BYTES values from CLIENTS clients
 # at -P PIPELINE (1 GB by default), then prints each server's used_memory, evicted keys, RSS after the fill and its peak
 # (VmHWM), and RSS/cap. Meanwhile a second client keeps reading a hot set of 100 keys written
-# before the fill (GET of a random one, one at a time); hot_left is how many of them survive. The LRU clock counts
-# seconds (Redis's resolution): a hot key can only be told from the others when the cache turns
-# over more slowly than that (fewer CLIENTS, PIPELINE 1).
+# before the fill (GETs of random ones at -P READER_PIPELINE); hot_left is how many of them survive.
+# A server serves each connection's pipeline in turn, so the reader gets READER_PIPELINE GETs per
+# up to CLIENTS*PIPELINE SETs: at READER_PIPELINE 1 each hot key was read about once per 30,000 to
+# 50,000 writes (2026-12-04), not much more often than the 64 MB (59,000 keys of 1,000 bytes) turn
+# over, and plain LRU, exact or not, loses nearly all of them; at 16, once per 2,000 to 5,000.
+# Redis's LRU clock counts seconds: a flood that turns the cache over within a second leaves it
+# little to tell the keys apart by.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 require_tools redis-server redis-benchmark redis-cli go
 
-cap=${1:-64mb} policy=${2:-allkeys-lru} n=${3:-1000000} size=${4:-1000} clients=${5:-50} pipeline=${6:-16}
+cap=${1:-64mb} policy=${2:-allkeys-lru} n=${3:-1000000} size=${4:-1000} clients=${5:-50} pipeline=${6:-16} rpipeline=${7:-16}
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
@@ -40,7 +44,7 @@ for srv in redis chkv; do
   hot=()
   for i in $(seq 0 99); do hot+=("$(printf 'hot:%012d' $i)"); done
   for k in "${hot[@]}"; do echo "SET $k v"; done | redis-cli -p $port >/dev/null
-  redis-benchmark -p $port -n 1000000000 -r 100 -c 1 -q GET hot:__rand_int__ >/dev/null 2>&1 &
+  redis-benchmark -p $port -n 1000000000 -r 100 -c 1 -P $rpipeline -q GET hot:__rand_int__ >/dev/null 2>&1 &
   toucher=$!
   sleep 1 # the toucher reads every hot key before the flood begins
   redis-benchmark -p $port -t set -n $n -r 10000000 -d $size -c $clients -P $pipeline -q >/dev/null 2>&1
