@@ -7,6 +7,7 @@ package chkv
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -56,10 +57,9 @@ type eventLoop struct {
 	conns  map[int32]*conn // by socket; owned by the loop's goroutine
 	owing  []owed          // connections with replies to write at the end of the turn
 	parked []owed          // connections whose replies wait for replicas or the disk (park)
-	nrepl  int             // how many of them wait for replicas
-	wakeFn func()          // what an acknowledgement a parked connection waits for calls: signal, and a send on acks
-	acks   chan struct{}   // buffered 1: an acknowledgement came (idleParked)
-	parkT  *time.Timer     // idleParked's
+	wakeFn func()          // what an acknowledgement a parked connection waits for calls: signal
+	sends  []*replStream   // streams whose frames parked connections wait for: sent at the end of the turn (sendRepl)
+	sendFn func(*replStream)
 	events []syscall.EpollEvent
 	now    time.Time // when the last wait returned
 }
@@ -242,13 +242,14 @@ func newEventLoop(set *loopSet) (*eventLoop, error) {
 		l.closeFds()
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	l.acks = make(chan struct{}, 1)
-	l.wakeFn = func() {
-		select {
-		case l.acks <- struct{}{}:
-		default:
+	l.wakeFn = l.signal
+	l.sendFn = func(st *replStream) {
+		for _, s := range l.sends {
+			if s == st {
+				return
+			}
 		}
-		l.signal()
+		l.sends = append(l.sends, st)
 	}
 	return l, nil
 }
@@ -352,30 +353,6 @@ func (l *eventLoop) sweepIdle(swept *time.Time) {
 // answering or a slot that changed hands.
 const parkPoll = 10 * time.Millisecond
 
-// parkSpin is how long a loop with parked connections and nothing ready
-// waits for an acknowledgement at a time before it polls its sockets
-// again (idleParked).
-const parkSpin = 100 * time.Microsecond
-
-// idleParked waits, while connections wait for replicas and no socket is ready,
-// for an acknowledgement or parkSpin, on a channel: unlike a wait in the
-// kernel, that gives the loop's P to the goroutines that carry the
-// replication round trip (the stream's sender and acknowledgement reader,
-// and in an in-process cluster the replica's side), which a loop waiting
-// in epoll or io_uring would hold up until the runtime took the P back.
-func (l *eventLoop) idleParked() {
-	if l.parkT == nil {
-		l.parkT = time.NewTimer(parkSpin)
-	} else {
-		l.parkT.Reset(parkSpin)
-	}
-	select {
-	case <-l.acks:
-		l.parkT.Stop()
-	case <-l.parkT.C:
-	}
-}
-
 // waitMs bounds the loop's wait, in milliseconds: the set's bound, and
 // parkPoll while connections are parked.
 func (l *eventLoop) waitMs() int {
@@ -402,13 +379,6 @@ func (s *loopSet) waitMs() int {
 // system-call bookkeeping, which a busy loop would pay on every wait for
 // nothing.
 func (l *eventLoop) wait(timeoutMs int) int {
-	if l.nrepl > 0 {
-		if n := l.pollRaw(0); n > 0 {
-			return n
-		}
-		l.idleParked()
-		return l.pollRaw(0)
-	}
 	if timeoutMs <= 0 {
 		timeoutMs = -1 // epoll's "no bound"
 	}
@@ -573,7 +543,7 @@ func (l *eventLoop) serve(c *conn) {
 		l.handOff(c, args)
 		return
 	}
-	if l.ring != nil {
+	if l.ring != nil && !c.quit {
 		l.uringRecv(c)
 	}
 	if len(c.w.buf) > 0 {
@@ -606,9 +576,54 @@ func (l *eventLoop) flushOwed() {
 			l.drop(c)
 			continue
 		}
+		if c.quit {
+			l.closeAfterReplies(c)
+			continue
+		}
 		l.watch(c)
 	}
 	l.owing = l.owing[:0]
+	l.sendRepl()
+}
+
+// sendRepl sends the frames the turn's parked connections wait for: one
+// write per stream carries every write of the turn, from the loop itself
+// (waking the stream's goroutine would cost thread switches every turn).
+func (l *eventLoop) sendRepl() {
+	for i, st := range l.sends {
+		st.sendNow()
+		l.sends[i] = nil
+	}
+	l.sends = l.sends[:0]
+}
+
+// closeAfterReplies closes c, which asked to be closed (QUIT, or a
+// protocol error), once its last replies are written.
+func (l *eventLoop) closeAfterReplies(c *conn) {
+	if l.ring != nil {
+		l.uringDrop(c, true) // let the last replies go out
+		return
+	}
+	l.drop(c)
+}
+
+// writeNonBlocking writes as much of p to the non-blocking descriptor fd
+// as it takes at once; an error only when the connection is broken.
+func writeNonBlocking(fd int, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := rawIO(syscall.SYS_WRITE, fd, p[done:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return done, nil
+		case err != nil:
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
 }
 
 // park sets c aside when its replies must wait for replicas to apply its
@@ -618,16 +633,13 @@ func (l *eventLoop) flushOwed() {
 // parked connection runs no request, so its replies keep their order. It
 // reports whether c was parked.
 func (l *eventLoop) park(c *conn) bool {
-	repl := c.parkRepl(l, l.wakeFn)
+	repl := c.parkRepl(l, l.wakeFn, l.sendFn)
 	if !c.parkDurable(l, l.wakeFn) && !repl {
 		return false
 	}
 	lc := c.lc
 	lc.parked = true
 	l.parked = append(l.parked, owed{c, lc})
-	if repl {
-		l.nrepl++
-	}
 	if l.ring == nil && !lc.muted {
 		// Level-triggered readiness would report it on every wait.
 		ev := syscall.EpollEvent{Fd: int32(lc.fd)}
@@ -648,15 +660,13 @@ func (l *eventLoop) unpark() {
 	all := l.parked
 	keep := all[:0]
 	now := time.Now()
-	l.nrepl = 0
 	for _, o := range all {
 		c := o.c
 		if l.conns[int32(o.lc.fd)] != c || o.lc.dead {
 			continue // dropped meanwhile
 		}
-		if !c.replSettled(now) {
+		if !c.replSettled(now, l.sendFn) {
 			keep = append(keep, o)
-			l.nrepl++
 			continue
 		}
 		if !c.durSettled() {
@@ -667,6 +677,10 @@ func (l *eventLoop) unpark() {
 		c.nowMs = 0
 		if c.flushReplies() != nil {
 			l.drop(c)
+			continue
+		}
+		if c.quit {
+			l.closeAfterReplies(c)
 			continue
 		}
 		l.resume(c)
@@ -741,10 +755,18 @@ const (
 // (one read per readiness, as Redis, so that one busy client does not
 // starve the others) or replies wait for the client.
 func (c *conn) step() ([][]byte, stepResult) {
-	for len(c.lc.out) == 0 {
+	for len(c.lc.out) == 0 && !c.quit {
 		args, err := c.rr.next()
 		if err == errWouldBlock {
 			return nil, stepWait // the loop writes the replies at the end of the turn
+		}
+		var pe *ProtocolError
+		if err != nil && errors.As(err, &pe) && c.repliesWait() {
+			// The replies before it wait for replicas or the disk: the
+			// loop parks c, and closes it once they and the error left.
+			c.w.errorText("ERR " + pe.Error())
+			c.quit = true
+			return nil, stepWait
 		}
 		if err != nil {
 			c.protocolError(err)
@@ -757,10 +779,16 @@ func (c *conn) step() ([][]byte, stepResult) {
 			return args, stepHandOff
 		}
 		if c.quit {
+			if c.repliesWait() {
+				return nil, stepWait // as a protocol error above
+			}
 			c.flushReplies()
 			return nil, stepClose
 		}
-		if len(c.w.buf) > 64<<10 {
+		// Replies that wait for replicas or the disk are not flushed here,
+		// which would block the loop: they wait for the end of the turn
+		// (park). One read per turn bounds them.
+		if len(c.w.buf) > 64<<10 && !c.repliesWait() {
 			c.nowMs = 0
 			if c.flushReplies() != nil {
 				return nil, stepClose

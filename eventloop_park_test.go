@@ -4,6 +4,11 @@ package chkv
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,4 +106,104 @@ func mustMember(t *testing.T, table *Table, id NodeID) Member {
 		t.Fatalf("no member %s", id)
 	}
 	return m
+}
+
+// TestEventLoopRepliesWaitWithoutBlockingTheLoop runs two DataNodes that
+// replicate to each other on one shared event loop, which also serves the
+// replication frames: on each node a pipeline whose replies pass the size
+// at which a loop writes replies mid-turn, a QUIT right after a write,
+// and a protocol error right after a write. Every reply arrives
+// (so the loop never blocked on an acknowledgement its own frames would
+// bring), after its replica applied the write.
+func TestEventLoopRepliesWaitWithoutBlockingTheLoop(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.DataNodes = 2
+		c.Replicas = 1
+		c.Transport = ClusterTCP
+		c.EventLoops = 1 // both nodes' clients and replication frames on one loop
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	table := cl.NameNode().Table()
+	// keysOf returns n keys whose slots node leads.
+	keysOf := func(node NodeID, prefix string, n int) []string {
+		var keys []string
+		for i := 0; len(keys) < n; i++ {
+			k := fmt.Sprintf("%s:%d", prefix, i)
+			if p, _ := table.Primary(Slot(k)); p.ID == node {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	// Each SET of a big value is followed by GETs of it, which wait for
+	// the SET's replica too: their replies pass the 64 KiB at which a
+	// loop writes replies mid-turn, before the SET's frame went out.
+	big := strings.Repeat("x", 100<<10)
+	ids := []NodeID{table.Members[0].ID, table.Members[1].ID}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := redis.NewClient(&redis.Options{Addr: mustMember(t, table, id).Addr, PoolSize: 1, MaxRetries: -1})
+			defer c.Close()
+			pipe := c.Pipeline()
+			for _, k := range keysOf(id, "pipe", 5) {
+				pipe.Set(ctx, k, big, 0)
+				pipe.Get(ctx, k)
+				pipe.Get(ctx, k)
+			}
+			cmds, err := pipe.Exec(ctx)
+			if err != nil {
+				errs <- fmt.Errorf("pipeline on %s: %w", id, err)
+				return
+			}
+			for _, cmd := range cmds {
+				if err := cmd.Err(); err != nil {
+					errs <- fmt.Errorf("pipeline on %s: %s: %w", id, cmd.Args(), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		for _, tc := range []struct{ name, extra, want string }{
+			{"quit", "QUIT\r\n", "+OK\r\n+OK\r\n"},
+			{"protocol error", "*1\r\n$x\r\n", "+OK\r\n-ERR "},
+		} {
+			t.Run(string(id)+" "+tc.name, func(t *testing.T) {
+				key := keysOf(id, tc.name, 1)[0]
+				nc, err := net.Dial("tcp", mustMember(t, table, id).Addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(30 * time.Second))
+				fmt.Fprintf(nc, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n%s", len(key), key, tc.extra)
+				got, err := io.ReadAll(nc) // until the node closes the connection
+				if err != nil {
+					t.Fatalf("reading the replies: %v (got %q)", err, got)
+				}
+				if !strings.HasPrefix(string(got), tc.want) {
+					t.Fatalf("replies %q, want them to start with %q", got, tc.want)
+				}
+				owners := table.Owners(Slot(key))
+				rep := redis.NewClient(&redis.Options{Addr: mustMember(t, table, owners[1]).Addr})
+				defer rep.Close()
+				if err := rep.Do(ctx, "READONLY").Err(); err != nil {
+					t.Fatal(err)
+				}
+				if v, err := rep.Get(ctx, key).Result(); err != nil || v != "v" {
+					t.Fatalf("GET %s on the replica after the OK: %q, %v; want v", key, v, err)
+				}
+			})
+		}
+	}
 }

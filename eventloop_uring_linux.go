@@ -90,15 +90,7 @@ func (l *eventLoop) runUring() {
 	r.pollIn(l.wake[0], uopWake)
 	for {
 		var err error
-		if l.nrepl > 0 {
-			// Replies wait for replicas: see idleParked.
-			if err = r.reap(); err == nil && !r.ready() {
-				l.idleParked()
-				err = r.reap()
-			}
-		} else {
-			err = r.enter(1, l.waitMs(), l.raw)
-		}
+		err = r.enter(1, l.waitMs(), l.raw)
 		if err != nil {
 			l.set.logger.Warn("event loop", "err", err)
 			time.Sleep(time.Millisecond) // do not spin on a lasting failure

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -74,6 +75,7 @@ type replStream struct {
 	epoch   uint64        // epoch of enc's records
 	frames  []replFrame   // framed, not yet acknowledged (the first ones may be sent)
 	sent    int           // frames[:sent] are on the current connection
+	todo    []replFrame   // claimLocked's, under wmu
 	lagFrom time.Time     // when the oldest unacknowledged write was made; zero when none
 
 	seq        atomic.Uint64 // writes appended
@@ -81,6 +83,15 @@ type replStream struct {
 	confirmed  atomic.Int64  // unix nanoseconds: the replica last confirmed this node as its primary then
 	detached   atomic.Bool   // no slot replicates to peer any more: waits end
 	reportedAt atomic.Int64  // unix nanoseconds: lag last reported to the NameNode; 0: not in this stall
+	lastSend   atomic.Int64  // unix nanoseconds: frames last sent
+
+	// The current session's connection, for sendNow; under wmu, which a
+	// sender holds from claiming frames until they are written.
+	wmu  sync.Mutex
+	nc   net.Conn
+	raw  syscall.RawConn // nil: no session, or not a TCP connection
+	rest []byte          // what sendNow's write left over: the session writes it first
+	wbuf []byte
 
 	wake    chan struct{}  // buffered 1: records or frames to send
 	notify  chan struct{}  // closed and replaced when acked or detached changes; under mu
@@ -197,7 +208,8 @@ func (st *replStream) notifyLocked() {
 }
 
 // onNotify has fn run once on the stream's next acknowledgement or
-// detachment; key stands for the caller (one registration per key).
+// detachment; key stands for the caller (one registration per key). The
+// caller sees that the write it waits for is sent (sendNow, kick).
 func (st *replStream) onNotify(key any, fn func()) {
 	st.mu.Lock()
 	if st.waiters == nil {
@@ -205,7 +217,6 @@ func (st *replStream) onNotify(key any, fn func()) {
 	}
 	st.waiters[key] = fn
 	st.mu.Unlock()
-	st.kick()
 }
 
 // kick wakes the sender, which may be idle after a reconnect.
@@ -274,7 +285,8 @@ func (st *replStream) run() {
 
 // session runs one connection to the replica: it resends what was not
 // acknowledged, then sends new frames as they come, while a reader applies
-// the acknowledgements.
+// the acknowledgements. An event loop may send frames on the connection
+// itself (sendNow); wmu keeps the frames in the order they were claimed.
 func (st *replStream) session() error {
 	ctx, cancel := context.WithTimeout(context.Background(), st.cn.cfg.RPCTimeout)
 	nc, err := st.cn.dialPeer(ctx, *st.addr.Load())
@@ -283,19 +295,28 @@ func (st *replStream) session() error {
 		return err
 	}
 	defer nc.Close()
+	st.wmu.Lock()
 	st.mu.Lock()
 	st.sent = 0
 	st.mu.Unlock()
+	st.nc, st.raw, st.rest = nc, rawConnOf(nc), st.rest[:0]
+	st.wmu.Unlock()
+	defer func() {
+		st.wmu.Lock()
+		st.nc, st.raw = nil, nil
+		st.wmu.Unlock()
+	}()
 	readErr := make(chan error, 1)
 	go func() { readErr <- st.readAcks(nc) }()
 	bw := bufio.NewWriterSize(nc, 64<<10)
-	var lastSend time.Time
 	tick := time.NewTicker(st.cn.cfg.HeartbeatInterval / 2)
 	defer tick.Stop()
 	for {
+		st.wmu.Lock()
 		st.mu.Lock()
 		if st.detached.Load() {
 			st.mu.Unlock()
+			st.wmu.Unlock()
 			select {
 			case err := <-readErr:
 				return err
@@ -308,33 +329,30 @@ func (st *replStream) session() error {
 			continue
 		}
 		st.sealLocked()
-		if st.sent == len(st.frames) && time.Since(lastSend) >= st.cn.cfg.HeartbeatInterval/2 {
+		if st.sent == len(st.frames) && time.Since(time.Unix(0, st.lastSend.Load())) >= st.cn.cfg.HeartbeatInterval/2 {
 			// Idle: an empty frame has the replica confirm this node as
 			// its primary, which renews the lease (leaseValid).
 			st.frames = append(st.frames, replFrame{epoch: st.cn.epoch.Load(), lastSeq: st.seq.Load()})
 		}
-		todo := st.frames[st.sent:]
-		if len(todo) > 0 {
-			now := time.Now()
-			for i := st.sent; i < len(st.frames); i++ {
-				st.frames[i].sentAt = now
-			}
-			lastSend = now
-			todo = append([]replFrame(nil), todo...)
-			st.sent = len(st.frames)
-		}
+		todo := st.claimLocked()
 		st.mu.Unlock()
-		if len(todo) > 0 {
+		if len(todo) > 0 || len(st.rest) > 0 {
+			bw.Write(st.rest) // what a sendNow left over goes first
+			st.rest = st.rest[:0]
 			for _, f := range todo {
 				f = st.filter(f)
-				writeReplFrame(bw, st.cn.id, f)
+				st.wbuf = appendReplFrame(st.wbuf[:0], st.cn.id, f)
+				bw.Write(st.wbuf)
 			}
 			nc.SetWriteDeadline(time.Now().Add(migrateIOTimeout))
-			if err := bw.Flush(); err != nil {
+			err := bw.Flush()
+			st.wmu.Unlock()
+			if err != nil {
 				return err
 			}
 			continue
 		}
+		st.wmu.Unlock()
 		select {
 		case err := <-readErr:
 			return err
@@ -346,6 +364,83 @@ func (st *replStream) session() error {
 			return nil
 		}
 	}
+}
+
+// claimLocked returns the frames not yet sent on the current connection
+// and counts them sent (in st.todo, valid until the next claim); the
+// caller holds wmu and mu, and writes them before it releases wmu.
+func (st *replStream) claimLocked() []replFrame {
+	if st.sent == len(st.frames) {
+		return nil
+	}
+	now := time.Now()
+	for i := st.sent; i < len(st.frames); i++ {
+		st.frames[i].sentAt = now
+	}
+	st.lastSend.Store(now.UnixNano())
+	st.todo = append(st.todo[:0], st.frames[st.sent:]...)
+	st.sent = len(st.frames)
+	return st.todo
+}
+
+// sendNow writes the stream's new frames from the calling event loop, at
+// the end of its turn, without waking the stream's goroutine: only as
+// much as the socket takes at once; the goroutine writes the rest. When
+// another sender holds the connection, or there is none, it wakes the
+// goroutine instead.
+func (st *replStream) sendNow() {
+	if !st.wmu.TryLock() {
+		st.kick()
+		return
+	}
+	defer st.wmu.Unlock()
+	if st.raw == nil || len(st.rest) > 0 {
+		st.kick()
+		return
+	}
+	st.mu.Lock()
+	if st.detached.Load() {
+		st.mu.Unlock()
+		return
+	}
+	st.sealLocked()
+	todo := st.claimLocked()
+	st.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	buf := st.wbuf[:0]
+	for _, f := range todo {
+		buf = appendReplFrame(buf, st.cn.id, st.filter(f))
+	}
+	st.wbuf = buf
+	n, werr := 0, error(nil)
+	err := st.raw.Write(func(fd uintptr) bool {
+		n, werr = writeNonBlocking(int(fd), buf)
+		return true // never wait: the goroutine writes what is left
+	})
+	if err != nil || werr != nil {
+		st.nc.Close() // the session ends, and the next one resends
+		return
+	}
+	if n < len(buf) {
+		st.rest = append(st.rest[:0], buf[n:]...)
+		st.kick()
+	}
+}
+
+// rawConnOf returns the descriptor access of a TCP connection, for
+// sendNow; nil for other connections (TLS, the memory transport).
+func rawConnOf(nc net.Conn) syscall.RawConn {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // filter drops from f the records of slots this node has not led without
@@ -411,20 +506,35 @@ func (st *replStream) purgeSlot(slot int) {
 	}
 }
 
-// writeReplFrame writes CHKV.REPL <from> <epoch> <lastSeq> <records>.
-func writeReplFrame(bw *bufio.Writer, from NodeID, f replFrame) {
-	var w replyWriter
+// appendReplFrame appends CHKV.REPL <from> <epoch> <lastSeq> <records> to b.
+func appendReplFrame(b []byte, from NodeID, f replFrame) []byte {
+	w := replyWriter{buf: b}
 	w.array(5)
 	w.bulkString("CHKV.REPL")
 	w.bulkString(string(from))
-	w.bulkString(strconv.FormatUint(f.epoch, 10))
-	w.bulkString(strconv.FormatUint(f.lastSeq, 10))
 	w.buf = append(w.buf, '$')
+	w.buf = strconv.AppendInt(w.buf, int64(countDigits(f.epoch)), 10)
+	w.buf = append(w.buf, '\r', '\n')
+	w.buf = strconv.AppendUint(w.buf, f.epoch, 10)
+	w.buf = append(w.buf, '\r', '\n', '$')
+	w.buf = strconv.AppendInt(w.buf, int64(countDigits(f.lastSeq)), 10)
+	w.buf = append(w.buf, '\r', '\n')
+	w.buf = strconv.AppendUint(w.buf, f.lastSeq, 10)
+	w.buf = append(w.buf, '\r', '\n', '$')
 	w.buf = strconv.AppendInt(w.buf, int64(len(f.buf)), 10)
 	w.buf = append(w.buf, '\r', '\n')
-	bw.Write(w.buf)
-	bw.Write(f.buf)
-	bw.WriteString("\r\n")
+	w.buf = append(w.buf, f.buf...)
+	return append(w.buf, '\r', '\n')
+}
+
+// countDigits returns how many decimal digits v has.
+func countDigits(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // readAcks reads the replica's answers: the sequence number applied, or an
@@ -612,16 +722,25 @@ func (c *conn) replReady() bool {
 	return true
 }
 
+// repliesWait reports whether c's replies so far must wait before they
+// leave: for replicas to apply what its commands wrote or read, or for the
+// disk (flushReplies would block).
+func (c *conn) repliesWait() bool {
+	return !c.replReady() || !c.durSettled()
+}
+
 // parkRepl prepares c's replies to wait for its replicas without blocking
 // the caller (an event loop): wake runs on an acknowledgement of any
-// stream c waits for (key: one registration per caller). It returns false
-// when there is nothing to wait for after all.
-func (c *conn) parkRepl(key any, wake func()) bool {
+// stream c waits for (key: one registration per caller), and send gets
+// each stream c waits for (the caller has it send its frames: sendNow).
+// It returns false when there is nothing to wait for after all.
+func (c *conn) parkRepl(key any, wake func(), send func(*replStream)) bool {
 	if len(c.replNeed) == 0 || c.replReady() {
 		return false
 	}
 	for _, n := range c.replNeed {
 		n.st.onNotify(key, wake)
+		send(n.st)
 	}
 	if c.replReady() { // acknowledged before the registration
 		return false
@@ -633,8 +752,9 @@ func (c *conn) parkRepl(key any, wake func()) bool {
 // replSettled reports whether a parked c's replies may be flushed now
 // (flushReplies then does not block): its replicas acknowledged, or the
 // wait must end without them (a slot changed hands, or the bound passed).
-// While it waits, a lagging replica is reported as waitAck does.
-func (c *conn) replSettled(now time.Time) bool {
+// While it waits, a lagging replica is reported as waitAck does, and send
+// gets each stream it waits for (the caller has it send: sendNow).
+func (c *conn) replSettled(now time.Time, send func(*replStream)) bool {
 	if c.replReady() || now.After(c.replDeadline) {
 		return true
 	}
@@ -646,7 +766,7 @@ func (c *conn) replSettled(now time.Time) bool {
 		if n.lost(cn) {
 			return true
 		}
-		n.st.kick()
+		send(n.st)
 		cn.checkLag(n.st)
 	}
 	return false
@@ -1192,11 +1312,10 @@ func (cn *clusterNode) applyRepl(b []byte) error {
 // replCommands are the commands of the replication protocol.
 func replCommands() []*command {
 	return []*command{
-		// flagLong: a replication connection is served by a goroutine of
-		// its own, never by an event loop, which may itself wait for this
-		// node's acknowledgements (two nodes replicating to each other
-		// would each stall the other's loop).
-		{"chkv.repl", 5, flagAdmin | flagStale | flagLong | flagInternal, 0, 0, 0, cmdRepl},
+		// Served by the replica's event loop like any command: no loop
+		// ever blocks on an acknowledgement (replies that wait park), so
+		// two nodes replicating to each other never stall each other.
+		{"chkv.repl", 5, flagAdmin | flagStale | flagInternal, 0, 0, 0, cmdRepl},
 	}
 }
 
