@@ -453,3 +453,69 @@ func watchOwnerChanges(cl *Cluster, stop <-chan struct{}) func(slot int) string 
 		return b.String()
 	}
 }
+
+// TestPurgeSlotResetsConnectionOfSentRecords: records of a slot purged
+// from a replica's stream after they went out on its connection must never
+// arrive (TCP would deliver them once a partition heals, after a fresh copy
+// of the slot): the connection is reset. Purging records not sent yet keeps
+// it.
+func TestPurgeSlotResetsConnectionOfSentRecords(t *testing.T) {
+	frame := func(slots ...int) replFrame {
+		var enc recordEncoder
+		for _, s := range slots {
+			enc.del(s, fmt.Sprintf("k%d", s))
+		}
+		return replFrame{buf: enc.buf, marks: enc.marks, gens: make([]uint32, len(slots))}
+	}
+	for _, tc := range []struct {
+		name      string
+		sent      int
+		purge     int
+		wantReset bool
+	}{
+		{"a sent record purged", 1, 7, true},
+		{"only unsent records purged", 1, 9, false},
+		{"a slot with no record", 2, 11, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			nc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			peer, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			st := &replStream{frames: []replFrame{frame(7, 8), frame(9)}, sent: tc.sent, conn: nc}
+			st.purgeSlot(tc.purge)
+			for _, f := range st.frames {
+				f.keep(func(_, s int) bool {
+					if s == tc.purge {
+						t.Errorf("slot %d still in a frame", s)
+					}
+					return true
+				})
+			}
+			_, werr := nc.Write([]byte("x"))
+			if reset := werr != nil; reset != tc.wantReset {
+				t.Fatalf("connection reset %v (write: %v), want %v", reset, werr, tc.wantReset)
+			}
+			if tc.wantReset && (st.conn != nil || st.sent != 0) {
+				t.Errorf("after the reset: conn %v, sent %d; want none", st.conn, st.sent)
+			}
+			if tc.wantReset { // a reset (RST), not an orderly close that delivers what is queued
+				peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := peer.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "reset") {
+					t.Errorf("the replica's side read %v, want a connection reset", err)
+				}
+			}
+		})
+	}
+}
