@@ -590,11 +590,23 @@ func (l *eventLoop) flushOwed() {
 // write per stream carries every write of the turn, from the loop itself
 // (waking the stream's goroutine would cost thread switches every turn).
 func (l *eventLoop) sendRepl() {
+	if len(l.sends) == 0 {
+		return
+	}
 	for i, st := range l.sends {
+		// Register again: a notification runs a registration once, and a
+		// connection still parked after one waits for a later frame.
+		st.onNotify(l, l.wakeFn)
 		st.sendNow()
 		l.sends[i] = nil
 	}
 	l.sends = l.sends[:0]
+	for _, o := range l.parked {
+		if o.c.lc == o.lc && !o.lc.dead && o.c.replReady() {
+			l.signal() // acknowledged before the registration
+			break
+		}
+	}
 }
 
 // closeAfterReplies closes c, which asked to be closed (QUIT, or a
