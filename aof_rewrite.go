@@ -26,7 +26,7 @@ func (p *aof) startRewrite() bool {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.rewriteRun()
+		p.rewriteRun(p.stop)
 	}()
 	return true
 }
@@ -36,16 +36,16 @@ func (p *aof) rewriteNow() error {
 	if !p.rewriting.CompareAndSwap(false, true) {
 		return errRewriteRunning
 	}
-	return p.rewriteRun()
+	return p.rewriteRun(p.stop)
 }
 
 // rewriteRun runs a compaction the caller marked as running, and records
-// how it went.
-func (p *aof) rewriteRun() error {
+// how it went. Closing stop cuts it short (nil: it runs to the end).
+func (p *aof) rewriteRun(stop <-chan struct{}) error {
 	defer p.rewriting.Store(false)
 	start := p.cfg.now()
 	p.stats.rewriteStarted.Store(start.UnixMilli())
-	err := p.rewrite()
+	err := p.rewrite(stop)
 	p.stats.rewriteStarted.Store(0)
 	p.stats.lastRewriteMs.Store(p.cfg.now().Sub(start).Milliseconds())
 	p.stats.lastRewriteOK.Store(err == nil)
@@ -68,7 +68,7 @@ func (p *aof) rewriteRun() error {
 // at every moment the files hold every write: before the snapshot is
 // complete, old snapshot + old log + new log (each slot's writes in
 // order across the two logs); after, new snapshot + new log.
-func (p *aof) rewrite() error {
+func (p *aof) rewrite(stop <-chan struct{}) error {
 	if err := p.closeOld(); err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (p *aof) rewrite() error {
 	p.mu.Unlock()
 
 	tmp := filepath.Join(p.cfg.dir, snapName(gen)+".tmp")
-	size, err := p.writeSnapshot(tmp)
+	size, err := p.writeSnapshot(tmp, stop)
 	if err != nil {
 		os.Remove(tmp)
 		return err
@@ -160,7 +160,8 @@ func (p *aof) closeOld() error {
 // writeSnapshot writes every slot's live keys and version sequence to
 // path, one slot at a time under its lock, cutting each slot over to the
 // new log as it goes, and fsyncs the file. It returns the file's size.
-func (p *aof) writeSnapshot(path string) (int64, error) {
+// Closing stop cuts it short with errClosing.
+func (p *aof) writeSnapshot(path string, stop <-chan struct{}) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, fmt.Errorf("chkv: snapshot: %w", err)
@@ -174,7 +175,7 @@ func (p *aof) writeSnapshot(path string) (int64, error) {
 	for slot := range NumSlots {
 		if slot%256 == 0 {
 			select {
-			case <-p.stop:
+			case <-stop:
 				return 0, errClosing
 			default:
 			}
@@ -228,6 +229,34 @@ func (p *aof) writeSnapshot(path string) (int64, error) {
 		return 0, fmt.Errorf("chkv: snapshot: %w", err)
 	}
 	return size, nil
+}
+
+// compactOnClose reports whether a clean close compacts the files first,
+// so the next start loads one snapshot instead of replaying a long log:
+// automatic compaction is on, and the logs after the snapshot hold at
+// least a quarter of auto-aof-rewrite-min-size and half the snapshot's
+// bytes. Loading a log costs about twice a snapshot of the same bytes (its
+// records come slot after random slot, and carry no key counts to size
+// the slots' maps with), and a log that size took long enough to write that
+// one more snapshot at exit is cheap beside it.
+func (p *aof) compactOnClose() bool {
+	if p.rewritePct.Load() <= 0 || p.writeErr.Load() != nil {
+		return false
+	}
+	snap, gens, err := recoveryFiles(p.cfg.dir)
+	if err != nil {
+		return false
+	}
+	var logs, snapBytes int64 // what the next start reads
+	for _, g := range gens {
+		if st, err := os.Stat(filepath.Join(p.cfg.dir, logName(g))); err == nil {
+			logs += st.Size()
+		}
+	}
+	if st, err := os.Stat(filepath.Join(p.cfg.dir, snapName(snap))); snap > 0 && err == nil {
+		snapBytes = st.Size()
+	}
+	return logs >= p.rewriteMin.Load()/4 && logs >= snapBytes/2
 }
 
 // lastSave returns when the last snapshot was completed (or the data was loaded).

@@ -481,6 +481,71 @@ func TestAOFSaveAndLastSave(t *testing.T) {
 	}
 }
 
+// A clean close compacts a log that is long beside the snapshot, so the
+// next start loads a snapshot; a short one, or with automatic compaction
+// off, it leaves as it is.
+func TestAOFCloseCompactsALongLog(t *testing.T) {
+	ctx := context.Background()
+	small := func(c *DataNodeConfig) { c.AutoAOFRewriteMinSize = 4 << 10 }
+	logBytes := func(dir string) (snaps []uint64, logs int64) {
+		snaps, gens, err := dirFiles(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gens {
+			st, err := os.Stat(filepath.Join(dir, logName(g)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs += st.Size()
+		}
+		return snaps, logs
+	}
+	writeMany := func(rc *redis.Client, n int) {
+		for i := range n {
+			if err := rc.Set(ctx, fmt.Sprintf("key:%d", i), strings.Repeat("v", 100), 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	d := runDisk(t, dir, small, func(c *DataNodeConfig) { c.AppendFsync = FsyncEverySec })
+	rc := newGoRedis(t, d)
+	writeAllKinds(t, rc)
+	writeMany(rc, 300)
+	want := dump(t, rc)
+	d.Close()
+	snaps, logs := logBytes(dir)
+	if len(snaps) != 1 || logs != int64(len(logMagic)) {
+		t.Fatalf("after close: snapshots %v, log bytes %d; want one snapshot and an empty log", snaps, logs)
+	}
+	d2 := runDisk(t, dir, small)
+	rc2 := newGoRedis(t, d2)
+	if got := dump(t, rc2); got != want {
+		t.Fatalf("after close and restart:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A few writes after the snapshot: the log stays.
+	rc2.Set(ctx, "after", "1", 0)
+	d2.Close()
+	if snaps2, logs := logBytes(dir); !slices.Equal(snaps2, snaps) || logs <= int64(len(logMagic)) {
+		t.Fatalf("after a short log: snapshots %v (before %v), log bytes %d; want the same snapshot and the log", snaps2, snaps, logs)
+	}
+
+	// Automatic compaction off: nothing compacts at close either.
+	dir = t.TempDir()
+	d = runDisk(t, dir, small, func(c *DataNodeConfig) { c.AutoAOFRewritePercentage = -1 })
+	writeMany(newGoRedis(t, d), 300)
+	d.Close()
+	if snaps, _ := logBytes(dir); len(snaps) != 0 {
+		t.Fatalf("with auto-aof-rewrite-percentage -1: snapshots %v after close", snaps)
+	}
+	if n := newGoRedis(t, runDisk(t, dir)).DBSize(ctx).Val(); n != 300 {
+		t.Fatalf("restart without compaction: %d keys, want 300", n)
+	}
+}
+
 // heldFile is a log file whose fsyncs, while hold is set, report on
 // entered and wait for release.
 type heldFile struct {
