@@ -123,16 +123,6 @@ type aofFile interface {
 	Close() error
 }
 
-// rawFile is an aofFile an event loop that waits raw (rawWaits) writes
-// raw: a write(2) made the runtime's way (entersyscall) that outlasts 20µs
-// lets sysmon take the loop's P and hand it back afterwards, as for a
-// wait, on every turn of a busy loop with appendfsync everysec or no (with
-// always the syncer writes, not the loop). A raw write keeps the P, as
-// Redis's event loop writes its log itself before its replies.
-type rawFile interface {
-	writeAtRaw(p []byte, off int64) (int, error)
-}
-
 // logFile is one log being appended to.
 type logFile struct {
 	gen    uint64
@@ -408,11 +398,10 @@ func encodeAppendRecord(b []byte, rec *record) []byte {
 // await returns once the log holds everything up to need (and, with
 // appendfsync always, the disk does): the first connection of a turn
 // writes and fsyncs what every connection appended, the others find their
-// watermark covered. raw says the caller is an event loop that waits raw
-// (rawWaits): it writes raw too (writeAtRaw).
-func (p *aof) await(need uint64, raw bool) error {
+// watermark covered.
+func (p *aof) await(need uint64) error {
 	if p.written.Load() < need {
-		if err := p.writeRaw(need, raw); err != nil {
+		if err := p.write(need); err != nil {
 			return err
 		}
 	}
@@ -478,25 +467,19 @@ func (p *aof) wakeWaiters() {
 
 // write hands the buffered frames to the OS, unless another writer
 // already covered need.
-func (p *aof) write(need uint64) error { return p.writeRaw(need, false) }
-
-// writeRaw is write; raw makes the write(2) without the runtime's
-// system-call bookkeeping (writeAtRaw).
-func (p *aof) writeRaw(need uint64, raw bool) error {
+func (p *aof) write(need uint64) error {
 	p.ioMu.Lock()
 	defer p.ioMu.Unlock()
 	if p.written.Load() >= need {
 		return nil
 	}
-	return p.writeLockedRaw(raw)
+	return p.writeLocked()
 }
 
 // writeLocked writes every buffered frame. The caller holds ioMu. On an
 // error the frames stay buffered, to be written again, and the file is cut
 // back to its last whole frame first.
-func (p *aof) writeLocked() error { return p.writeLockedRaw(false) }
-
-func (p *aof) writeLockedRaw(raw bool) error {
+func (p *aof) writeLocked() error {
 	p.mu.Lock()
 	end := p.appended.Load()
 	logs := [2]*logFile{p.cur, p.old}
@@ -511,7 +494,7 @@ func (p *aof) writeLockedRaw(raw bool) error {
 		if lf == nil || err != nil {
 			continue
 		}
-		err = lf.writeOut(raw)
+		err = lf.writeOut()
 		if err == nil {
 			p.stats.logSize.Add(int64(len(lf.out)))
 			lf.spare, lf.out = lf.out[:0], nil
@@ -533,8 +516,8 @@ func (p *aof) writeLockedRaw(raw bool) error {
 	return nil
 }
 
-// writeOut writes lf.out after the file's last whole frame (raw: see writeAtRaw).
-func (lf *logFile) writeOut(raw bool) error {
+// writeOut writes lf.out after the file's last whole frame.
+func (lf *logFile) writeOut() error {
 	if lf.dirty {
 		if err := lf.f.Truncate(lf.size); err != nil {
 			return err
@@ -544,13 +527,7 @@ func (lf *logFile) writeOut(raw bool) error {
 	if len(lf.out) == 0 {
 		return nil
 	}
-	var n int
-	var err error
-	if rf, ok := lf.f.(rawFile); ok && raw {
-		n, err = rf.writeAtRaw(lf.out, lf.size)
-	} else {
-		n, err = lf.f.WriteAt(lf.out, lf.size)
-	}
+	n, err := lf.f.WriteAt(lf.out, lf.size)
 	if err != nil {
 		lf.dirty = n > 0
 		return err

@@ -11,7 +11,3 @@ import "os"
 func openFileDefault(name string) (aofFile, error) {
 	return os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 }
-
-// onRawLoop reports whether c is served by an event loop that waits raw:
-// never here.
-func (c *conn) onRawLoop() bool { return false }

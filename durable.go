@@ -67,7 +67,7 @@ func (c *conn) awaitDurable() error {
 	if c.durNeed > 0 {
 		need, wrote := c.durNeed, c.durWrote
 		c.durNeed, c.durWrote = 0, false
-		if err := c.d.aof.await(need, c.onRawLoop()); err != nil && wrote {
+		if err := c.d.aof.await(need); err != nil && wrote {
 			return err
 		}
 	}
