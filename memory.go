@@ -379,6 +379,11 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 // offer puts c into the pool, kept sorted by score, when its score beats
 // the pool's worst or the pool has room; a key already there is updated.
 func (m *memoryState) offer(c evictCand) {
+	if len(m.pool) == evictionPoolSize && c.score <= m.pool[0].score {
+		// Most samples: no need to look for the key in the pool. A copy
+		// there with a higher, stale score is not evicted for it (evictKey).
+		return
+	}
 	for i := range m.pool {
 		if m.pool[i].key == c.key && m.pool[i].slot == c.slot {
 			m.pool = append(m.pool[:i], m.pool[i+1:]...)
