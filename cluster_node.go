@@ -138,8 +138,14 @@ type clusterNode struct {
 	misledMu sync.Mutex
 
 	// Replication (replicate.go).
-	epoch      atomic.Uint64                      // the current table's version
-	leaseUntil atomic.Int64                       // unix nanoseconds: leads slots until then
+	epoch      atomic.Uint64 // the current table's version
+	leaseUntil atomic.Int64  // unix nanoseconds: leads slots until then
+	// registered is set once the NameNode answered this process's
+	// CHKV.REGISTER. Until then the node takes no table from anyone else
+	// and leads nothing: a restarted process holds none of the data an
+	// older table gives it, and the NameNode takes its copies away only
+	// when it registers (see NameNode.cmdRegister).
+	registered atomic.Bool
 	repl       [NumSlots]atomic.Pointer[slotRepl] // streams of the slots this node leads
 	replMu     sync.Mutex
 	streams    map[NodeID]*replStream
@@ -357,6 +363,7 @@ func (cn *clusterNode) register(ctx context.Context, link *peerLink) error {
 		return fmt.Errorf("chkv: register: %w", err)
 	}
 	cn.adopt(t)
+	cn.registered.Store(true)
 	cn.renewLease(sent)
 	return nil
 }

@@ -67,6 +67,13 @@ func cmdPushTable(c *conn, args [][]byte) {
 		c.w.errorText("ERR chkv: bad table: " + strings.TrimPrefix(err.Error(), "chkv: "))
 		return
 	}
+	if !c.d.cluster.registered.Load() {
+		// A table pushed before this process registered may give it slots
+		// whose data an earlier process of the same id held: the
+		// NameNode's answer to CHKV.REGISTER comes first.
+		c.w.errorText("ERR chkv: not registered with the NameNode yet")
+		return
+	}
 	c.d.cluster.adopt(t)
 	c.w.ok()
 }

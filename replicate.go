@@ -911,6 +911,9 @@ func (cn *clusterNode) nameNodeLink() *peerLink {
 // refreshTableFrom fetches the table of the server at addr and adopts it
 // when newer.
 func (cn *clusterNode) refreshTableFrom(addr string) {
+	if !cn.registered.Load() {
+		return // the NameNode's answer to CHKV.REGISTER comes first
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cn.cfg.RPCTimeout)
 	defer cancel()
 	if t, err := FetchTable(ctx, cn.d.cfg.Transport, addr); err == nil {
@@ -928,8 +931,12 @@ func (cn *clusterNode) dialPeer(ctx context.Context, addr string) (net.Conn, err
 // it streams to (each refuses a primary its table deposed), within the
 // lease. A node with no replica to stream to needs neither: no other copy
 // of its slots can be promoted. So the cluster serves on while the
-// NameNode is down, and a node cut off from both stops.
+// NameNode is down, and a node cut off from both stops. A process that has
+// not registered yet leads nothing.
 func (cn *clusterNode) leaseValid() bool {
+	if !cn.registered.Load() {
+		return false
+	}
 	now := time.Now().UnixNano()
 	if now < cn.leaseUntil.Load() {
 		return true
