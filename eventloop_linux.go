@@ -920,18 +920,9 @@ func (lc *loopConn) writeOut() error {
 
 // write writes as much of p as the socket takes without blocking.
 func (lc *loopConn) write(p []byte) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := rawIO(syscall.SYS_WRITE, lc.fd, p[done:])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return done, nil
-		case err != nil:
-			return done, &net.OpError{Op: "write", Net: "tcp", Source: lc.local, Addr: lc.remote, Err: err}
-		}
-		done += n
+	done, err := writeNonBlocking(lc.fd, p)
+	if err != nil {
+		return done, &net.OpError{Op: "write", Net: "tcp", Source: lc.local, Addr: lc.remote, Err: err}
 	}
 	return done, nil
 }

@@ -50,15 +50,7 @@ func TestStatusOfNameNodeGroup(t *testing.T) {
 		t.Fatalf("status of the group: version %d, namenodes %+v", st.Version, st.NameNodes)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	old, err := cl.WaitLeader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.KillNameNode(old); err != nil {
-		t.Fatal(err)
-	}
+	killLeader(t, cl)
 	out.Reset()
 	if err := run([]string{"status", "--namenode", list, "--timeout", "20s"}, &out, io.Discard); err != nil {
 		t.Fatalf("status: %v", err)
@@ -130,6 +122,19 @@ func TestLeaveFollowsNewLeader(t *testing.T) {
 	out := &syncBuffer{}
 	done := runBackground(out, "leave", "--namenode", cl.NameNodeAddr(), "--timeout", "60s", "dn3")
 	waitFor(t, "the leave to be accepted", func() bool { return strings.Contains(out.String(), "leave of dn3 accepted") })
+	killLeader(t, cl)
+	if err := await(t, done, out); err != nil {
+		t.Fatalf("leave: %v\n%s", err, out.String())
+	}
+	if !strings.HasSuffix(out.String(), "\ndn3 left the cluster\n") {
+		t.Fatalf("leave printed:\n%s", out.String())
+	}
+	checkKeys(t, cl, kv)
+}
+
+// killLeader waits for the NameNode group's leader and kills it.
+func killLeader(t *testing.T, cl *chkv.Cluster) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	old, err := cl.WaitLeader(ctx)
@@ -139,11 +144,4 @@ func TestLeaveFollowsNewLeader(t *testing.T) {
 	if err := cl.KillNameNode(old); err != nil {
 		t.Fatal(err)
 	}
-	if err := await(t, done, out); err != nil {
-		t.Fatalf("leave: %v\n%s", err, out.String())
-	}
-	if !strings.HasSuffix(out.String(), "\ndn3 left the cluster\n") {
-		t.Fatalf("leave printed:\n%s", out.String())
-	}
-	checkKeys(t, cl, kv)
 }
