@@ -411,11 +411,7 @@ func TestEvictLRUHotSetSurvivesFlood(t *testing.T) {
 	r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1})
 	defer r.Close()
 	ctx := context.Background()
-	hot := make([]string, 50)
-	for i := range hot {
-		hot[i] = "hot" + strconv.Itoa(i)
-		require.NoError(t, r.Set(ctx, hot[i], "h"+hot[i], 0).Err())
-	}
+	hot := writeHotSet(t, r, 50)
 	val := strings.Repeat("v", 100)
 	written := 0
 	for batch := 0; written < 20*capBytes; batch++ {
@@ -453,11 +449,7 @@ func TestEvictLRUHotSetSurvivesSubSecondFlood(t *testing.T) {
 	r := redis.NewClient(&redis.Options{Addr: d.Addr(), MaxRetries: -1})
 	defer r.Close()
 	ctx := context.Background()
-	hot := make([]string, 50)
-	for i := range hot {
-		hot[i] = "hot" + strconv.Itoa(i)
-		require.NoError(t, r.Set(ctx, hot[i], "h"+hot[i], 0).Err())
-	}
+	hot := writeHotSet(t, r, 50)
 	require.NoError(t, r.MGet(ctx, hot...).Err()) // read once before the flood
 	val := strings.Repeat("v", 100)
 	floodKey := func(batch, i int) string { return fmt.Sprintf("flood:%d:%d", batch, i) }
@@ -571,4 +563,15 @@ func TestLRUUsedBitAndSkew(t *testing.T) {
 	require.Zero(t, idleMillis(later, now), "touched a second ahead of this clock")
 	require.Less(t, evictScore(later, AllKeysLRU, now), evictScore(written, AllKeysLRU, now))
 	require.EqualValues(t, 3000, idleMillis(read, now+3000))
+}
+
+// writeHotSet sets n hot keys hot<i> to h<key> and returns their names.
+func writeHotSet(t *testing.T, r *redis.Client, n int) []string {
+	t.Helper()
+	hot := make([]string, n)
+	for i := range hot {
+		hot[i] = "hot" + strconv.Itoa(i)
+		require.NoError(t, r.Set(context.Background(), hot[i], "h"+hot[i], 0).Err())
+	}
+	return hot
 }
