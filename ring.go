@@ -1212,17 +1212,26 @@ func (p *planner) fillAll() {
 		}
 		return p.walk(s, ok)
 	}
+	needs := func(s int) bool { return !p.lost[s] && p.cnt[s] < p.k }
+	// placeable appends to dst the nodes that may take a copy of slot s.
+	placeable := func(s int, dst []int) []int {
+		for _, i := range p.live {
+			if p.canPlace(s, i, -1) {
+				dst = append(dst, i)
+			}
+		}
+		return dst
+	}
+	var here []int                  // nodes that may take a copy of the slot being filled
 	avail := make([]int, len(p.ms)) // slots still to fill, this one included, where i may go
 	for s := range NumSlots {
-		if !p.lost[s] && p.cnt[s] < p.k {
-			for _, i := range p.live {
-				if p.canPlace(s, i, -1) {
-					avail[i]++
-				}
+		if needs(s) {
+			here = placeable(s, here[:0])
+			for _, i := range here {
+				avail[i]++
 			}
 		}
 	}
-	var here []int // nodes that may take a copy of the slot being filled
 	urgent := func(s int) int {
 		must := func(i int) bool { return p.lo[i]-p.copies[i] >= avail[i] && p.canPlace(s, i, -1) }
 		for _, i := range prev {
@@ -1239,16 +1248,11 @@ func (p *planner) fillAll() {
 		return best
 	}
 	for s := range NumSlots {
-		cur = cur[:0]
-		here = here[:0]
-		if !p.lost[s] && p.cnt[s] < p.k {
-			for _, i := range p.live {
-				if p.canPlace(s, i, -1) {
-					here = append(here, i)
-				}
-			}
+		cur, here = cur[:0], here[:0]
+		if needs(s) {
+			here = placeable(s, here)
 		}
-		for !p.lost[s] && p.cnt[s] < p.k {
+		for needs(s) {
 			r := -1
 			if p.under > 0 {
 				if r = urgent(s); r < 0 {
