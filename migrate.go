@@ -100,6 +100,10 @@ func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
 	}
 }
 
+// testHookRoute, set by tests, runs in route between reading the table and
+// the slot's move: where a table adopted concurrently lands.
+var testHookRoute atomic.Pointer[func(cn *clusterNode, slot int)]
+
 // testHookObserve, set by tests before a cluster starts, sees every write
 // a node's store makes, on primaries and replicas alike.
 var testHookObserve atomic.Pointer[func(cn *clusterNode, slot int, op WriteOp, key string, e *entry)]
@@ -164,6 +168,9 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 		t, _ := cn.current()
 		p, owned := t.Primary(slot)
 		mine := owned && p.ID == cn.id
+		if h := testHookRoute.Load(); h != nil {
+			(*h)(cn, slot)
+		}
 		m := cn.moves[slot].Load()
 		if m != nil && !m.out && !mine {
 			if m.state.Load() == moveImported {
@@ -201,6 +208,16 @@ func (cn *clusterNode) route(c *conn, cmd *command, args [][]byte) bool {
 			return false
 		}
 		if cn.enter(c, slot) {
+			if cur, _ := cn.current(); cur != t {
+				// A table adopted since t was read may have taken the slot
+				// away and dropped its data, ending its handoff (m, read
+				// after t, is then nil): the command would run on an empty
+				// slot this node no longer leads. The slot's handoff ends
+				// only after the swap, so an unchanged table means the
+				// move states read are current. Route again.
+				c.release()
+				continue
+			}
 			return true
 		}
 		if m == nil || !m.out {

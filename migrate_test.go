@@ -655,3 +655,77 @@ func TestLeaveAgainAfterLeft(t *testing.T) {
 	_, err = nn.do(ctx, "CHKV.HEARTBEAT", "dn3", "0")
 	require.NoError(t, err)
 }
+
+// withOwners returns a copy of t, one version newer, in which slot's owners
+// are ids (primary first).
+func withOwners(t *Table, slot int, ids ...NodeID) *Table {
+	n := *t
+	n.own = slices.Clone(t.own)
+	n.Version++
+	row := n.ownRow(slot)
+	for i := range row {
+		row[i] = 0
+	}
+	for i, id := range ids {
+		row[i] = uint16(slices.IndexFunc(n.Members, func(m Member) bool { return m.ID == id }))
+	}
+	n.cnt[slot] = uint8(len(ids))
+	return &n
+}
+
+// TestRouteTableAdoptedMidRoute: a node that handed a slot off adopts the
+// table flipping it while a command for the slot is being routed, between
+// reading the table (which still names the node primary) and the slot's
+// move (which the adoption ended). The command must be redirected, not run
+// on the slot the node no longer leads: there it found the data dropped
+// and answered INCR with 1 (seed 50168 of the seeded schedules), or, where
+// the node stays a replica, was acknowledged without reaching the new
+// primary.
+func TestRouteTableAdoptedMidRoute(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		replica  bool // the flip keeps the node as the slot's replica
+		wantData bool
+	}{{"dropped", false, false}, {"kept as replica", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClusterT(t, func(cfg *ClusterConfig) { cfg.DataNodes = 2; cfg.Replicas = 1 })
+			tr := c.Transport()
+			a, b := c.DataNodes()[0], c.DataNodes()[1]
+			table := c.NameNode().Table()
+			key, slot := keyOn(t, func(s int) bool { p, _ := table.Primary(s); return p.ID == a.ID() })
+			for range 5 {
+				if _, err := call(t, tr, a.Addr(), "INCR", key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cn := a.cluster
+			cur, _ := cn.current()
+			// a handed the slot off to b, as the end of a promotion does.
+			m := &slotMove{out: true, peerID: b.ID(), peerAddr: b.Addr(), thawed: make(chan struct{})}
+			m.state.Store(moveHandedOff)
+			cn.moves[slot].Store(m)
+			cn.stats.slotsOut.Add(1)
+			next := withOwners(cur, slot, b.ID())
+			if tc.replica {
+				next = withOwners(cur, slot, b.ID(), a.ID())
+			}
+			var once sync.Once
+			hook := func(hc *clusterNode, s int) {
+				if hc == cn && s == slot {
+					once.Do(func() { cn.adopt(next) })
+				}
+			}
+			testHookRoute.Store(&hook)
+			defer testHookRoute.Store(nil)
+			r, err := call(t, tr, a.Addr(), "INCR", key)
+			if err == nil {
+				t.Fatalf("INCR on the node that handed the slot off ran there and answered %v", r)
+			}
+			wantError(t, err, fmt.Sprintf("MOVED %d %s", slot, b.Addr()))
+			testHookRoute.Store(nil)
+			if got := cn.d.store.hasKey([]byte(key)); got != tc.wantData {
+				t.Errorf("the node holds the key after the flip: %v; want %v", got, tc.wantData)
+			}
+		})
+	}
+}

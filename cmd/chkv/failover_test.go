@@ -98,9 +98,44 @@ func (r *retriedIncrs) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
+// answeredBy remembers which node last answered a command on a key, so a
+// test can name the node that served a wrong reply.
+type answeredBy struct{ m sync.Map } // key -> node address
+
+func (a *answeredBy) hook(addr string) redis.Hook { return answeredHook{a, addr} }
+
+func (a *answeredBy) node(key string) string {
+	v, _ := a.m.Load(key)
+	s, _ := v.(string)
+	return s
+}
+
+type answeredHook struct {
+	a    *answeredBy
+	addr string
+}
+
+func (h answeredHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h answeredHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h answeredHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if len(cmd.Args()) >= 2 {
+			h.a.m.Store(fmt.Sprint(cmd.Args()[1]), h.addr)
+		}
+		return err
+	}
+}
+
 // failoverWriter writes its own keys and remembers what was acknowledged.
 type failoverWriter struct {
 	id        int
+	by        *answeredBy
+	bad       chan<- string
 	mu        sync.Mutex
 	str       int64 // last acknowledged SET value of fs:<id>
 	ctr       int64 // acknowledged INCRs of fc:<id>
@@ -130,8 +165,11 @@ func (w *failoverWriter) run(ctx context.Context, rc *redis.ClusterClient) {
 			w.ctrFailed++
 			w.mu.Unlock()
 		}
-		err = rc.RPush(ctx, "fl:{"+k+"}", i).Err()
+		n, err := rc.RPush(ctx, "fl:{"+k+"}", i).Result()
 		w.mu.Lock()
+		if err == nil && n == 1 && slices.Contains(w.pushAck, true) {
+			w.bad <- fmt.Sprintf("%s: RPUSH of %d made a new list on %s at %s, after an acknowledged push", "fl:{"+k+"}", i, w.by.node("fl:{"+k+"}"), time.Now().Format("15:04:05.000"))
+		}
 		w.pushed = append(w.pushed, i)
 		w.pushAck = append(w.pushAck, err == nil)
 		w.mu.Unlock()
@@ -152,6 +190,8 @@ func (w *failoverWriter) casIncr(ctx context.Context, rc *redis.ClusterClient, k
 	} else if err != nil && err != redis.Nil {
 		w.note(err, func() {})
 		return
+	} else if err == redis.Nil && w.cas > 0 {
+		w.bad <- fmt.Sprintf("%s: CHKV.GETV answered nil on %s at %s, after %d acknowledged CHKV.SETV", key, w.by.node(key), time.Now().Format("15:04:05.000"), w.cas)
 	}
 	nv, err := rc.Do(ctx, "CHKV.SETV", key, n+1, ver).Uint64()
 	if err != nil && strings.HasPrefix(err.Error(), "VERSION ") {
@@ -309,7 +349,8 @@ func failoverKill9(t *testing.T, bin, hb string) {
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
 	defer rc.Close()
 	retried := &retriedIncrs{}
-	rc.OnNewNode(func(c *redis.Client) { c.AddHook(retried) })
+	by := &answeredBy{}
+	rc.OnNewNode(func(c *redis.Client) { c.AddHook(retried); c.AddHook(by.hook(c.Options().Addr)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	writers := make([]*failoverWriter, 16)
@@ -317,7 +358,7 @@ func failoverKill9(t *testing.T, bin, hb string) {
 	var reads atomic.Int64
 	bad := make(chan string, 1000)
 	for i := range writers {
-		writers[i] = &failoverWriter{id: i, retried: retried}
+		writers[i] = &failoverWriter{id: i, retried: retried, by: by, bad: bad}
 		wg.Go(func() { writers[i].run(ctx, rc) })
 		wg.Go(func() { writers[i].read(ctx, rc, &reads, bad) })
 	}
