@@ -1122,6 +1122,12 @@ func (cn *clusterNode) importBegin(source NodeID, slots []int) ([]slotImport, er
 		if p, ok := t.Primary(s); ok && p.ID == cn.id {
 			return nil, fmt.Errorf("chkv: slot %d is served here (table version %d)", s, t.Version)
 		}
+		if t.holds(s, cn.id) {
+			// An in-sync replica: its copy must not be dropped for a new
+			// one. A NameNode copying here has a newer table that took
+			// this node out (it pushes it; the batch is retried).
+			return nil, fmt.Errorf("chkv: slot %d: a copy in sync is held here (table version %d)", s, t.Version)
+		}
 		if m := cn.moves[s].Load(); m != nil && m.out {
 			return nil, fmt.Errorf("chkv: slot %d is moving out of here", s)
 		}

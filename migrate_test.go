@@ -729,3 +729,32 @@ func TestRouteTableAdoptedMidRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestImportBeginRefusedOnCopyInSync: a replica named in the slot's owner
+// list refuses to begin a copy of that slot, which would first drop the
+// copy it holds (a cut copy then left it empty while the table still
+// named it in sync): the NameNode copies only to nodes its newer table
+// took out, and retries once the node has that table.
+func TestImportBeginRefusedOnCopyInSync(t *testing.T) {
+	c := NewClusterT(t, func(cfg *ClusterConfig) { cfg.DataNodes = 2; cfg.Replicas = 1 })
+	tr := c.Transport()
+	a, b := c.DataNodes()[0], c.DataNodes()[1]
+	table := c.NameNode().Table()
+	key, slot := keyOn(t, func(s int) bool {
+		p, _ := table.Primary(s)
+		return p.ID == a.ID() && table.holds(s, b.ID())
+	})
+	if _, err := call(t, tr, a.Addr(), "SET", key, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if !b.cluster.d.store.hasKey([]byte(key)) {
+		t.Fatal("the replica does not hold the acknowledged key")
+	}
+	_, err := call(t, tr, b.Addr(), "CHKV.IMPORT", "BEGIN", string(a.ID()), strconv.Itoa(slot))
+	if err == nil || !strings.Contains(err.Error(), "a copy in sync is held here") {
+		t.Fatalf("CHKV.IMPORT BEGIN on an in-sync replica: %v; want it refused", err)
+	}
+	if !b.cluster.d.store.hasKey([]byte(key)) {
+		t.Fatal("the refused copy dropped the replica's data")
+	}
+}
