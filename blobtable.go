@@ -109,27 +109,36 @@ func (t *blobTable) get(k []byte) (string, bool) {
 	return v, true
 }
 
-// set makes k hold v (both copied) and reports whether k is new.
-func (t *blobTable) set(k, v []byte) bool {
+// set makes k hold v (both copied) and reports whether k is new, and if
+// not the length of the value it replaced: one probe for both, where a get
+// before the set took two (a third of HSET's time on a 100,000-field hash
+// went to probing).
+func (t *blobTable) set(k, v []byte) (isNew bool, oldLen int) {
 	i, tag, ok := t.find(k)
+	if ok {
+		_, old := blobKV(t.slots[i])
+		oldLen = len(old)
+	}
 	t.slots[i], t.tags[i] = makeBlob(k, v), tag
 	if ok {
-		return false
+		return false, oldLen
 	}
 	t.n++
 	if t.n > len(t.slots)*3/4 {
 		t.resize(2 * len(t.slots))
 	}
-	return true
+	return true, 0
 }
 
-// del removes k and reports whether it was there. The entries after it in
-// its run move back where their home allows, so lookups need no markers.
-func (t *blobTable) del(k []byte) bool {
+// del removes k and reports whether it was there, and the length of its
+// value. The entries after it in its run move back where their home
+// allows, so lookups need no markers.
+func (t *blobTable) del(k []byte) (bool, int) {
 	i, _, ok := t.find(k)
 	if !ok {
-		return false
+		return false, 0
 	}
+	_, old := blobKV(t.slots[i])
 	mask := len(t.slots) - 1
 	for j := (i + 1) & mask; t.tags[j] != 0; j = (j + 1) & mask {
 		jk, _ := blobKV(t.slots[j])
@@ -146,7 +155,7 @@ func (t *blobTable) del(k []byte) bool {
 	if len(t.slots) > 64 && t.n < len(t.slots)/8 {
 		t.resize(len(t.slots) / 2)
 	}
-	return true
+	return true, len(old)
 }
 
 // resize moves every entry to a table of size slots.

@@ -23,14 +23,18 @@ func TestBlobTableRapid(t *testing.T) {
 			"set": func(t *rapid.T) {
 				k := key.Draw(t, "key")
 				v := strings.Repeat("v", rapid.IntRange(0, 200).Draw(t, "vlen"))
-				_, had := model[k]
-				require.Equal(t, !had, tab.set([]byte(k), []byte(v)))
+				old, had := model[k]
+				isNew, oldLen := tab.set([]byte(k), []byte(v))
+				require.Equal(t, !had, isNew)
+				require.Equal(t, len(old), oldLen)
 				model[k] = v
 			},
 			"del": func(t *rapid.T) {
 				k := key.Draw(t, "key")
-				_, had := model[k]
-				require.Equal(t, had, tab.del([]byte(k)))
+				old, had := model[k]
+				ok, oldLen := tab.del([]byte(k))
+				require.Equal(t, had, ok)
+				require.Equal(t, len(old), oldLen)
 				delete(model, k)
 			},
 			"fill": func(t *rapid.T) {
@@ -42,7 +46,8 @@ func TestBlobTableRapid(t *testing.T) {
 			"drain": func(t *rapid.T) {
 				for k := range model {
 					if rapid.Bool().Draw(t, "drop "+k) {
-						require.True(t, tab.del([]byte(k)))
+						ok, _ := tab.del([]byte(k))
+						require.True(t, ok)
 						delete(model, k)
 					}
 				}

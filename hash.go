@@ -94,11 +94,13 @@ func (h *hashValue) set(field, value []byte) bool {
 		h.convert()
 	}
 	if h.m != nil {
-		if old, had := h.m.get(field); had {
-			h.bytes -= int64(len(field) + len(old))
+		isNew, oldLen := h.m.set(field, value)
+		if isNew {
+			h.bytes += int64(len(field) + len(value))
+		} else {
+			h.bytes += int64(len(value) - oldLen)
 		}
-		h.bytes += int64(len(field) + len(value))
-		return h.m.set(field, value)
+		return isNew
 	}
 	f, v := fieldValue(field, value)
 	if i := h.find(field); i >= 0 {
@@ -126,10 +128,9 @@ func (h *hashValue) convert() {
 // del removes field and reports whether it was there.
 func (h *hashValue) del(field []byte) bool {
 	if h.m != nil {
-		v, ok := h.m.get(field)
+		ok, oldLen := h.m.del(field)
 		if ok {
-			h.bytes -= int64(len(field) + len(v))
-			h.m.del(field)
+			h.bytes -= int64(len(field) + oldLen)
 		}
 		return ok
 	}
