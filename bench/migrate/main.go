@@ -39,6 +39,23 @@ type loadStats struct {
 	name              string
 	ok, errs, corrupt atomic.Int64
 	firstErr          atomic.Pointer[string]
+	maxSet, slowSets  atomic.Int64 // longest SET (ns); SETs over slowSet (a frozen slot's wait)
+}
+
+// slowSet is the SET latency reported as a stall: far above a loopback
+// round trip, well below the 2 s a frozen slot may hold a command.
+const slowSet = 50 * time.Millisecond
+
+func (s *loadStats) noteSet(d time.Duration) {
+	for {
+		m := s.maxSet.Load()
+		if int64(d) <= m || s.maxSet.CompareAndSwap(m, int64(d)) {
+			break
+		}
+	}
+	if d > slowSet {
+		s.slowSets.Add(1)
+	}
 }
 
 func (s *loadStats) fail(err error) {
@@ -181,7 +198,8 @@ func printMove(after map[string]int64, newID string, m chkv.MigrationStatus, wal
 func report(stats ...*loadStats) error {
 	bad := false
 	for _, s := range stats {
-		fmt.Printf("%s: %d requests, %d errors, %d wrong values\n", s.name, s.ok.Load(), s.errs.Load(), s.corrupt.Load())
+		fmt.Printf("%s: %d requests, %d errors, %d wrong values; longest SET %.1f ms, %d SETs over %v\n", s.name, s.ok.Load(), s.errs.Load(), s.corrupt.Load(),
+			float64(s.maxSet.Load())/1e6, s.slowSets.Load(), slowSet)
 		if p := s.firstErr.Load(); p != nil {
 			fmt.Printf("  first error: %s\n", *p)
 		}
@@ -306,7 +324,10 @@ func runLoad(ctx context.Context, stop chan struct{}, s *loadStats, worker, keys
 		}
 		k := "w:" + strconv.Itoa(worker) + ":" + strconv.Itoa(i%1000)
 		v := strconv.Itoa(i)
-		if err := set(k, v); err != nil {
+		t := time.Now()
+		err := set(k, v)
+		s.noteSet(time.Since(t))
+		if err != nil {
 			s.fail(fmt.Errorf("SET %s: %w", k, err))
 			continue
 		}
