@@ -662,3 +662,47 @@ func TestAOFRecordThatDoesNotApply(t *testing.T) {
 		t.Fatalf("--aof-load-truncated: %d keys, %v; want the 3 before the bad record", got, err)
 	}
 }
+
+// TestAOFLogKeyCount checks the count of keys a log creates, which sizes
+// the slots' maps before a log is replayed after a kill -9: distinct keys,
+// not records (a key written again and again is one key).
+func TestAOFLogKeyCount(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := runDisk(t, dir, func(c *DataNodeConfig) { c.AppendFsync = FsyncNo })
+	rc := newGoRedis(t, d)
+	count := func() (n int) {
+		keys := make([]int32, NumSlots)
+		countLogKeys(filepath.Join(crashCopy(t, dir), logName(1)), keys)
+		for _, k := range keys {
+			n += int(k)
+		}
+		return n
+	}
+	write := func(n int, key func(i int) string) {
+		t.Helper()
+		for i := 0; i < n; i += 1000 {
+			if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for j := i; j < min(i+1000, n); j++ {
+					p.Set(ctx, key(j), j, 0)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(20000, func(i int) string { return "k" + strconv.Itoa(i) })
+	within := func(got, want int) bool { return got >= want*95/100 && got <= want*105/100+NumSlots/64 }
+	if got := count(); !within(got, 20000) {
+		t.Fatalf("a log of 20,000 distinct keys counts %d", got)
+	}
+	// 60,000 more writes of 300 keys: the log holds 80,000 records of 20,300 keys.
+	write(60000, func(i int) string { return "hot" + strconv.Itoa(i%300) })
+	if got := count(); !within(got, 20300) {
+		t.Fatalf("a log of 80,000 writes of 20,300 keys counts %d", got)
+	}
+	if n := int(d.Store().Keys()); n != 20300 {
+		t.Fatalf("the node holds %d keys", n)
+	}
+}

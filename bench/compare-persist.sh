@@ -8,6 +8,9 @@
 # DIR the directory the files go to (default a temporary one: put it on the disk you care about);
 # REWRITE=0 turns both servers' automatic compaction off, so each loads its plain command log
 # (default 100: Redis rewrites into an RDB preamble, chkv into a snapshot, past 64 MiB).
+# STOP=kill stops both servers after the load with kill -9 (once neither is compacting) instead of
+# SIGTERM, so each restart recovers a crashed server's files (chkv compacts at a clean stop).
+# ROUNDS 0 skips the SET benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -16,6 +19,7 @@ N=${2:-100000}
 KEYS=${KEYS:-1000000}
 FSYNCS=${FSYNCS:-everysec always}
 REWRITE=${REWRITE:-100}
+STOP=${STOP:-term}
 CREWRITE=$REWRITE; [ "$REWRITE" = 0 ] && CREWRITE=-1
 TMP=$(mktemp -d ${DIR:+-p "$DIR"})
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
@@ -41,6 +45,11 @@ start_chkv() {
   CPID=$!
 }
 stop() { kill $1; wait $1 2>/dev/null || true; }
+# crash PORT PID: kill -9 once the server on PORT is not compacting.
+crash() {
+  for _ in $(seq 6000); do redis-cli -p $1 info persistence | grep -q '^aof_rewrite_in_progress:0' && break; sleep 0.1; done
+  kill -9 $2; wait $2 2>/dev/null || true
+}
 
 echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  keys: $KEYS  rewrite: $REWRITE  fs: $(df -T "$TMP" | awk 'NR==2 {print $2}')  load: $(cut -d' ' -f1 /proc/loadavg)"
 for F in $FSYNCS; do
@@ -55,14 +64,16 @@ for F in $FSYNCS; do
       done
     done
   done
-  echo
-  echo "== appendfsync $F: SET, 50 clients"
-  printf "| %-9s | %12s | %12s | %10s |\n" pipeline "redis req/s" "chkv req/s" chkv/redis
-  printf "|-----------|--------------|--------------|------------|\n"
-  for P in 1 16; do
-    r=$(echo "${R[redis|$P]}" | median); c=$(echo "${R[chkv|$P]}" | median)
-    printf "| -P %-6s | %12.0f | %12.0f | %9.2fx |\n" $P $r $c $(echo "$c / $r" | bc -l)
-  done
+  if [ "$ROUNDS" -gt 0 ]; then
+    echo
+    echo "== appendfsync $F: SET, 50 clients"
+    printf "| %-9s | %12s | %12s | %10s |\n" pipeline "redis req/s" "chkv req/s" chkv/redis
+    printf "|-----------|--------------|--------------|------------|\n"
+    for P in 1 16; do
+      r=$(echo "${R[redis|$P]}" | median); c=$(echo "${R[chkv|$P]}" | median)
+      printf "| -P %-6s | %12.0f | %12.0f | %9.2fx |\n" $P $r $c $(echo "$c / $r" | bc -l)
+    done
+  fi
   # Load: both servers get KEYS fresh keys, then restart over their files.
   for port in $RPORT $CPORT; do
     redis-cli -p $port flushall >/dev/null
@@ -74,9 +85,9 @@ for i in range(n):
     out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, val))
 PY
   done
-  stop $RPID; stop $CPID
+  if [ "$STOP" = kill ]; then crash $RPORT $RPID; crash $CPORT $CPID; else stop $RPID; stop $CPID; fi
   echo
-  echo "== appendfsync $F: restart with $KEYS keys of 100 bytes (files: redis $(du -sm "$TMP/redis-$F" | cut -f1) MiB, chkv $(du -sm "$TMP/chkv-$F" | cut -f1) MiB)"
+  echo "== appendfsync $F: restart after $([ "$STOP" = kill ] && echo "kill -9" || echo SIGTERM) with $KEYS keys of 100 bytes (files: redis $(du -sm "$TMP/redis-$F" | cut -f1) MiB, chkv $(du -sm "$TMP/chkv-$F" | cut -f1) MiB)"
   printf "| %-6s | %9s | %10s | %12s | %8s |\n" server keys "load ms" "load CPU ms" "RSS MiB"
   printf "|--------|-----------|------------|--------------|----------|\n"
   for srv in redis chkv; do
