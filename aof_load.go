@@ -587,13 +587,13 @@ func (s *Store) clearForReload() {
 // records of a slot depend on each other only. The reading goroutine
 // copies them into batches, one per worker.
 type parallelLoad struct {
-	s       *Store
-	hints   *loadHints
-	work    []chan *loadBatch
-	cur     []*loadBatch
-	free    chan *loadBatch
-	wg      sync.WaitGroup // batches handed to workers and not applied yet
-	failed  atomic.Bool    // a record did not apply
+	s      *Store
+	hints  *loadHints
+	work   []chan *loadBatch
+	cur    []*loadBatch
+	free   chan *loadBatch
+	wg     sync.WaitGroup // batches handed to workers and not applied yet
+	failed atomic.Bool    // a record did not apply
 }
 
 // loadBatch is records for a worker: their payloads back to back in buf,
