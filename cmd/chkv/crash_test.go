@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -189,10 +188,7 @@ func TestCrashKill9(t *testing.T) {
 	if v := os.Getenv("CHKV_CRASH_FSYNC"); v != "" {
 		fsync = v
 	}
-	bin := filepath.Join(t.TempDir(), "chkv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, t.TempDir())
 	dir := t.TempDir()
 	ctx := context.Background()
 	writers := make([]*writer, 50)

@@ -31,6 +31,16 @@ type proc struct {
 
 // startProc runs bin with args and waits for the line matching ready,
 // whose first group is the address the process listens on.
+// buildBinary builds the chkv binary into dir and returns its path.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "chkv")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 func startProc(t *testing.T, bin string, ready *regexp.Regexp, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -311,10 +321,7 @@ func TestFailoverKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
 	}
-	bin := filepath.Join(t.TempDir(), "chkv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, t.TempDir())
 	t.Run("heartbeat 100ms", func(t *testing.T) { failoverKill9(t, bin, "100ms") })
 	t.Run("default settings", func(t *testing.T) { failoverKill9(t, bin, "") })
 }

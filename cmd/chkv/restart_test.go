@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -129,10 +128,7 @@ func TestClusterRestartKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
 	}
-	bin := filepath.Join(t.TempDir(), "chkv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, t.TempDir())
 	t.Run("replicas 0, restarted at once", func(t *testing.T) { clusterRestartKill9(t, bin, 0, false) })
 	t.Run("replicas 0, restarted once down", func(t *testing.T) { clusterRestartKill9(t, bin, 0, true) })
 	t.Run("replicas 1, restarted after failover", func(t *testing.T) { clusterRestartKill9(t, bin, 1, true) })

@@ -73,10 +73,7 @@ func TestSecureClusterCLI(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte("cli-s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "chkv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 	tlsArgs := []string{"--tls-cert", filepath.Join(dir, "node.pem"), "--tls-key", filepath.Join(dir, "node-key.pem"),
 		"--tls-ca", filepath.Join(dir, "ca.pem")}
 	sec := append([]string{"--cluster-secret-file", secretFile}, tlsArgs...)
