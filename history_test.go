@@ -998,6 +998,9 @@ func (n *nemesis) join(ctx context.Context) error {
 	if n.h.cfg.replicas > 0 {
 		choice = n.rng.IntN(5)
 	}
+	if os.Getenv("CHKV_HISTORY_FAULT") == "copycut" {
+		choice = 1
+	}
 	switch choice {
 	case 0:
 		return n.killJoining(ctx, d)
@@ -1206,7 +1209,11 @@ func (n *nemesis) cutCopy(ctx context.Context, id NodeID) error {
 		return historySleep(ctx, lo+time.Duration(n.rng.Int64N(int64(hi-lo))))
 	}
 	var err error
-	switch r := n.rng.IntN(6); {
+	r := n.rng.IntN(6)
+	if os.Getenv("CHKV_HISTORY_FAULT") == "copycut" {
+		r = 5
+	}
+	switch {
 	case n.h.cfg.clientCuts && (r < 4 || n.clientCuts == 0):
 		n.cl.Network().DelayLink(string(src), ClientNode, 5*time.Millisecond)
 		if err := historySleep(ctx, 10*time.Millisecond); err != nil {

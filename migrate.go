@@ -1056,7 +1056,7 @@ func cmdImport(c *conn, args [][]byte) {
 			c.w.ok()
 		}
 	case eqFold(args[1], "data") && len(args) == 3:
-		err = cn.importData(args[2])
+		err = cn.importData(c, args[2])
 		if err == nil {
 			c.w.ok()
 		}
@@ -1079,7 +1079,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "replica") && len(args) >= 3:
 		var slots []int
 		if slots, err = parseSlots(args[2:]); err == nil {
-			err = cn.importReplica(slots)
+			err = cn.importReplica(c, slots)
 		}
 		if err == nil {
 			c.w.ok()
@@ -1089,7 +1089,7 @@ func cmdImport(c *conn, args [][]byte) {
 		var keep []Member
 		if slots, err = parseSlots(args[3:]); err == nil {
 			if keep, err = cn.resolveReplicas(strings.Split(string(args[2]), ",")); err == nil {
-				err = cn.importEnd(slots, true)
+				err = cn.importEnd(c, slots, true)
 			}
 		}
 		if err == nil {
@@ -1101,7 +1101,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case (eqFold(args[1], "commit") || eqFold(args[1], "abort")) && len(args) >= 3:
 		var slots []int
 		if slots, err = parseSlots(args[2:]); err == nil {
-			err = cn.importEnd(slots, eqFold(args[1], "commit"))
+			err = cn.importEnd(c, slots, eqFold(args[1], "commit"))
 		}
 		if err == nil {
 			c.w.ok()
@@ -1158,8 +1158,28 @@ type slotImport struct {
 // noteImports remembers the imports a BEGIN or PROMOTE of c started: if c
 // closes before they commit or abort, they are abandoned (abandonImports).
 func (c *conn) noteImports(imps []slotImport, err error) error {
-	c.imports = append(c.imports, imps...)
+	if len(imps) > 0 && c.imports == nil {
+		c.imports = make(map[int]*slotMove, len(imps))
+	}
+	for _, imp := range imps {
+		c.imports[imp.slot] = imp.m
+	}
 	return err
+}
+
+// importOf returns slot s's import when this connection began it and it is
+// still the slot's move, else nil. Every later step of a copy (DATA,
+// DIGEST, REPLICA, COMMIT, ABORT) acts only on its own connection's
+// imports: a request of an earlier, abandoned attempt that a partition
+// held back and delivered late (as TCP retransmits once a link heals) must
+// not touch the attempt that replaced it. An ABORT so delivered cleared a
+// slot whose new copy had committed, and the node then led it empty.
+func (c *conn) importOf(s int) *slotMove {
+	m := c.imports[s]
+	if m == nil || c.d.cluster.moves[s].Load() != m {
+		return nil
+	}
+	return m
 }
 
 // abandonImports aborts the imports c began that neither committed nor
@@ -1170,9 +1190,9 @@ func (c *conn) abandonImports() {
 		return
 	}
 	cn := c.d.cluster
-	for _, imp := range c.imports {
-		if imp.m.state.Load() == moveImporting {
-			cn.abortImport(imp.slot, imp.m)
+	for s, m := range c.imports {
+		if m.state.Load() == moveImporting {
+			cn.abortImport(s, m)
 		}
 	}
 	c.imports = nil
@@ -1215,16 +1235,16 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int) ([]slotImport, 
 
 // importReplica ends the copy of slots as a new replica: the data stays,
 // not served, and the primary's stream keeps it current.
-func (cn *clusterNode) importReplica(slots []int) error {
+func (cn *clusterNode) importReplica(c *conn, slots []int) error {
 	now := time.Now().UnixNano()
 	for _, s := range slots {
-		m := cn.moves[s].Load()
-		if m == nil || m.out || m.state.Load() != moveImporting {
+		m := c.importOf(s)
+		if m == nil || m.state.Load() != moveImporting {
 			return fmt.Errorf("chkv: slot %d is not being imported", s)
 		}
 	}
 	for _, s := range slots {
-		m := cn.moves[s].Load()
+		m := c.importOf(s)
 		cn.replicaSince[s].Store(now)
 		if cn.moves[s].CompareAndSwap(m, nil) {
 			cn.stats.slotsIn.Add(-1)
@@ -1270,7 +1290,7 @@ func (cn *clusterNode) keepReplicas(keep []Member, slots []int) {
 }
 
 // importData applies a DATA request's records to slots being imported.
-func (cn *clusterNode) importData(b []byte) error {
+func (cn *clusterNode) importData(c *conn, b []byte) error {
 	st := cn.d.store
 	d := recordDecoder{b: b}
 	var rec record
@@ -1289,7 +1309,7 @@ func (cn *clusterNode) importData(b []byte) error {
 			}
 			locked = rec.slot
 			st.slot(locked).mu.Lock()
-			if m = cn.moves[locked].Load(); m == nil || m.out || m.state.Load() != moveImporting {
+			if m = c.importOf(locked); m == nil || m.state.Load() != moveImporting {
 				return fmt.Errorf("chkv: slot %d is not being imported", locked)
 			}
 		}
@@ -1331,8 +1351,8 @@ func (cn *clusterNode) importDigest(c *conn, args [][]byte) error {
 		if err1 != nil || err2 != nil || s < 0 || s >= NumSlots {
 			return errors.New("chkv: bad slot or sequence")
 		}
-		m := cn.moves[s].Load()
-		if m == nil || m.out || m.state.Load() != moveImporting {
+		m := c.importOf(s)
+		if m == nil || m.state.Load() != moveImporting {
 			return fmt.Errorf("chkv: slot %d is not being imported", s)
 		}
 		ps = append(ps, pair{s, seq, m})
@@ -1369,10 +1389,10 @@ func (cn *clusterNode) abortImport(s int, m *slotMove) {
 // importEnd commits (the slots are served to ASKING clients until the
 // table gives them to this node) or abandons (their data is dropped) the
 // import of slots.
-func (cn *clusterNode) importEnd(slots []int, commit bool) error {
+func (cn *clusterNode) importEnd(c *conn, slots []int, commit bool) error {
 	for _, s := range slots {
-		m := cn.moves[s].Load()
-		if m == nil || m.out {
+		m := c.importOf(s)
+		if m == nil {
 			if commit {
 				return fmt.Errorf("chkv: slot %d is not being imported", s)
 			}

@@ -758,3 +758,59 @@ func TestImportBeginRefusedOnCopyInSync(t *testing.T) {
 		t.Fatal("the refused copy dropped the replica's data")
 	}
 }
+
+// TestImportStaleRequestOfEarlierAttempt: a copy abandoned by its source
+// (a partition cut it) is retried on a new connection; requests of the
+// first attempt that the partition held back arrive once the link heals,
+// as TCP retransmits them. They must not touch the attempt that replaced
+// it: a late ABORT cleared the slot after the new copy had committed, and
+// the node went on to lead the slot without its keys.
+func TestImportStaleRequestOfEarlierAttempt(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 2; c.Replicas = 0 })
+	ctx := context.Background()
+	d := cl.DataNode("dn1")
+	dial := func() *Client {
+		c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	tb := cl.NameNode().Table()
+	key, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == "dn2"
+	})
+	s := strconv.Itoa(slot)
+	record := func(v string) []byte {
+		var enc recordEncoder
+		enc.entry(slot, key, &entry{kind: kindString, str: []byte(v), version: 7})
+		return slices.Clone(enc.buf)
+	}
+	first, second := dial(), dial()
+	_, err := first.Do(ctx, "CHKV.IMPORT", "BEGIN", "dn2", s)
+	require.NoError(t, err)
+	_, err = first.Do(ctx, "CHKV.IMPORT", "DATA", record("old"))
+	require.NoError(t, err)
+	// The source gave up on the first attempt and copies again.
+	_, err = second.Do(ctx, "CHKV.IMPORT", "BEGIN", "dn2", s)
+	require.NoError(t, err)
+	_, err = second.Do(ctx, "CHKV.IMPORT", "DATA", record("new"))
+	require.NoError(t, err)
+
+	// The first attempt's held-back requests arrive: each is refused, and
+	// none changes the second attempt's copy.
+	_, err = first.Do(ctx, "CHKV.IMPORT", "DATA", record("stale"))
+	require.ErrorContains(t, err, "not being imported")
+	_, err = first.Do(ctx, "CHKV.IMPORT", "COMMIT", s)
+	require.ErrorContains(t, err, "not being imported")
+	_, err = second.Do(ctx, "CHKV.IMPORT", "COMMIT", s)
+	require.NoError(t, err)
+	_, err = first.Do(ctx, "CHKV.IMPORT", "ABORT", s)
+	require.NoError(t, err) // an ABORT of nothing of its own is a no-op
+	first.Close()           // and so is the end of its connection
+
+	m := d.cluster.moves[slot].Load()
+	require.NotNil(t, m, "the committed import is gone")
+	require.Equal(t, moveImported, m.state.Load())
+	require.True(t, d.cluster.d.store.hasKey([]byte(key)), "the committed copy lost its key")
+}

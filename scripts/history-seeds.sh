@@ -9,7 +9,9 @@
 #
 # Environment: JOBS (parallel runs, default 2), LOAD (how long the nemesis
 # starts new changes in each run, default 3s), REPLICAS (default "1 2"),
-# OUT (directory for the logs of failing seeds, default /tmp/chkv-seeds).
+# OUT (directory for the logs of failing seeds, default /tmp/chkv-seeds);
+# CHKV_HISTORY_FAULT=copycut makes the fault of every join a partition
+# between a copy's source and target (the class that found the late ABORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${1:-1000}
