@@ -939,39 +939,43 @@ func moreEdgeCases() []diffCase {
 
 // wakeUpCases block clients on connections 1 and 2 and wake them from
 // connection 0: who is served, with which element, in which order, and what
-// the pushing client and the list see afterwards.
+// the pushing client and the list see afterwards. A client that must be
+// woken blocks for 10 s (the push comes at once, so passing runs do not
+// wait): each step runs on redis-server and then on chkv, so one server's
+// block lasts while the other's steps run, and with 2 s a -race run at load
+// 18 saw redis-server's BLMOVE time out before its push came.
 func wakeUpCases() []diffCase {
 	return []diffCase{
-		dc("wake/rpush", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1), "LLEN l", "EXISTS l"),
-		dc("wake/lpush-several", sendOn(1, "BLPOP l 2"), blockedClients(1), "LPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
-		dc("wake/brpop-rpush-several", sendOn(1, "BRPOP l 2"), blockedClients(1), "RPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
-		dc("wake/clients-in-order", sendOn(1, "BLPOP l 2"), blockedClients(1), sendOn(2, "BLPOP l 2"), blockedClients(2),
+		dc("wake/rpush", sendOn(1, "BLPOP l 10"), blockedClients(1), "RPUSH l a", recvOn(1), "LLEN l", "EXISTS l"),
+		dc("wake/lpush-several", sendOn(1, "BLPOP l 10"), blockedClients(1), "LPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/brpop-rpush-several", sendOn(1, "BRPOP l 10"), blockedClients(1), "RPUSH l a b c", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/clients-in-order", sendOn(1, "BLPOP l 10"), blockedClients(1), sendOn(2, "BLPOP l 10"), blockedClients(2),
 			"RPUSH l a b c", recvOn(1), recvOn(2), "LRANGE l 0 -1"),
-		dc("wake/one-element-two-clients", sendOn(1, "BRPOP l 2"), blockedClients(1), sendOn(2, "BRPOP l 0.2"),
+		dc("wake/one-element-two-clients", sendOn(1, "BRPOP l 10"), blockedClients(1), sendOn(2, "BRPOP l 0.2"),
 			blockedClients(2), "RPUSH l a", recvOn(1), recvOn(2), "EXISTS l"),
-		dc("wake/second-key", sendOn(1, "BLPOP l1 l2 2"), blockedClients(1), "RPUSH l2 x", recvOn(1), "EXISTS l2"),
-		dc("wake/repeated-key", sendOn(1, "BLPOP l l 2"), blockedClients(1), "RPUSH l x y", recvOn(1), "LRANGE l 0 -1"),
-		dc("wake/blmove", sendOn(1, "BLMOVE s d LEFT RIGHT 2"), blockedClients(1), "RPUSH s a b", recvOn(1),
+		dc("wake/second-key", sendOn(1, "BLPOP l1 l2 10"), blockedClients(1), "RPUSH l2 x", recvOn(1), "EXISTS l2"),
+		dc("wake/repeated-key", sendOn(1, "BLPOP l l 10"), blockedClients(1), "RPUSH l x y", recvOn(1), "LRANGE l 0 -1"),
+		dc("wake/blmove", sendOn(1, "BLMOVE s d LEFT RIGHT 10"), blockedClients(1), "RPUSH s a b", recvOn(1),
 			"LRANGE s 0 -1", "LRANGE d 0 -1"),
-		dc("wake/blmove-same-list", sendOn(1, "BLMOVE l l RIGHT LEFT 2"), blockedClients(1), "RPUSH l a b", recvOn(1),
+		dc("wake/blmove-same-list", sendOn(1, "BLMOVE l l RIGHT LEFT 10"), blockedClients(1), "RPUSH l a b", recvOn(1),
 			"LRANGE l 0 -1"),
-		dc("wake/blmove-chain", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), sendOn(2, "BLPOP d 2"),
+		dc("wake/blmove-chain", sendOn(1, "BLMOVE s d LEFT LEFT 10"), blockedClients(1), sendOn(2, "BLPOP d 10"),
 			blockedClients(2), "RPUSH s a", recvOn(1), recvOn(2), "EXISTS s d"),
-		dc("wake/blmove-wrongtype-dest", "SET d x", sendOn(1, "BLMOVE s d LEFT LEFT 2"), blockedClients(1), "RPUSH s a",
+		dc("wake/blmove-wrongtype-dest", "SET d x", sendOn(1, "BLMOVE s d LEFT LEFT 10"), blockedClients(1), "RPUSH s a",
 			recvOn(1), "LRANGE s 0 -1"),
-		dc("wake/lmove-into-watched", "RPUSH s a", sendOn(1, "BLPOP d 2"), blockedClients(1), "LMOVE s d LEFT LEFT",
+		dc("wake/lmove-into-watched", "RPUSH s a", sendOn(1, "BLPOP d 10"), blockedClients(1), "LMOVE s d LEFT LEFT",
 			recvOn(1), "EXISTS s d"),
-		dc("wake/rpoplpush-into-watched", "RPUSH s a b", sendOn(1, "BRPOP d 2"), blockedClients(1), "RPOPLPUSH s d",
+		dc("wake/rpoplpush-into-watched", "RPUSH s a b", sendOn(1, "BRPOP d 10"), blockedClients(1), "RPOPLPUSH s d",
 			recvOn(1), "LRANGE s 0 -1"),
-		dc("wake/rename-into-watched", "RPUSH tmp a b", sendOn(1, "BLPOP l 2"), blockedClients(1), "RENAME tmp l",
+		dc("wake/rename-into-watched", "RPUSH tmp a b", sendOn(1, "BLPOP l 10"), blockedClients(1), "RENAME tmp l",
 			recvOn(1), "LRANGE l 0 -1"),
 		dc("wake/set-does-not-wake", sendOn(1, "BLPOP l 0.2"), blockedClients(1), "SET l v", recvOn(1), "GET l"),
 		dc("wake/linsert-missing-does-not-wake", sendOn(1, "BLPOP l 0.1"), blockedClients(1), "LINSERT l BEFORE a b",
 			"RPUSHX l a", recvOn(1), "EXISTS l"),
 		dc("wake/timeout-then-push", sendOn(1, "BLPOP l 0.05"), recvOn(1), "RPUSH l a", "LLEN l"),
-		dc("wake/pusher-sees-length", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", "RPUSH l b", recvOn(1),
+		dc("wake/pusher-sees-length", sendOn(1, "BLPOP l 10"), blockedClients(1), "RPUSH l a", "RPUSH l b", recvOn(1),
 			"LRANGE l 0 -1"),
-		dc("wake/connection-usable-after", sendOn(1, "BLPOP l 2"), blockedClients(1), "RPUSH l a", recvOn(1),
+		dc("wake/connection-usable-after", sendOn(1, "BLPOP l 10"), blockedClients(1), "RPUSH l a", recvOn(1),
 			on(1, "PING"), on(1, "LLEN l"), blockedClients(0)),
 		dc("wake/timeout-reply-then-usable", sendOn(1, "BRPOP l 0.01"), recvOn(1), on(1, "ECHO ok")),
 	}
@@ -1056,13 +1060,13 @@ func extraCases() []diffCase {
 			"LLEN l", "LINDEX l -1", "LPOS l w", "LRANGE l 9995 -1", "LTRIM l 5000 -1", "LLEN l"),
 		dc("large/mget-1000", argv(append([]string{"MSET"}, strings.Split(strings.Repeat("k,v,", 999)+"k,w", ",")...)...),
 			argv(append([]string{"MGET"}, strings.Split(strings.Repeat("k,x,", 499)+"k,x", ",")...)...)),
-		dc("wake/flushall-while-blocked", sendOn(1, "BLPOP l 2"), blockedClients(1), "FLUSHALL", "RPUSH l a", recvOn(1)),
-		dc("wake/set-del-push", sendOn(1, "BLPOP l 2"), blockedClients(1), "SET l v", "DEL l", "RPUSH l a", recvOn(1)),
-		dc("wake/two-keys-two-clients", sendOn(1, "BLPOP a 2"), blockedClients(1), sendOn(2, "BRPOP b 2"), blockedClients(2),
+		dc("wake/flushall-while-blocked", sendOn(1, "BLPOP l 10"), blockedClients(1), "FLUSHALL", "RPUSH l a", recvOn(1)),
+		dc("wake/set-del-push", sendOn(1, "BLPOP l 10"), blockedClients(1), "SET l v", "DEL l", "RPUSH l a", recvOn(1)),
+		dc("wake/two-keys-two-clients", sendOn(1, "BLPOP a 10"), blockedClients(1), sendOn(2, "BRPOP b 10"), blockedClients(2),
 			"RPUSH b 1 2", "RPUSH a 3", recvOn(2), recvOn(1), "LRANGE b 0 -1"),
-		dc("wake/lpush-then-brpop-order", sendOn(1, "BRPOP l 2"), blockedClients(1), "LPUSH l a b c", recvOn(1),
+		dc("wake/lpush-then-brpop-order", sendOn(1, "BRPOP l 10"), blockedClients(1), "LPUSH l a b c", recvOn(1),
 			"LRANGE l 0 -1"),
-		dc("wake/blocked-client-count", sendOn(1, "BLPOP l 2"), sendOn(2, "BLMOVE s d LEFT LEFT 2"), blockedClients(2),
+		dc("wake/blocked-client-count", sendOn(1, "BLPOP l 10"), sendOn(2, "BLMOVE s d LEFT LEFT 10"), blockedClients(2),
 			"RPUSH s x", recvOn(2), blockedClients(1), "RPUSH l y", recvOn(1), blockedClients(0)),
 	}
 }
