@@ -7,6 +7,14 @@
 #
 # Usage: bench/compare-types.sh [rounds] [requests]
 # CHKV_FLAGS adds flags to `chkv server`; FIELDS sets the memory test's size.
+# PIN=1 (the default on two or more CPUs with taskset) runs both servers on
+# CPU 0 and redis-benchmark on the others, so the client and the server under
+# test do not take each other's core and each server has the same one (chkv
+# keeps the GOMAXPROCS of the machine, as unpinned); PIN=0 leaves placement
+# to the scheduler. Each round runs the two servers
+# back to back, in alternating order; the table gives, per test, the median of
+# the rounds' paired ratios and their range beside the medians of req/s and of
+# CPU per request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -33,37 +41,58 @@ declare -A CMD=(
 )
 
 declare -A U # U["server|TEST|pipeline"]: server CPU microseconds per request, one figure per round
+declare -A Q # Q["TEST|pipeline"]: chkv/redis req/s of each round (the two runs back to back)
+declare -A V # V["TEST|pipeline"]: redis/chkv CPU per request of each round
 # cpu_ticks PID prints the user and system CPU time of PID in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 
-echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
+PIN=${PIN:-auto}
+if [ "$PIN" = auto ]; then PIN=0; [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null && PIN=1; fi
+CLIENT=()
+if [ "$PIN" = 1 ]; then
+  SERVER_CPUS=0
+  export GOMAXPROCS=${GOMAXPROCS:-$(nproc)}
+  CLIENT=(taskset -c 1-$(($(nproc) - 1)))
+fi
+
+echo "redis: $(redis-server --version | awk '{print $3}')  chkv: $("$TMP/chkv" version) ${CHKV_FLAGS:-}  cpus: $(nproc)  pinned: $PIN  rounds: $ROUNDS  requests: $N  load: $(cut -d' ' -f1 /proc/loadavg)"
 start_servers
 for round in $(seq $ROUNDS); do
+  order="redis chkv"; [ $((round % 2)) = 0 ] && order="chkv redis"
   for P in 1 16; do
     for test in "${TESTS[@]}"; do
-      for srv in redis chkv; do
+      declare -A got=()
+      for srv in $order; do
         port=$RPORT; [ $srv = chkv ] && port=$CPORT
         pid=$RPID; [ $srv = chkv ] && pid=$CPID
         t0=$(cpu_ticks $pid)
-        rps=$(redis-benchmark -h 127.0.0.1 -p $port -c 50 -P $P -r 100000 -n $N -q --csv ${CMD[$test]} 2>/dev/null |
+        rps=$("${CLIENT[@]}" redis-benchmark -h 127.0.0.1 -p $port -c 50 -P $P -r 100000 -n $N -q --csv ${CMD[$test]} 2>/dev/null |
           tail -1 | awk -F, '{gsub(/"/, "", $2); print $2}')
+        us=$(echo "($(cpu_ticks $pid) - $t0) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l)
         R["$srv|$test|$P"]+="$rps "
-        U["$srv|$test|$P"]+="$(echo "($(cpu_ticks $pid) - $t0) * 1000000 / $(getconf CLK_TCK) / $N" | bc -l) "
+        U["$srv|$test|$P"]+="$us "
+        got[$srv]=$rps got[$srv.us]=$us
       done
+      Q["$test|$P"]+="$(echo "${got[chkv]} / ${got[redis]}" | bc -l) "
+      V["$test|$P"]+="$(echo "${got[redis.us]} / ${got[chkv.us]}" | bc -l) "
     done
   done
 done
-printf "| %-9s | %-8s | %12s | %12s | %10s | %13s | %12s | %10s |\n" test pipeline "redis req/s" "chkv req/s" "chkv/redis" \
-  "redis us/req" "chkv us/req" "redis/chkv"
-printf "|-----------|----------|--------------|--------------|------------|---------------|--------------|------------|\n"
+# range prints the lowest and highest of the numbers on stdin as LOW-HIGH.
+range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{l=$1} {h=$1} END {printf "%.2f-%.2f", l, h}'; }
+printf "| %-9s | %-8s | %11s | %11s | %10s | %11s | %12s | %11s | %10s | %11s |\n" test pipeline "redis req/s" "chkv req/s" \
+  "chkv/redis" "(rounds)" "redis us/req" "chkv us/req" "redis/chkv" "(rounds)"
+printf "|-----------|----------|-------------|-------------|------------|-------------|--------------|-------------|------------|-------------|\n"
 for test in "${TESTS[@]}"; do
   for P in 1 16; do
     r=$(echo "${R[redis|$test|$P]}" | median); c=$(echo "${R[chkv|$test|$P]}" | median)
     ru=$(echo "${U[redis|$test|$P]}" | median); cu=$(echo "${U[chkv|$test|$P]}" | median)
-    printf "| %-9s | -P %-5s | %12.0f | %12.0f | %9.2fx | %13.2f | %12.2f | %9.2fx |\n" $test $P $r $c \
-      $(echo "$c / $r" | bc -l) $ru $cu $(echo "$ru / $cu" | bc -l)
+    printf "| %-9s | -P %-5s | %11.0f | %11.0f | %9.2fx | %11s | %12.2f | %11.2f | %9.2fx | %11s |\n" $test $P $r $c \
+      $(echo "${Q[$test|$P]}" | median) $(echo "${Q[$test|$P]}" | range) $ru $cu \
+      $(echo "${V[$test|$P]}" | median) $(echo "${V[$test|$P]}" | range)
   done
 done
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_servers
 
 # load TYPE PORT fills one key of TYPE with $FIELDS elements through redis-cli --pipe.

@@ -76,11 +76,13 @@ rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 
 # start_servers starts redis-server and $TMP/chkv (with CHKV_FLAGS) on free
 # loopback ports (RPORT, CPORT; pids RPID, CPID) and waits until both answer.
+# SERVER_CPUS, if set, pins both to those CPUs (taskset -c LIST).
 start_servers() {
   RPORT=$(free_port); CPORT=$(free_port)
-  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
+  local pin=""; [ -n "${SERVER_CPUS:-}" ] && pin="taskset -c $SERVER_CPUS"
+  $pin redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
   RPID=$!
-  "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &
+  $pin "$TMP/chkv" server --addr 127.0.0.1:$CPORT ${CHKV_FLAGS:-} >"$TMP/chkv.log" 2>&1 &
   CPID=$!
   for p in $RPORT $CPORT; do
     for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.05; done
