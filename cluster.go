@@ -56,6 +56,8 @@ type ClusterConfig struct {
 	MaxMemory int64
 	// MaxMemoryPolicy is each DataNode's policy at the cap (DataNodeConfig.MaxMemoryPolicy).
 	MaxMemoryPolicy MaxMemoryPolicy
+	// MaxMemoryGCRoom is each DataNode's share of the cap kept free of data (DataNodeConfig.MaxMemoryGCRoom).
+	MaxMemoryGCRoom int
 	// Transport is ClusterMem (default) or ClusterTCP.
 	Transport string
 	// Port, on TCP, puts the NameNode on 127.0.0.1:Port and DataNode i on
@@ -349,7 +351,7 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 		cfg.Transport = c.net.Transport(string(id))
 	}
 	cfg.Logger = c.cfg.Logger.With("role", "datanode", "id", string(id))
-	cfg.MaxMemory, cfg.MaxMemoryPolicy = c.cfg.MaxMemory, c.cfg.MaxMemoryPolicy
+	cfg.MaxMemory, cfg.MaxMemoryPolicy, cfg.MaxMemoryGCRoom = c.cfg.MaxMemory, c.cfg.MaxMemoryPolicy, c.cfg.MaxMemoryGCRoom
 	if c.cfg.CacheMode && cfg.MaxMemoryPolicy == NoEviction {
 		cfg.MaxMemoryPolicy = AllKeysLRU // a full cache evicts instead of refusing
 	}

@@ -324,6 +324,7 @@ func cmdInfo(c *conn, args [][]byte) {
 		"maxmemory", d.store.MaxMemory(),
 		"maxmemory_human", humanBytes(d.store.MaxMemory()),
 		"maxmemory_policy", d.store.MaxMemoryPolicy(),
+		"maxmemory_data", d.store.DataCap(),
 	)
 	if want("persistence") {
 		section("Persistence", d.persistenceInfo()...)

@@ -38,6 +38,12 @@ type DataNodeConfig struct {
 	// MaxMemorySamples is how many keys eviction samples at a time.
 	// Default DefaultMaxMemorySamples (5, as Redis).
 	MaxMemorySamples int
+	// MaxMemoryGCRoom is the percentage of MaxMemory kept free of data
+	// for the garbage collector (Store.SetMaxMemoryGCRoom, 0 to 90):
+	// eviction and -OOM hold the data to the rest. 0: the data may fill
+	// the cap. The chkv binary sets 25 (--maxmemory-gc-room) and a memory
+	// limit of the cap plus 16 MiB, so the process stays near the cap.
+	MaxMemoryGCRoom int
 	// IdleTimeout closes a connection that sends nothing for this long. 0: never.
 	IdleTimeout time.Duration
 	// Now is the clock for TTLs; tests inject a fake one. Default time.Now.
@@ -119,6 +125,9 @@ func (c *DataNodeConfig) validate() error {
 	}
 	if c.MaxMemorySamples == 0 {
 		c.MaxMemorySamples = DefaultMaxMemorySamples
+	}
+	if c.MaxMemoryGCRoom < 0 || c.MaxMemoryGCRoom > 90 {
+		return fmt.Errorf("chkv: MaxMemoryGCRoom %d is not within 0 to 90", c.MaxMemoryGCRoom)
 	}
 	if c.MaxMemorySamples < 0 {
 		return fmt.Errorf("chkv: MaxMemorySamples %d is negative", c.MaxMemorySamples)
@@ -260,6 +269,7 @@ func StartDataNode(ctx context.Context, cfg DataNodeConfig) (*DataNode, error) {
 	d.store.SetMaxMemory(cfg.MaxMemory)
 	d.store.SetMaxMemoryPolicy(cfg.MaxMemoryPolicy)
 	d.store.SetMaxMemorySamples(cfg.MaxMemorySamples)
+	d.store.SetMaxMemoryGCRoom(cfg.MaxMemoryGCRoom)
 	for _, cmd := range cfg.extraCommands {
 		d.cmds[cmd.name] = cmd
 	}

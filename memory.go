@@ -137,6 +137,7 @@ const (
 // memoryState is the store's memory cap and eviction state.
 type memoryState struct {
 	max     atomic.Int64 // bytes; 0: no cap
+	gcRoom  atomic.Int32 // percent of max kept free of data for the garbage collector (SetMaxMemoryGCRoom)
 	policy  atomic.Int32
 	samples atomic.Int32
 	evicted atomic.Int64
@@ -162,6 +163,26 @@ func (s *Store) SetMaxMemory(n int64) { s.mem.max.Store(n) }
 
 // MaxMemory returns the memory cap in bytes (0: none).
 func (s *Store) MaxMemory() int64 { return s.mem.max.Load() }
+
+// SetMaxMemoryGCRoom sets the percentage of the memory cap kept free of
+// data (0 to 90): eviction and -OOM then hold the data to the rest
+// (DataCap). A Go heap holds what a write replaced or evicted until the
+// collector runs, and the collector needs room beside the live data: with
+// the data at the cap and the process's memory limit just above it, a
+// flood of writes under eviction spent half the CPU collecting
+// (bench/maxmemory.sh: 64 MiB of 1,000-byte values, a collection every
+// 2 MB written). 0, the default: the data may fill the cap.
+func (s *Store) SetMaxMemoryGCRoom(percent int) { s.mem.gcRoom.Store(int32(min(max(percent, 0), 90))) }
+
+// MaxMemoryGCRoom returns the percentage of the memory cap kept free of data.
+func (s *Store) MaxMemoryGCRoom() int { return int(s.mem.gcRoom.Load()) }
+
+// DataCap returns the bytes of data the memory cap allows (0: no cap):
+// the cap less its GC room.
+func (s *Store) DataCap() int64 {
+	m := s.mem.max.Load()
+	return m - m/100*int64(s.mem.gcRoom.Load())
+}
 
 // SetMaxMemoryPolicy sets what happens when the data passes the cap.
 func (s *Store) SetMaxMemoryPolicy(p MaxMemoryPolicy) { s.mem.policy.Store(int32(p)) }
@@ -198,9 +219,9 @@ func (s *Store) SetEvictable(f func() func(slot int) bool) {
 // EvictedKeys returns how many keys eviction removed.
 func (s *Store) EvictedKeys() int64 { return s.mem.evicted.Load() }
 
-// overCap reports whether the data passes the memory cap.
+// overCap reports whether the data passes the memory cap (less its GC room).
 func (s *Store) overCap() bool {
-	m := s.mem.max.Load()
+	m := s.DataCap()
 	return m != 0 && s.used.Load() > m
 }
 
@@ -385,7 +406,7 @@ func (m *memoryState) offer(c evictCand) {
 		return
 	}
 	for i := range m.pool {
-		if m.pool[i].key == c.key && m.pool[i].slot == c.slot {
+		if m.pool[i].slot == c.slot && m.pool[i].key == c.key { // the slot first: keys of one length cost a memeq each
 			m.pool = append(m.pool[:i], m.pool[i+1:]...)
 			break
 		}

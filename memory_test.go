@@ -575,3 +575,42 @@ func writeHotSet(t *testing.T, r *redis.Client, n int) []string {
 	}
 	return hot
 }
+
+// TestMaxMemoryGCRoom: with a quarter of the cap kept for the collector,
+// eviction holds the data to three quarters of it, INFO shows both, and
+// noeviction refuses writes (-OOM) once the data passes that.
+func TestMaxMemoryGCRoom(t *testing.T) {
+	const capBytes = 100 << 10
+	dataCap := int64(capBytes - capBytes/100*25)
+	for _, p := range []MaxMemoryPolicy{AllKeysLRU, NoEviction} {
+		t.Run(p.String(), func(t *testing.T) {
+			d := RunT(t, func(c *DataNodeConfig) {
+				c.MaxMemory, c.MaxMemoryPolicy, c.MaxMemoryGCRoom = capBytes, p, 25
+			})
+			c := dialResp(t, "tcp", d.Addr())
+			val := strings.Repeat("v", 100)
+			oom := 0
+			for i := range 1000 {
+				switch got := rawDo(t, c, "SET", "k"+strconv.Itoa(i), val); {
+				case got == "-"+msgOOM+"\r\n" && p == NoEviction:
+					oom++
+				case got != "+OK\r\n":
+					t.Fatalf("SET k%d = %q", i, got)
+				}
+			}
+			used := d.Store().UsedMemory()
+			if used > dataCap+1024 || used < dataCap*9/10 {
+				t.Errorf("used memory %d, want near %d (three quarters of the cap %d)", used, dataCap, capBytes)
+			}
+			if p == NoEviction && (oom == 0 || d.Store().EvictedKeys() != 0) {
+				t.Errorf("noeviction: %d writes refused, %d keys evicted", oom, d.Store().EvictedKeys())
+			}
+			info := rawDo(t, c, "INFO", "memory")
+			for _, want := range []string{"maxmemory:102400\r\n", "maxmemory_data:" + strconv.FormatInt(dataCap, 10) + "\r\n"} {
+				if !strings.Contains(info, want) {
+					t.Errorf("INFO memory lacks %q:\n%s", want, info)
+				}
+			}
+		})
+	}
+}
