@@ -30,6 +30,7 @@ type conn struct {
 	// importRefused is set when CHKV.IMPORT EXPECT refused this
 	// connection's batch: its later IMPORT requests are refused too.
 	importRefused bool
+	importEpoch   uint64            // CHKV.IMPORT EPOCH: the source's table version for the imports that follow
 	imports       map[int]*slotMove // per slot, the import this connection began (migrate.go)
 	gate          int               // slot+1 of the running command, counted in flight (cluster mode)
 	// readonly is set by READONLY: a replica serves this client's reads

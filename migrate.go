@@ -71,6 +71,9 @@ type slotMove struct {
 	thawed   chan struct{}       // out: closed when the freeze ends
 	digest   runningDigest       // in: what the records applied so far add up to; under the slot lock
 	promote  bool                // in: an in-sync replica taking over: an abort keeps its data
+	// epoch is, in, the version of the source's table when the copy began
+	// (CHKV.IMPORT EPOCH): a table no newer cannot end the import.
+	epoch uint64
 }
 
 // migrationStats are a DataNode's migration counters, in INFO.
@@ -267,13 +270,17 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
-		if m != nil && !m.out && m.state.Load() == moveImported && owned && !mine && p.ID != m.peerID {
-			// Committed here, but the table gives the slot to a third
-			// node: the NameNode moved on (this node was declared down,
-			// or the source was and an in-sync replica, which holds every
-			// write acknowledged here, took over). Leading on would split
-			// the slot: the import ends, and below the data goes unless
-			// the table names this node a replica.
+		if m != nil && !m.out && m.state.Load() == moveImported && owned && !mine && p.ID != m.peerID && t.Version > m.epoch {
+			// Committed here, but a table newer than the source's when
+			// the copy began gives the slot to a third node: the
+			// NameNode moved on (this node was declared down, or the
+			// source was and an in-sync replica, which holds every write
+			// acknowledged here, took over). Leading on would split the
+			// slot: the import ends, and below the data goes unless the
+			// table names this node a replica. An older table (this node
+			// lagged behind the source) says nothing of the move: it
+			// ended a committed import, dropped its data, and the flip
+			// that followed had this node lead the slot empty.
 			if cn.moves[s].CompareAndSwap(m, nil) {
 				cn.stats.slotsIn.Add(-1)
 			}
@@ -574,6 +581,9 @@ func (cn *clusterNode) migrateOut(targetID NodeID, targetAddr string, rate float
 		// target refuses every later IMPORT request of this connection.
 		mv.send("EXPECT", op.expect)
 	}
+	// The table the copy begins under: on the target, only a newer one
+	// can end the import (see afterAdopt).
+	mv.send("EPOCH", strconv.FormatUint(t.Version, 10))
 	ms := make([]*slotMove, len(slots))
 	for i := range slots {
 		ms[i] = &slotMove{out: true, peerID: targetID, peerAddr: targetAddr, thawed: make(chan struct{})}
@@ -1055,6 +1065,10 @@ func cmdImport(c *conn, args [][]byte) {
 		} else {
 			c.w.ok()
 		}
+	case eqFold(args[1], "epoch") && len(args) == 3:
+		if c.importEpoch, err = strconv.ParseUint(string(args[2]), 10, 64); err == nil {
+			c.w.ok()
+		}
 	case eqFold(args[1], "data") && len(args) == 3:
 		err = cn.importData(c, args[2])
 		if err == nil {
@@ -1063,7 +1077,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "begin") && len(args) >= 4:
 		var slots []int
 		if slots, err = parseSlots(args[3:]); err == nil {
-			err = c.noteImports(cn.importBegin(NodeID(args[2]), slots))
+			err = c.noteImports(cn.importBegin(NodeID(args[2]), slots, c.importEpoch))
 		}
 		if err == nil {
 			c.w.ok()
@@ -1071,7 +1085,7 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "promote") && len(args) >= 4:
 		var slots []int
 		if slots, err = parseSlots(args[3:]); err == nil {
-			err = c.noteImports(cn.importPromote(NodeID(args[2]), slots))
+			err = c.noteImports(cn.importPromote(NodeID(args[2]), slots, c.importEpoch))
 		}
 		if err == nil {
 			c.w.ok()
@@ -1116,7 +1130,7 @@ func cmdImport(c *conn, args [][]byte) {
 
 // importBegin prepares slots to receive a copy: they must not be served
 // here; whatever they held (an abandoned earlier copy) is dropped.
-func (cn *clusterNode) importBegin(source NodeID, slots []int) ([]slotImport, error) {
+func (cn *clusterNode) importBegin(source NodeID, slots []int, epoch uint64) ([]slotImport, error) {
 	t, _ := cn.current()
 	for _, s := range slots {
 		if p, ok := t.Primary(s); ok && p.ID == cn.id {
@@ -1138,7 +1152,7 @@ func (cn *clusterNode) importBegin(source NodeID, slots []int) ([]slotImport, er
 		sd := st.slot(s)
 		sd.mu.Lock()
 		st.clearSlot(s, msgClusterDown)
-		m := &slotMove{peerID: source}
+		m := &slotMove{peerID: source, epoch: epoch}
 		m.state.Store(moveImporting)
 		if cn.moves[s].Swap(m) == nil {
 			cn.stats.slotsIn.Add(1)
@@ -1200,7 +1214,7 @@ func (c *conn) abandonImports() {
 
 // importPromote prepares slots this node holds as an in-sync replica to be
 // handed over: they are marked as imported-to-be without dropping their data.
-func (cn *clusterNode) importPromote(source NodeID, slots []int) ([]slotImport, error) {
+func (cn *clusterNode) importPromote(source NodeID, slots []int, epoch uint64) ([]slotImport, error) {
 	t, _ := cn.current()
 	for _, s := range slots {
 		if p, ok := t.Primary(s); !ok || p.ID == cn.id || !t.holds(s, cn.id) {
@@ -1221,7 +1235,7 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int) ([]slotImport, 
 	for i, s := range slots {
 		sd := cn.d.store.slot(s)
 		sd.mu.Lock()
-		m := &slotMove{peerID: source, promote: true}
+		m := &slotMove{peerID: source, promote: true, epoch: epoch}
 		m.digest.inexact = true // the slot is digested by a scan
 		m.state.Store(moveImporting)
 		if cn.moves[s].Swap(m) == nil {

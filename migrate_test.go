@@ -814,3 +814,51 @@ func TestImportStaleRequestOfEarlierAttempt(t *testing.T) {
 	require.Equal(t, moveImported, m.state.Load())
 	require.True(t, d.cluster.d.store.hasKey([]byte(key)), "the committed copy lost its key")
 }
+
+// TestImportKeptThroughOlderTable: a node that lags behind the source's
+// table commits an import, then adopts a table older than the one the
+// copy began under, which still gives the slot to a third node (the slot
+// reached the source since). That table says nothing of the move: the
+// import and its data stay, for the flip that gives the slot here. The
+// node used to end the import and drop the data, then lead the slot empty.
+func TestImportKeptThroughOlderTable(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 0 })
+	ctx := context.Background()
+	d := cl.DataNode("dn1")
+	c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
+	require.NoError(t, err)
+	defer c.Close()
+	tb := cl.NameNode().Table()
+	key, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == "dn3"
+	})
+	s := strconv.Itoa(slot)
+	var enc recordEncoder
+	enc.entry(slot, key, &entry{kind: kindString, str: []byte("v"), version: 7})
+	// dn2 leads the slot in a table newer than dn1's; it copies it here.
+	for _, args := range [][]any{
+		{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(tb.Version+5, 10)},
+		{"CHKV.IMPORT", "BEGIN", "dn2", s},
+		{"CHKV.IMPORT", "DATA", slices.Clone(enc.buf)},
+		{"CHKV.IMPORT", "COMMIT", s},
+	} {
+		_, err := c.Do(ctx, args...)
+		require.NoError(t, err, "%v", args[:2])
+	}
+	older, err := composeTable(tb.Version+1, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
+	require.NoError(t, err)
+	require.True(t, d.cluster.adopt(older))
+	m := d.cluster.moves[slot].Load()
+	require.NotNil(t, m, "a table older than the copy ended the committed import")
+	require.Equal(t, moveImported, m.state.Load())
+	require.True(t, d.Store().hasKey([]byte(key)), "a table older than the copy dropped the imported key")
+
+	// A table newer than the copy's that gives the slot to a third node
+	// does end it: the NameNode moved on.
+	newer, err := composeTable(tb.Version+6, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
+	require.NoError(t, err)
+	require.True(t, d.cluster.adopt(newer))
+	require.Nil(t, d.cluster.moves[slot].Load())
+	require.False(t, d.Store().hasKey([]byte(key)))
+}
