@@ -337,8 +337,6 @@ func (h *historyRun) watchOwners(stop <-chan struct{}) map[string]int {
 						if !has && h.cl.NameNode().Table().Version == t.Version {
 							reported++
 							h.t.Logf("table %d adds %s to slot %d (owners %v, were %v in table %d) but it lacks %s", t.Version, id, s, t.Owners(s), prev.Owners(s), prev.Version, keys[0])
-							if reported == 1 {
-							}
 						}
 					}
 				}
@@ -1372,8 +1370,6 @@ func historyCopyDiffs(t *testing.T, cl *Cluster) {
 			if !same {
 				t.Logf("slot %d key %s differs between copies: %v", s, k, descs)
 				shown++
-				if shown == 1 {
-				}
 			}
 		}
 	}
