@@ -232,9 +232,9 @@ const defaultGCRoom = 25
 // works in the room: with the data at the cap and a limit of the cap plus
 // an eighth and 16 MiB (before 2026-12-04), a flood of 1,000-byte writes
 // under eviction at a 64 MiB cap collected every 2 MB written, half the
-// CPU (the limit's own bound), 9.7 s of CPU per 600,000 SETs; with a
-// quarter of room, 4.8 s (redis-server: 3.0 s) and RSS 86 MiB, not 95
-// (bench/maxmemory.sh). A GOMEMLIMIT in the environment wins.
+// CPU (the limit's own bound): 21-23 s of CPU per 1,000,000 SETs at RSS
+// 95-100 MiB; with a quarter of room, 9.5 s and 86 MiB (redis-server:
+// 5 s, 77 MiB; bench/maxmemory.sh). A GOMEMLIMIT in the environment wins.
 func limitHeap(capacity int64, room int) {
 	if capacity <= 0 || os.Getenv("GOMEMLIMIT") != "" {
 		return
