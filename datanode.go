@@ -44,6 +44,9 @@ type DataNodeConfig struct {
 	// the cap. The chkv binary sets 25 (--maxmemory-gc-room) and a memory
 	// limit of the cap plus 16 MiB, so the process stays near the cap.
 	MaxMemoryGCRoom int
+	// MaxMemoryChanged, if set, is called with the new cap after CONFIG
+	// SET maxmemory: the chkv binary moves the Go memory limit with it.
+	MaxMemoryChanged func(capBytes int64)
 	// IdleTimeout closes a connection that sends nothing for this long. 0: never.
 	IdleTimeout time.Duration
 	// Now is the clock for TTLs; tests inject a fake one. Default time.Now.

@@ -22,6 +22,9 @@ func memoryConfigParams() []configParam {
 				n, msg := parseConfigInt(v, true, 0, math.MaxInt64, true)
 				if msg == "" {
 					d.store.SetMaxMemory(n)
+					if f := d.cfg.MaxMemoryChanged; f != nil {
+						f(n)
+					}
 					d.store.FreeMemory()
 				}
 				return msg

@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -612,5 +614,25 @@ func TestMaxMemoryGCRoom(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMaxMemoryChanged: CONFIG SET maxmemory tells the node's
+// MaxMemoryChanged (the binary moves the Go memory limit with it); a
+// refused value does not.
+func TestMaxMemoryChanged(t *testing.T) {
+	var got []int64
+	var mu sync.Mutex
+	d := RunT(t, func(c *DataNodeConfig) {
+		c.MaxMemoryChanged = func(n int64) { mu.Lock(); got = append(got, n); mu.Unlock() }
+	})
+	c := dialResp(t, "tcp", d.Addr())
+	rawDo(t, c, "CONFIG", "SET", "maxmemory", "64mb")
+	rawDo(t, c, "CONFIG", "SET", "maxmemory", "nope")
+	rawDo(t, c, "CONFIG", "SET", "maxmemory", "0")
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, []int64{64 << 20, 0}) {
+		t.Errorf("MaxMemoryChanged saw %v, want [%d 0]", got, 64<<20)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -95,4 +96,23 @@ func TestGCTunerIdle(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 	}
 	require.Greater(t, ms.NumGC, cycles, "an idle process past half its cycle collects")
+}
+
+// TestHeapLimit: the Go memory limit is the cap plus 16 MiB with the
+// default GC room, more with less room, none without a cap.
+func TestHeapLimit(t *testing.T) {
+	for _, c := range []struct {
+		capacity int64
+		room     int
+		want     int64
+	}{
+		{64 << 20, 25, 80 << 20},
+		{64 << 20, 50, 80 << 20},
+		{64 << 20, 0, 64<<20 + 64<<20/100*25 + 16<<20},
+		{0, 25, math.MaxInt64},
+	} {
+		if got := heapLimit(c.capacity, c.room); got != c.want {
+			t.Errorf("heapLimit(%d, %d) = %d, want %d", c.capacity, c.room, got, c.want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -177,6 +178,7 @@ func runServer(args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRT()
 	limitHeap(cfg.MaxMemory, cfg.MaxMemoryGCRoom)
+	cfg.MaxMemoryChanged = func(n int64) { limitHeap(n, cfg.MaxMemoryGCRoom) } // CONFIG SET maxmemory
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -236,10 +238,18 @@ const defaultGCRoom = 25
 // 95-100 MiB; with a quarter of room, 9.5 s and 86 MiB (redis-server:
 // 5 s, 77 MiB; bench/maxmemory.sh). A GOMEMLIMIT in the environment wins.
 func limitHeap(capacity int64, room int) {
-	if capacity <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(capacity + capacity/100*int64(max(defaultGCRoom-room, 0)) + 16<<20)
+	debug.SetMemoryLimit(heapLimit(capacity, room))
+}
+
+// heapLimit is limitHeap's limit: none (math.MaxInt64) without a cap.
+func heapLimit(capacity int64, room int) int64 {
+	if capacity <= 0 {
+		return math.MaxInt64
+	}
+	return capacity + capacity/100*int64(max(defaultGCRoom-room, 0)) + 16<<20
 }
 
 // runtimeFlags adds the Go runtime flags a server process takes
@@ -473,6 +483,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRT()
 	limitHeap(cfg.MaxMemory, cfg.MaxMemoryGCRoom)
+	cfg.MaxMemoryChanged = func(n int64) { limitHeap(n, cfg.MaxMemoryGCRoom) } // CONFIG SET maxmemory
 	if cc.NameNode == "" {
 		return errors.New("datanode needs --namenode HOST:PORT")
 	}
