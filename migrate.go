@@ -107,6 +107,10 @@ func (cn *clusterNode) observe(slot int, op WriteOp, key string, e *entry) {
 // the slot's move: where a table adopted concurrently lands.
 var testHookRoute atomic.Pointer[func(cn *clusterNode, slot int)]
 
+// testHookAdoptSlot, set by tests, runs in afterAdopt between reading a
+// slot's move and taking its lock to drop the slot.
+var testHookAdoptSlot atomic.Pointer[func(cn *clusterNode, slot int)]
+
 // testHookObserve, set by tests before a cluster starts, sees every write
 // a node's store makes, on primaries and replicas alike.
 var testHookObserve atomic.Pointer[func(cn *clusterNode, slot int, op WriteOp, key string, e *entry)]
@@ -319,10 +323,20 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 			// reported when the table gives the slot back here.
 			continue
 		}
+		if h := testHookAdoptSlot.Load(); h != nil {
+			(*h)(cn, s)
+		}
 		sd := st.slot(s)
 		sd.mu.Lock()
 		if m == nil && len(sd.keys) == 0 && len(sd.waiters) == 0 {
 			sd.mu.Unlock() // nothing here: most slots of most tables
+			continue
+		}
+		if since := cn.replicaSince[s].Load(); m == nil && since != 0 && owned && time.Duration(now-since) < replPendingTTL {
+			// A copy made this node a replica of the slot since the
+			// checks above (its move came and went while this loop ran):
+			// the table does not name it yet.
+			sd.mu.Unlock()
 			continue
 		}
 		if cur, _ := cn.current(); cur.Version == t.Version && cn.moves[s].Load() == m {

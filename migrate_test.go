@@ -862,3 +862,50 @@ func TestImportKeptThroughOlderTable(t *testing.T) {
 	require.Nil(t, d.cluster.moves[slot].Load())
 	require.False(t, d.Store().hasKey([]byte(key)))
 }
+
+// TestAdoptKeepsCopyFinishedMidAdoption: a copy that makes this node a new
+// replica of a slot can begin and end while an adoption walks the slots,
+// between its reading the slot's move (none) and dropping the slot's data
+// (it is not the node's in the table). The copy, which the table does not
+// name yet, stays: it was dropped, and the table that then named the node
+// a replica had it in sync without the slot's keys.
+func TestAdoptKeepsCopyFinishedMidAdoption(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 2; c.Replicas = 0 })
+	ctx := context.Background()
+	d := cl.DataNode("dn1")
+	c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
+	require.NoError(t, err)
+	defer c.Close()
+	tb := cl.NameNode().Table()
+	key, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == "dn2"
+	})
+	s := strconv.Itoa(slot)
+	var enc recordEncoder
+	enc.entry(slot, key, &entry{kind: kindString, str: []byte("v"), version: 7})
+	var once sync.Once
+	hook := func(cn *clusterNode, x int) {
+		if cn != d.cluster || x != slot {
+			return
+		}
+		once.Do(func() {
+			for _, args := range [][]any{
+				{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(tb.Version, 10)},
+				{"CHKV.IMPORT", "BEGIN", "dn2", s},
+				{"CHKV.IMPORT", "DATA", slices.Clone(enc.buf)},
+				{"CHKV.IMPORT", "REPLICA", s},
+			} {
+				_, err := c.Do(ctx, args...)
+				require.NoError(t, err, "%v", args[:2])
+			}
+		})
+	}
+	testHookAdoptSlot.Store(&hook)
+	defer testHookAdoptSlot.Store(nil)
+	next, err := composeTable(tb.Version+1, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
+	require.NoError(t, err)
+	require.True(t, d.cluster.adopt(next))
+	testHookAdoptSlot.Store(nil)
+	require.True(t, d.Store().hasKey([]byte(key)), "the adoption dropped the copy made while it ran")
+}
