@@ -79,12 +79,16 @@ func (p *aof) rewrite(stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	// Under ioMu too (ioMu before mu, as everywhere): the syncer reads
+	// which logs there are under ioMu alone.
+	p.ioMu.Lock()
 	p.mu.Lock()
 	for i := range p.cut {
 		p.cut[i] = false
 	}
 	p.old, p.cur = p.cur, newLog
 	p.mu.Unlock()
+	p.ioMu.Unlock()
 
 	tmp := filepath.Join(p.cfg.dir, snapName(gen)+".tmp")
 	size, err := p.writeSnapshot(tmp, stop)
