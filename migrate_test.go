@@ -759,6 +759,59 @@ func TestImportBeginRefusedOnCopyInSync(t *testing.T) {
 	}
 }
 
+// importFixture is a cluster without replicas, its table, and a key of a
+// slot another node leads, for tests of CHKV.IMPORT requests to dn1.
+type importFixture struct {
+	cl   *Cluster
+	d    *DataNode // dn1, where the slot is imported
+	tb   *Table
+	key  string
+	slot int
+	s    string // slot, as an argument
+}
+
+func newImportFixture(t *testing.T, dataNodes int, leader NodeID) *importFixture {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = dataNodes; c.Replicas = 0 })
+	f := &importFixture{cl: cl, d: cl.DataNode("dn1"), tb: cl.NameNode().Table()}
+	f.key, f.slot = keyOn(t, func(s int) bool {
+		p, _ := f.tb.Primary(s)
+		return p.ID == leader
+	})
+	f.s = strconv.Itoa(f.slot)
+	return f
+}
+
+// dial connects a client to dn1, closed with the test.
+func (f *importFixture) dial(t *testing.T) *Client {
+	c, err := NewClient(context.Background(), ClientConfig{Addr: f.d.Addr(), Transport: f.cl.Transport()})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// record is a DATA request's payload setting the key to v.
+func (f *importFixture) record(v string) []byte {
+	var enc recordEncoder
+	enc.entry(f.slot, f.key, &entry{kind: kindString, str: []byte(v), version: 7})
+	return slices.Clone(enc.buf)
+}
+
+// send sends each request on c and requires it to succeed.
+func (f *importFixture) send(t *testing.T, c *Client, reqs ...[]any) {
+	t.Helper()
+	for _, args := range reqs {
+		_, err := c.Do(context.Background(), args...)
+		require.NoError(t, err, "%v", args[:2])
+	}
+}
+
+// table is the fixture's table under another version.
+func (f *importFixture) table(t *testing.T, version uint64) *Table {
+	next, err := composeTable(version, f.tb.Replicas, f.tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(f.tb, s) })
+	require.NoError(t, err)
+	return next
+}
+
 // TestImportStaleRequestOfEarlierAttempt: a copy abandoned by its source
 // (a partition cut it) is retried on a new connection; requests of the
 // first attempt that the partition held back arrive once the link heals,
@@ -766,53 +819,29 @@ func TestImportBeginRefusedOnCopyInSync(t *testing.T) {
 // it: a late ABORT cleared the slot after the new copy had committed, and
 // the node went on to lead the slot without its keys.
 func TestImportStaleRequestOfEarlierAttempt(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 2; c.Replicas = 0 })
+	f := newImportFixture(t, 2, "dn2")
 	ctx := context.Background()
-	d := cl.DataNode("dn1")
-	dial := func() *Client {
-		c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn2"
-	})
-	s := strconv.Itoa(slot)
-	record := func(v string) []byte {
-		var enc recordEncoder
-		enc.entry(slot, key, &entry{kind: kindString, str: []byte(v), version: 7})
-		return slices.Clone(enc.buf)
-	}
-	first, second := dial(), dial()
-	_, err := first.Do(ctx, "CHKV.IMPORT", "BEGIN", "dn2", s)
-	require.NoError(t, err)
-	_, err = first.Do(ctx, "CHKV.IMPORT", "DATA", record("old"))
-	require.NoError(t, err)
+	first, second := f.dial(t), f.dial(t)
+	f.send(t, first, []any{"CHKV.IMPORT", "BEGIN", "dn2", f.s}, []any{"CHKV.IMPORT", "DATA", f.record("old")})
 	// The source gave up on the first attempt and copies again.
-	_, err = second.Do(ctx, "CHKV.IMPORT", "BEGIN", "dn2", s)
-	require.NoError(t, err)
-	_, err = second.Do(ctx, "CHKV.IMPORT", "DATA", record("new"))
-	require.NoError(t, err)
+	f.send(t, second, []any{"CHKV.IMPORT", "BEGIN", "dn2", f.s}, []any{"CHKV.IMPORT", "DATA", f.record("new")})
 
 	// The first attempt's held-back requests arrive: each is refused, and
 	// none changes the second attempt's copy.
-	_, err = first.Do(ctx, "CHKV.IMPORT", "DATA", record("stale"))
+	_, err := first.Do(ctx, "CHKV.IMPORT", "DATA", f.record("stale"))
 	require.ErrorContains(t, err, "not being imported")
-	_, err = first.Do(ctx, "CHKV.IMPORT", "COMMIT", s)
+	_, err = first.Do(ctx, "CHKV.IMPORT", "COMMIT", f.s)
 	require.ErrorContains(t, err, "not being imported")
-	_, err = second.Do(ctx, "CHKV.IMPORT", "COMMIT", s)
+	_, err = second.Do(ctx, "CHKV.IMPORT", "COMMIT", f.s)
 	require.NoError(t, err)
-	_, err = first.Do(ctx, "CHKV.IMPORT", "ABORT", s)
+	_, err = first.Do(ctx, "CHKV.IMPORT", "ABORT", f.s)
 	require.NoError(t, err) // an ABORT of nothing of its own is a no-op
 	first.Close()           // and so is the end of its connection
 
-	m := d.cluster.moves[slot].Load()
+	m := f.d.cluster.moves[f.slot].Load()
 	require.NotNil(t, m, "the committed import is gone")
 	require.Equal(t, moveImported, m.state.Load())
-	require.True(t, d.cluster.d.store.hasKey([]byte(key)), "the committed copy lost its key")
+	require.True(t, f.d.Store().hasKey([]byte(f.key)), "the committed copy lost its key")
 }
 
 // TestImportKeptThroughOlderTable: a node that lags behind the source's
@@ -822,45 +851,25 @@ func TestImportStaleRequestOfEarlierAttempt(t *testing.T) {
 // import and its data stay, for the flip that gives the slot here. The
 // node used to end the import and drop the data, then lead the slot empty.
 func TestImportKeptThroughOlderTable(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 0 })
-	ctx := context.Background()
-	d := cl.DataNode("dn1")
-	c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
-	require.NoError(t, err)
-	defer c.Close()
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn3"
-	})
-	s := strconv.Itoa(slot)
-	var enc recordEncoder
-	enc.entry(slot, key, &entry{kind: kindString, str: []byte("v"), version: 7})
+	f := newImportFixture(t, 3, "dn3")
+	d := f.d
 	// dn2 leads the slot in a table newer than dn1's; it copies it here.
-	for _, args := range [][]any{
-		{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(tb.Version+5, 10)},
-		{"CHKV.IMPORT", "BEGIN", "dn2", s},
-		{"CHKV.IMPORT", "DATA", slices.Clone(enc.buf)},
-		{"CHKV.IMPORT", "COMMIT", s},
-	} {
-		_, err := c.Do(ctx, args...)
-		require.NoError(t, err, "%v", args[:2])
-	}
-	older, err := composeTable(tb.Version+1, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
-	require.NoError(t, err)
-	require.True(t, d.cluster.adopt(older))
-	m := d.cluster.moves[slot].Load()
+	f.send(t, f.dial(t),
+		[]any{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(f.tb.Version+5, 10)},
+		[]any{"CHKV.IMPORT", "BEGIN", "dn2", f.s},
+		[]any{"CHKV.IMPORT", "DATA", f.record("v")},
+		[]any{"CHKV.IMPORT", "COMMIT", f.s})
+	require.True(t, d.cluster.adopt(f.table(t, f.tb.Version+1)))
+	m := d.cluster.moves[f.slot].Load()
 	require.NotNil(t, m, "a table older than the copy ended the committed import")
 	require.Equal(t, moveImported, m.state.Load())
-	require.True(t, d.Store().hasKey([]byte(key)), "a table older than the copy dropped the imported key")
+	require.True(t, d.Store().hasKey([]byte(f.key)), "a table older than the copy dropped the imported key")
 
 	// A table newer than the copy's that gives the slot to a third node
 	// does end it: the NameNode moved on.
-	newer, err := composeTable(tb.Version+6, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
-	require.NoError(t, err)
-	require.True(t, d.cluster.adopt(newer))
-	require.Nil(t, d.cluster.moves[slot].Load())
-	require.False(t, d.Store().hasKey([]byte(key)))
+	require.True(t, d.cluster.adopt(f.table(t, f.tb.Version+6)))
+	require.Nil(t, d.cluster.moves[f.slot].Load())
+	require.False(t, d.Store().hasKey([]byte(f.key)))
 }
 
 // TestAdoptKeepsCopyFinishedMidAdoption: a copy that makes this node a new
@@ -870,42 +879,24 @@ func TestImportKeptThroughOlderTable(t *testing.T) {
 // name yet, stays: it was dropped, and the table that then named the node
 // a replica had it in sync without the slot's keys.
 func TestAdoptKeepsCopyFinishedMidAdoption(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 2; c.Replicas = 0 })
-	ctx := context.Background()
-	d := cl.DataNode("dn1")
-	c, err := NewClient(ctx, ClientConfig{Addr: d.Addr(), Transport: cl.Transport()})
-	require.NoError(t, err)
-	defer c.Close()
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn2"
-	})
-	s := strconv.Itoa(slot)
-	var enc recordEncoder
-	enc.entry(slot, key, &entry{kind: kindString, str: []byte("v"), version: 7})
+	f := newImportFixture(t, 2, "dn2")
+	d, c := f.d, f.dial(t)
 	var once sync.Once
 	hook := func(cn *clusterNode, x int) {
-		if cn != d.cluster || x != slot {
+		if cn != d.cluster || x != f.slot {
 			return
 		}
 		once.Do(func() {
-			for _, args := range [][]any{
-				{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(tb.Version, 10)},
-				{"CHKV.IMPORT", "BEGIN", "dn2", s},
-				{"CHKV.IMPORT", "DATA", slices.Clone(enc.buf)},
-				{"CHKV.IMPORT", "REPLICA", s},
-			} {
-				_, err := c.Do(ctx, args...)
-				require.NoError(t, err, "%v", args[:2])
-			}
+			f.send(t, c,
+				[]any{"CHKV.IMPORT", "EPOCH", strconv.FormatUint(f.tb.Version, 10)},
+				[]any{"CHKV.IMPORT", "BEGIN", "dn2", f.s},
+				[]any{"CHKV.IMPORT", "DATA", f.record("v")},
+				[]any{"CHKV.IMPORT", "REPLICA", f.s})
 		})
 	}
 	testHookAdoptSlot.Store(&hook)
 	defer testHookAdoptSlot.Store(nil)
-	next, err := composeTable(tb.Version+1, tb.Replicas, tb.Members, func(s int) ([]NodeID, bool) { return ownersOf(tb, s) })
-	require.NoError(t, err)
-	require.True(t, d.cluster.adopt(next))
+	require.True(t, d.cluster.adopt(f.table(t, f.tb.Version+1)))
 	testHookAdoptSlot.Store(nil)
-	require.True(t, d.Store().hasKey([]byte(key)), "the adoption dropped the copy made while it ran")
+	require.True(t, d.Store().hasKey([]byte(f.key)), "the adoption dropped the copy made while it ran")
 }
