@@ -129,8 +129,12 @@ type clusterNode struct {
 	incarnation string
 	adoptMu     sync.Mutex
 	applied     atomic.Uint64 // the version whose slot changes are done (stale keys dropped)
-	// sawLeaving is set once a table showed the node leaving.
+	// sawLeaving is set once a table showed the node leaving. From then
+	// on the node commits no import, and its heartbeats say how many it
+	// still holds (the NameNode removes it only at none).
 	sawLeaving atomic.Bool
+	// beatNow wakes the loop to heartbeat at once (buffered 1).
+	beatNow chan struct{}
 	// misled is set when the table gives the node a slot it has handed
 	// off: the loop reports it to the NameNode (CHKV.HANDEDOFF). It is
 	// worked out again (under misledMu) after each table and each handoff.
@@ -184,7 +188,7 @@ func (cn *clusterNode) checkMisled() {
 // installs the router and starts the registration and heartbeat loop.
 func (d *DataNode) startCluster() {
 	cfg := *d.cfg.Cluster
-	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{}), incarnation: newIncarnation(), streams: map[NodeID]*replStream{}, lastAcked: map[NodeID]int64{}}
+	cn := &clusterNode{d: d, cfg: cfg, id: cfg.ID, changed: make(chan struct{}), beatNow: make(chan struct{}, 1), incarnation: newIncarnation(), streams: map[NodeID]*replStream{}, lastAcked: map[NodeID]int64{}}
 	if cn.id == "" {
 		cn.id = NodeID(d.Addr())
 	}
@@ -287,7 +291,13 @@ func (cn *clusterNode) loop() {
 		var err error
 		if cn.left.Load() {
 			// Left: the node lingers answering -MOVED until it closes,
-			// but must not heartbeat (or register anew) meanwhile.
+			// but must not heartbeat (or register anew) meanwhile. One
+			// last word: the NameNode removes a leaving node once it said
+			// it holds no import (finishLocked), and it may have left
+			// before its heartbeat said so.
+			if registered && cn.sawLeaving.Load() {
+				cn.lastHeartbeat(ctx, link)
+			}
 			return
 		}
 		if forgotten && cn.sawLeaving.Load() {
@@ -315,6 +325,9 @@ func (cn *clusterNode) loop() {
 		if err == nil && registered && cn.misled.Load() {
 			err = cn.reportHandoffs(ctx, link)
 		}
+		if err == nil && registered && cn.sawLeaving.Load() {
+			cn.dropOrphanImports(ctx)
+		}
 		wait := cn.cfg.HeartbeatInterval
 		if err != nil {
 			cn.d.cfg.Logger.Warn("namenode", "id", cn.id, "err", err)
@@ -332,7 +345,31 @@ func (cn *clusterNode) loop() {
 			timer.Stop()
 			return
 		case <-timer.C:
+		case <-cn.beatNow:
+			timer.Stop()
 		}
+	}
+}
+
+// lastHeartbeat tells the NameNode, once the node has left, that it holds
+// no import; the answer is not adopted.
+func (cn *clusterNode) lastHeartbeat(ctx context.Context, link *peerLink) {
+	t, _ := cn.current()
+	if t == nil {
+		return
+	}
+	_, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(t.Version, 10), "0", strconv.Itoa(cn.importsHeld()))
+	if err != nil && !nameNodeForgot(err) && !nameNodeSaysLeft(err) {
+		cn.d.cfg.Logger.Info("left: last heartbeat", "id", cn.id, "err", err)
+	}
+}
+
+// heartbeatSoon wakes the loop to heartbeat now rather than after the
+// interval.
+func (cn *clusterNode) heartbeatSoon() {
+	select {
+	case cn.beatNow <- struct{}{}:
+	default:
 	}
 }
 
@@ -377,7 +414,13 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 		v = t.Version
 	}
 	sent := time.Now()
-	r, err := link.do(ctx, "CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10), strconv.FormatInt(cn.cfg.Lease.Milliseconds(), 10))
+	args := []string{"CHKV.HEARTBEAT", string(cn.id), strconv.FormatUint(v, 10), strconv.FormatInt(cn.cfg.Lease.Milliseconds(), 10)}
+	if cn.sawLeaving.Load() {
+		// Counted after sawLeaving read true: an import committed
+		// before is seen (importEnd), none commits after.
+		args = append(args, strconv.Itoa(cn.importsHeld()))
+	}
+	r, err := link.do(ctx, args...)
 	if err != nil {
 		if nameNodeForgot(err) {
 			return false, nil
@@ -405,13 +448,56 @@ func (cn *clusterNode) heartbeat(ctx context.Context, link *peerLink) (known boo
 // ASK for them.
 func (cn *clusterNode) reportHandoffs(ctx context.Context, link *peerLink) error {
 	t, _ := cn.current()
-	args := []string{"CHKV.HANDEDOFF", string(cn.id)}
+	if t == nil {
+		return nil
+	}
+	type target struct {
+		addr  string
+		slots []int
+	}
+	targets := map[NodeID]*target{}
 	for s := range NumSlots {
 		if m := cn.ledHandedOff(t, s); m != nil {
-			args = append(args, strconv.Itoa(s), string(m.peerID))
+			tg := targets[m.peerID]
+			if tg == nil {
+				tg = &target{addr: m.peerAddr}
+				targets[m.peerID] = tg
+			}
+			tg.slots = append(tg.slots, s)
 		}
 	}
-	if len(args) == 2 {
+	// The report is based on t: the NameNode ignores it for a slot whose
+	// primary changed since (a handoff seen in a table older than the one
+	// that made this node primary again).
+	args := []string{"CHKV.HANDEDOFF", string(cn.id), "VERSION", strconv.FormatUint(t.Version, 10)}
+	resumed := 0
+	for id, tg := range targets {
+		version, held, err := cn.askHeld(ctx, tg.addr, tg.slots)
+		if err != nil {
+			// Asked again after the next heartbeat.
+			cn.d.cfg.Logger.Info("cannot ask a target whether it holds slots handed off to it", "id", cn.id, "target", id, "err", err)
+			continue
+		}
+		for i, s := range tg.slots {
+			switch {
+			case held[i]:
+				args = append(args, strconv.Itoa(s), string(id))
+			case version > t.Version:
+				// The target's newer table may give the slot to a third
+				// node: adopt it first, and ask again.
+			case cn.resumeHandedOff(t, s):
+				resumed++
+			}
+		}
+		if version > t.Version {
+			cn.refreshTableFrom(tg.addr)
+		}
+	}
+	if resumed > 0 {
+		cn.d.cfg.Logger.Info("the target no longer holds slots handed off to it: leading them again", "id", cn.id, "slots", resumed)
+		cn.checkMisled()
+	}
+	if len(args) == 4 {
 		return nil
 	}
 	r, err := link.do(ctx, args...)
@@ -422,8 +508,116 @@ func (cn *clusterNode) reportHandoffs(ctx context.Context, link *peerLink) error
 	if n, _ := r.(int64); n > 0 {
 		lv = slog.LevelInfo
 	}
-	cn.d.cfg.Logger.Log(ctx, lv, "reported slots handed off that the table gives this node", "id", cn.id, "slots", (len(args)-2)/2, "followed", r)
+	cn.d.cfg.Logger.Log(ctx, lv, "reported slots handed off that the table gives this node", "id", cn.id, "slots", (len(args)-4)/2, "followed", r)
 	return nil
+}
+
+// dropOrphanImports asks the source of every import a leaving node has
+// committed, and that its table does not give it, whether it handed the
+// slot off here (CHKV.IMPORT GAVE). The NameNode removes a leaving node only
+// once it holds no such import (finishLocked); an import whose source lost
+// the COMMIT answer and went on leading the slot would hold the leave back
+// for ever. A slot the source did not hand off here, and is not moving here,
+// with a source table no newer than this node's, is dropped: the source
+// leads it with its data. A newer source table is adopted first.
+func (cn *clusterNode) dropOrphanImports(ctx context.Context) {
+	t, _ := cn.current()
+	if t == nil {
+		return
+	}
+	type source struct {
+		addr  string
+		slots []int
+	}
+	sources := map[NodeID]*source{}
+	for s := range NumSlots {
+		m := cn.moves[s].Load()
+		if m == nil || m.out || !m.committed() {
+			continue
+		}
+		src := sources[m.peerID]
+		if src == nil {
+			mem, ok := t.Member(m.peerID)
+			if !ok {
+				continue // the source left: the NameNode or a third node decides
+			}
+			src = &source{addr: mem.Addr}
+			sources[m.peerID] = src
+		}
+		src.slots = append(src.slots, s)
+	}
+	for id, src := range sources {
+		args := []string{"CHKV.IMPORT", "GAVE", string(cn.id)}
+		for _, s := range src.slots {
+			args = append(args, strconv.Itoa(s))
+		}
+		link := &peerLink{tr: cn.d.cfg.Transport, addr: src.addr, timeout: cn.cfg.RPCTimeout, secret: cn.cfg.ClusterSecret}
+		r, err := link.do(ctx, args...)
+		link.close()
+		a, ok := r.([]any)
+		if err != nil || !ok || len(a) != 1+len(src.slots) {
+			cn.d.cfg.Logger.Info("cannot ask a source whether it handed slots off here", "id", cn.id, "source", id, "reply", r, "err", err)
+			continue
+		}
+		if v, _ := a[0].(int64); uint64(v) > t.Version {
+			cn.refreshTableFrom(src.addr)
+			continue
+		}
+		dropped := 0
+		for i, s := range src.slots {
+			if n, _ := a[1+i].(int64); n != 0 {
+				continue
+			}
+			if m := cn.moves[s].Load(); m != nil && !m.out && m.peerID == id && m.committed() {
+				cn.abortImport(s, m)
+				dropped++
+			}
+		}
+		if dropped > 0 {
+			cn.d.cfg.Logger.Info("leaving: dropped imports their source did not hand off here", "id", cn.id, "source", id, "slots", dropped)
+			cn.heartbeatSoon()
+		}
+	}
+}
+
+// askHeld asks the DataNode at addr which of slots it holds as handed off
+// by this node (CHKV.IMPORT HELD), and the version of its table.
+func (cn *clusterNode) askHeld(ctx context.Context, addr string, slots []int) (uint64, []bool, error) {
+	args := []string{"CHKV.IMPORT", "HELD", string(cn.id)}
+	for _, s := range slots {
+		args = append(args, strconv.Itoa(s))
+	}
+	link := &peerLink{tr: cn.d.cfg.Transport, addr: addr, timeout: cn.cfg.RPCTimeout, secret: cn.cfg.ClusterSecret}
+	defer link.close()
+	r, err := link.do(ctx, args...)
+	if err != nil {
+		return 0, nil, err
+	}
+	a, ok := r.([]any)
+	if !ok || len(a) != 1+len(slots) {
+		return 0, nil, fmt.Errorf("chkv: CHKV.IMPORT HELD: unexpected answer %v", r)
+	}
+	version, _ := a[0].(int64)
+	held := make([]bool, len(slots))
+	for i, v := range a[1:] {
+		n, _ := v.(int64)
+		held[i] = n == 1
+	}
+	return uint64(version), held, nil
+}
+
+// resumeHandedOff ends the handoff of slot s, which t gives back to this
+// node, once its target said it does not hold the slot: the NameNode
+// learnt of the handoff, and then failed the slot over to this node, an
+// in-sync replica of the target (which was declared down and dropped the
+// slot). This node's copy is the slot's data; it leads s again.
+func (cn *clusterNode) resumeHandedOff(t *Table, s int) bool {
+	m := cn.ledHandedOff(t, s)
+	if m == nil || !cn.moves[s].CompareAndSwap(m, nil) {
+		return false
+	}
+	cn.stats.slotsOut.Add(-1)
+	return true
 }
 
 // ledHandedOff returns slot s's move when t gives s to this node although

@@ -48,17 +48,21 @@ type eventLoop struct {
 	usesUring atomic.Bool // for tests: ring is set
 	wake      [2]int      // a pipe; a byte written to wake[1] wakes the loop
 
-	mu      sync.Mutex
-	adds    []*conn // connections handed to the loop, registered when it wakes
-	stopped bool    // the loop has finished: add serves no more
-	woken   atomic.Bool
-	closes  atomic.Bool // some connection asked to be closed
+	mu   sync.Mutex
+	adds []*conn // connections handed to the loop, registered when it wakes
+	// replication connections whose acknowledgements the loop is to read,
+	// or to stop reading and close (replicate_loop_linux.go)
+	ackAdds, ackCloses []*ackConn
+	stopped            bool // the loop has finished: add serves no more
+	woken              atomic.Bool
+	closes             atomic.Bool // some connection asked to be closed
 
-	conns  map[int32]*conn // by socket; owned by the loop's goroutine
-	owing  []owed          // connections with replies to write at the end of the turn
-	parked []owed          // connections whose replies wait for replicas or the disk (park)
-	wakeFn func()          // what an acknowledgement a parked connection waits for calls: signal
-	sends  []*replStream   // streams whose frames parked connections wait for: sent at the end of the turn (sendRepl)
+	conns  map[int32]*conn    // by socket; owned by the loop's goroutine
+	acks   map[int32]*ackConn // replication connections whose acknowledgements the loop reads, by socket
+	owing  []owed             // connections with replies to write at the end of the turn
+	parked []owed             // connections whose replies wait for replicas or the disk (park)
+	wakeFn func()             // what an acknowledgement a parked connection waits for calls: signal
+	sends  []*replStream      // streams whose frames parked connections wait for: sent at the end of the turn (sendRepl)
 	sendFn func(*replStream)
 	events []syscall.EpollEvent
 	now    time.Time // when the last wait returned
@@ -204,18 +208,10 @@ func (d *DataNode) loopServe(c *conn) bool {
 	// Take a duplicate of the descriptor out of the netpoller: it shares
 	// the original's non-blocking open file, which closing the original
 	// leaves open.
-	rc, err := tc.SyscallConn()
-	fd := -1
-	if err == nil {
-		cerr := rc.Control(func(p uintptr) { fd, err = syscall.Dup(int(p)) })
-		if err == nil {
-			err = cerr
-		}
-	}
+	fd, err := dupFD(tc)
 	if err != nil {
 		return false
 	}
-	syscall.CloseOnExec(fd)
 	lc := &loopConn{loop: l, fd: fd, local: tc.LocalAddr(), remote: tc.RemoteAddr(), in: &c.bytesIn}
 	tc.Close()
 	c.mu.Lock()
@@ -232,7 +228,7 @@ func newEventLoop(set *loopSet) (*eventLoop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &eventLoop{set: set, ep: ep, conns: make(map[int32]*conn), events: make([]syscall.EpollEvent, 256)}
+	l := &eventLoop{set: set, ep: ep, conns: make(map[int32]*conn), acks: make(map[int32]*ackConn), events: make([]syscall.EpollEvent, 256)}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(ep)
 		return nil, os.NewSyscallError("pipe2", err)
@@ -305,6 +301,10 @@ func (l *eventLoop) run() {
 					l.stop()
 					return
 				}
+				continue
+			}
+			if a := l.acks[ev.Fd]; a != nil {
+				l.ackReadable(a)
 				continue
 			}
 			c := l.conns[ev.Fd]
@@ -457,8 +457,10 @@ func (l *eventLoop) woke() bool {
 	}
 	l.mu.Lock()
 	adds := l.adds
-	l.adds = nil
+	ackAdds, ackCloses := l.ackAdds, l.ackCloses
+	l.adds, l.ackAdds, l.ackCloses = nil, nil, nil
 	l.mu.Unlock()
+	l.startAcks(ackAdds, ackCloses)
 	for _, c := range adds {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lc.fd)}
 		if c.nodeClosed() {
@@ -496,12 +498,13 @@ func (l *eventLoop) woke() bool {
 func (l *eventLoop) stop() {
 	l.mu.Lock()
 	l.stopped = true
-	adds := l.adds
-	l.adds = nil
+	adds, ackAdds := l.adds, l.ackAdds
+	l.adds, l.ackAdds, l.ackCloses = nil, nil, nil
 	l.mu.Unlock()
 	for _, c := range l.conns {
 		l.drop(c)
 	}
+	l.stopAcks(ackAdds)
 	for _, c := range adds {
 		syscall.Close(c.lc.fd)
 		c.gone()
@@ -682,6 +685,9 @@ func (l *eventLoop) unpark() {
 			continue
 		}
 		if !c.durSettled() {
+			// Woken by an fsync that did not cover it: wait for the next
+			// (the syncer starts it once this registration kicks it).
+			c.parkDurable(l, l.wakeFn)
 			keep = append(keep, o)
 			continue
 		}
@@ -953,4 +959,23 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// dupFD returns a close-on-exec duplicate of tc's descriptor. It shares the
+// original's non-blocking open file, which closing tc (so that the
+// netpoller forgets the socket) leaves open for the duplicate.
+func dupFD(tc *net.TCPConn) (int, error) {
+	rc, err := tc.SyscallConn()
+	fd := -1
+	if err == nil {
+		cerr := rc.Control(func(p uintptr) { fd, err = syscall.Dup(int(p)) })
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(fd)
+	return fd, nil
 }

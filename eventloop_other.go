@@ -6,6 +6,7 @@ package chkv
 
 import (
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -25,3 +26,6 @@ func (d *DataNode) loopServe(c *conn) bool { return false }
 
 // writeNonBlocking writes nothing here: the stream's goroutine writes it all.
 func writeNonBlocking(fd int, p []byte) (int, error) { return 0, nil }
+
+// loopAcks leaves the acknowledgements to a goroutine here (readAcks).
+func (st *replStream) loopAcks(nc net.Conn) (net.Conn, chan error) { return nil, nil }

@@ -50,6 +50,8 @@ const (
 	uopRecv
 	uopSend
 	uopCancel
+	uopAckRecv   // an acknowledgement socket's (replicate_loop_linux.go)
+	uopAckCancel // an acknowledgement socket's
 )
 
 func uringData(fd int, op uint64) uint64 { return uint64(fd)<<8 | op }
@@ -108,6 +110,10 @@ func (l *eventLoop) runUring() {
 					return
 				}
 				r.pollIn(l.wake[0], uopWake)
+				continue
+			}
+			if op >= uopAckRecv {
+				l.ackDone(fd, op, res)
 				continue
 			}
 			c := l.conns[fd]
@@ -247,12 +253,16 @@ func (l *eventLoop) release(c *conn) {
 // closes the ring.
 func (l *eventLoop) drainUring() {
 	r := l.ring
-	for len(l.conns) > 0 {
+	for len(l.conns) > 0 || len(l.acks) > 0 {
 		r.enter(1, 100, false)
 		for {
-			ud, _, ok := r.cqe()
+			ud, res, ok := r.cqe()
 			if !ok {
 				break
+			}
+			if op := ud & 0xff; op >= uopAckRecv {
+				l.ackDone(int32(ud>>8), op, res)
+				continue
 			}
 			c := l.conns[int32(ud>>8)]
 			if c == nil || ud&0xff == uopWake {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -167,7 +168,9 @@ func runHistory(t *testing.T, cfg historyConfig) {
 	}
 	seed := historySeed(t)
 	t.Logf("seed %d (set CHKV_HISTORY_SEED=%d to replay the same choices)", seed, seed)
+	nodeLogs := &logRing{max: 3000}
 	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.Logger = slog.New(nodeLogs)
 		c.Transport = cfg.transport
 		c.Replicas = cfg.replicas
 		// Short, but long enough that a node starved of CPU (under -race,
@@ -292,6 +295,9 @@ func runHistory(t *testing.T, cfg historyConfig) {
 		}
 	}
 	n.logEvents(t)
+	if t.Failed() {
+		t.Logf("the cluster's last log lines (NameNode, and warnings):\n%s", nodeLogs.dump(300))
+	}
 	if t.Failed() && cfg.replicas > 0 {
 		for _, d := range cl.DataNodes() {
 			t.Logf("%s replication: %v", d.ID(), d.cluster.infoReplication())
@@ -959,7 +965,7 @@ func (n *nemesis) settle(ctx context.Context) error {
 			p, _ := t.Load(m.ID)
 			ms = append(ms, fmt.Sprintf("%s %s leads %d", m.ID, m.State, p))
 		}
-		return fmt.Errorf("%w\n  table version %d: %s\n  migration: %+v", err, t.Version, strings.Join(ms, ", "), n.cl.NameNode().Migration())
+		return fmt.Errorf("%w\n  table version %d: %s\n  migration: %+v\n  NameNode waits for: %s", err, t.Version, strings.Join(ms, ", "), n.cl.NameNode().Migration(), n.cl.NameNode().movesPending())
 	}
 	n.sampleMoved()
 	n.event(start, "stable at table version %d", n.cl.NameNode().Table().Version)
@@ -998,7 +1004,7 @@ func (n *nemesis) join(ctx context.Context) error {
 	if n.h.cfg.replicas > 0 {
 		choice = n.rng.IntN(5)
 	}
-	if os.Getenv("CHKV_HISTORY_FAULT") == "copycut" {
+	if f := os.Getenv("CHKV_HISTORY_FAULT"); f == "copycut" || f == "cutoff" {
 		choice = 1
 	}
 	switch choice {
@@ -1124,7 +1130,7 @@ func (n *nemesis) leave(ctx context.Context) error {
 					err = nil
 				}
 			case <-rctx.Done():
-				err = fmt.Errorf("%s did not finish leaving in %v (%w)", id, historySettle, err)
+				err = fmt.Errorf("%s did not finish leaving in %v (%w); NameNode: %s", id, historySettle, err, n.cl.NameNode().movesPending())
 			}
 		}
 		done <- err
@@ -1210,8 +1216,11 @@ func (n *nemesis) cutCopy(ctx context.Context, id NodeID) error {
 	}
 	var err error
 	r := n.rng.IntN(6)
-	if os.Getenv("CHKV_HISTORY_FAULT") == "copycut" {
+	switch os.Getenv("CHKV_HISTORY_FAULT") {
+	case "copycut":
 		r = 5
+	case "cutoff":
+		r = 1
 	}
 	switch {
 	case n.h.cfg.clientCuts && (r < 4 || n.clientCuts == 0):
@@ -1267,7 +1276,7 @@ func historyImporting(d *DataNode) bool {
 // write there), or some table has it lead slots.
 func (n *nemesis) holdsData(d *DataNode) bool {
 	for s := range NumSlots { // the moves first: adopting a table clears them after the swap
-		if m := d.cluster.moves[s].Load(); m != nil && !m.out && m.state.Load() == moveImported {
+		if m := d.cluster.moves[s].Load(); m != nil && !m.out && m.committed() {
 			return true
 		}
 	}
@@ -1373,4 +1382,74 @@ func historyCopyDiffs(t *testing.T, cl *Cluster) {
 			}
 		}
 	}
+}
+
+// logRing is a slog handler keeping the last max Info-or-above records of a
+// history run's nodes in memory: a failed run prints those of the NameNode
+// and the warnings (why a move was not made, who was declared down).
+type logRing struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	attrs []slog.Attr
+	start time.Time
+	root  *logRing // shared buffer of handlers derived by WithAttrs
+}
+
+func (l *logRing) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
+
+func (l *logRing) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	root := l.buf()
+	root.mu.Lock()
+	if root.start.IsZero() {
+		root.start = r.Time
+	}
+	at := r.Time.Sub(root.start)
+	root.mu.Unlock()
+	fmt.Fprintf(&b, "%v %s %s", at.Round(time.Microsecond), r.Level, r.Message)
+	for _, a := range l.attrs {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	root.mu.Lock()
+	root.lines = append(root.lines, b.String())
+	if len(root.lines) > 2*root.max {
+		root.lines = append(root.lines[:0], root.lines[len(root.lines)-root.max:]...)
+	}
+	root.mu.Unlock()
+	return nil
+}
+
+func (l *logRing) buf() *logRing {
+	if l.root != nil {
+		return l.root
+	}
+	return l
+}
+
+func (l *logRing) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logRing{attrs: append(slices.Clone(l.attrs), as...), root: l.buf()}
+}
+
+func (l *logRing) WithGroup(string) slog.Handler { return l }
+
+// dump returns the last n kept lines of the NameNode or at warning level.
+func (l *logRing) dump(n int) string {
+	root := l.buf()
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	var keep []string
+	for _, s := range root.lines {
+		if strings.Contains(s, "role=namenode") || strings.Contains(s, " WARN ") || strings.Contains(s, " ERROR ") {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return "  " + strings.Join(keep, "\n  ")
 }

@@ -47,6 +47,11 @@ const (
 	moveHandedOff                  // source: the target has the slot; answer ASK
 	moveImporting                  // target: records arrive, the slot is not served
 	moveImported                   // target: committed; served to ASKING clients
+	// moveSuspended is a committed import (target) whose node a newer
+	// table declared down: not served, its data kept, until a table gives
+	// the slot to this node (the NameNode followed the handoff), to a third
+	// node, or, the node live again, the source never reported it.
+	moveSuspended
 )
 
 // Tuning of a migration.
@@ -74,6 +79,16 @@ type slotMove struct {
 	// epoch is, in, the version of the source's table when the copy began
 	// (CHKV.IMPORT EPOCH): a table no newer cannot end the import.
 	epoch uint64
+	// liveAgain is, for a suspended import, when this node first adopted a
+	// table showing it live again (unix ns; under adoptMu).
+	liveAgain int64
+}
+
+// committed reports whether an import committed here: served (imported) or
+// suspended while its node is declared down.
+func (m *slotMove) committed() bool {
+	st := m.state.Load()
+	return st == moveImported || st == moveSuspended
 }
 
 // migrationStats are a DataNode's migration counters, in INFO.
@@ -270,11 +285,47 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 	st := cn.d.store
 	defer cn.checkMisled() // a handed-off slot this table gives back: the data is at the target, tell the NameNode
 	now := time.Now().UnixNano()
+	me, isMember := t.Member(cn.id)
+	live := isMember && me.State != NodeDown
+	suspended := 0
+	defer func() {
+		if suspended > 0 {
+			cn.leadChanges.Add(1) // frames not yet acknowledged drop the suspended slots' records
+			cn.d.cfg.Logger.Warn("declared down: committed imports suspended", "id", cn.id, "table", t.Version, "slots", suspended)
+		}
+	}()
 	for s := range NumSlots {
 		p, owned := t.Primary(s)
 		mine := owned && p.ID == cn.id
 		m := cn.moves[s].Load()
-		if m != nil && !m.out && m.state.Load() == moveImported && owned && !mine && p.ID != m.peerID && t.Version > m.epoch {
+		if m != nil && !m.out && m.state.Load() == moveImported && !live && t.Version > m.epoch {
+			// Committed here, but a table newer than the source's when the
+			// copy began declares this node down. Either the NameNode never
+			// learnt of the handoff (the source answers ASK, and the data
+			// is here only), or it did and then failed the slot over to an
+			// in-sync replica, maybe the source itself, whose table shows
+			// it the primary just as in the first case. Serving on would
+			// split the slot in the second: the import is suspended, its
+			// data kept for the source to report (CHKV.HANDEDOFF, after it
+			// asked this node, CHKV.IMPORT HELD).
+			m.state.Store(moveSuspended)
+			cn.leadGen[s].Add(1) // writes waiting for their replicas fail
+			suspended++
+		}
+		if m != nil && !m.out && m.state.Load() == moveSuspended && live {
+			if m.liveAgain == 0 {
+				m.liveAgain = now
+			} else if time.Duration(now-m.liveAgain) > replPendingTTL && owned && !mine {
+				// Live again, and the source never reported the handoff
+				// (it leads the slot by a failover): the data goes below
+				// unless the table names this node a replica.
+				if cn.moves[s].CompareAndSwap(m, nil) {
+					cn.stats.slotsIn.Add(-1)
+				}
+				m = nil
+			}
+		}
+		if m != nil && !m.out && m.committed() && owned && !mine && p.ID != m.peerID && t.Version > m.epoch {
 			// Committed here, but a table newer than the source's when
 			// the copy began gives the slot to a third node: the
 			// NameNode moved on (this node was declared down, or the
@@ -365,9 +416,15 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 	}
 	gone := !ok && cn.member.Load()
 	if ok && me.State == NodeLeaving {
-		cn.sawLeaving.Store(true)
-		if p, r := t.Load(cn.id); p == 0 && r == 0 && !cn.importsPending() {
-			gone = true
+		if !cn.sawLeaving.Swap(true) {
+			cn.heartbeatSoon() // the NameNode waits for our import count
+		}
+		if p, r := t.Load(cn.id); p == 0 && r == 0 {
+			if cn.importsHeld() == 0 {
+				gone = true
+			} else {
+				cn.heartbeatSoon() // the count may have dropped
+			}
 		}
 	}
 	if gone {
@@ -375,16 +432,17 @@ func (cn *clusterNode) afterAdopt(t *Table) {
 	}
 }
 
-// importsPending reports whether the node holds slots it is importing or
-// has imported (committed) that its table does not give it yet: it must
+// importsHeld counts the slots the node is importing or has imported
+// (committed or suspended) that its table does not give it yet: it must
 // not leave with their data.
-func (cn *clusterNode) importsPending() bool {
+func (cn *clusterNode) importsHeld() int {
+	n := 0
 	for s := range NumSlots {
 		if m := cn.moves[s].Load(); m != nil && !m.out {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // leave closes the node once it has left the cluster (seen in table
@@ -394,6 +452,7 @@ func (cn *clusterNode) importsPending() bool {
 // its connection closed under a request whose outcome it cannot know.
 func (cn *clusterNode) leave(v uint64) {
 	if cn.left.CompareAndSwap(false, true) {
+		cn.heartbeatSoon() // the loop's last heartbeat
 		linger := min(max(2*cn.cfg.HeartbeatInterval, 50*time.Millisecond), 2*time.Second)
 		cn.d.cfg.Logger.Info("left the cluster: every slot has moved away; shutting down", "id", cn.id, "version", v, "after", linger)
 		go func() {
@@ -411,6 +470,18 @@ func (cn *clusterNode) leave(v uint64) {
 // Left reports whether the node has left the cluster gracefully: every slot
 // moved away after a leave, and the node closed itself.
 func (d *DataNode) Left() bool { return d.cluster != nil && d.cluster.left.Load() }
+
+// Imports reports the copies coming into this node: the slots it is
+// importing now, and the keys and bytes it has received by copies since it
+// started (the counters of INFO's migrate_keys_received). A standalone
+// node imports nothing.
+func (d *DataNode) Imports() (slots int, keys, bytes int64) {
+	if d.cluster == nil {
+		return 0, 0, 0
+	}
+	st := &d.cluster.stats
+	return int(st.slotsIn.Load()), st.keysReceived.Load(), st.bytesReceived.Load()
+}
 
 // migrateCommands are the commands of the migration protocol.
 func migrateCommands() []*command {
@@ -1126,6 +1197,32 @@ func cmdImport(c *conn, args [][]byte) {
 		}
 	case eqFold(args[1], "digest") && len(args) >= 4 && len(args)%2 == 1:
 		err = cn.importDigest(c, args[2:])
+	case eqFold(args[1], "held") && len(args) >= 4:
+		var slots []int
+		if slots, err = parseSlots(args[3:]); err == nil {
+			version := uint64(0)
+			if t, _ := cn.current(); t != nil {
+				version = t.Version
+			}
+			c.w.array(1 + len(slots))
+			c.w.int(int64(version))
+			for _, s := range slots {
+				c.w.int(map[bool]int64{false: 0, true: 1}[cn.holdsHandoff(NodeID(args[2]), s)])
+			}
+		}
+	case eqFold(args[1], "gave") && len(args) >= 4:
+		var slots []int
+		if slots, err = parseSlots(args[3:]); err == nil {
+			version := uint64(0)
+			if t, _ := cn.current(); t != nil {
+				version = t.Version
+			}
+			c.w.array(1 + len(slots))
+			c.w.int(int64(version))
+			for _, s := range slots {
+				c.w.int(cn.gaveTo(NodeID(args[2]), s))
+			}
+		}
 	case (eqFold(args[1], "commit") || eqFold(args[1], "abort")) && len(args) >= 3:
 		var slots []int
 		if slots, err = parseSlots(args[2:]); err == nil {
@@ -1139,6 +1236,40 @@ func cmdImport(c *conn, args [][]byte) {
 	}
 	if err != nil {
 		c.w.errorText("ERR " + err.Error())
+	}
+}
+
+// holdsHandoff reports whether this node holds slot s handed off to it by
+// source (CHKV.IMPORT HELD): it committed an import of s from source that
+// no table has ended, or its table makes it s's primary. A source whose
+// table gives it back a slot it handed off asks before it reports the slot
+// to the NameNode: the answer may be no when the NameNode did learn of the
+// handoff and then failed the slot over to the source (this node was
+// declared down and dropped the slot), and following the report would hand
+// the slot to a node without its data.
+func (cn *clusterNode) holdsHandoff(source NodeID, s int) bool {
+	if m := cn.moves[s].Load(); m != nil && !m.out && m.peerID == source && m.committed() {
+		return true
+	}
+	t, _ := cn.current()
+	if t == nil {
+		return false
+	}
+	p, ok := t.Primary(s)
+	return ok && p.ID == cn.id
+}
+
+// gaveTo answers CHKV.IMPORT GAVE for slot s: 1 when this node handed s
+// off to target, 2 when it is moving s there, 0 otherwise.
+func (cn *clusterNode) gaveTo(target NodeID, s int) int64 {
+	m := cn.moves[s].Load()
+	switch {
+	case m == nil || !m.out || m.peerID != target:
+		return 0
+	case m.state.Load() == moveHandedOff:
+		return 1
+	default:
+		return 2
 	}
 }
 
@@ -1241,7 +1372,7 @@ func (cn *clusterNode) importPromote(source NodeID, slots []int, epoch uint64) (
 		// handed the slot off, so no client was sent here for it, and
 		// its stream kept this copy current. Refusing it wedged every
 		// later attempt, and with it a leave, for good.
-		if m := cn.moves[s].Load(); m != nil && !(m.promote && m.peerID == source && (m.state.Load() == moveImporting || m.state.Load() == moveImported)) {
+		if m := cn.moves[s].Load(); m != nil && !(m.promote && m.peerID == source && (m.state.Load() == moveImporting || m.committed())) {
 			return nil, fmt.Errorf("chkv: slot %d is moving (out %v, state %d, peer %s)", s, m.out, m.state.Load(), m.peerID)
 		}
 	}
@@ -1418,6 +1549,10 @@ func (cn *clusterNode) abortImport(s int, m *slotMove) {
 // table gives them to this node) or abandons (their data is dropped) the
 // import of slots.
 func (cn *clusterNode) importEnd(c *conn, slots []int, commit bool) error {
+	if commit && cn.sawLeaving.Load() {
+		cn.importEnd(c, slots, false)
+		return errLeavingImport
+	}
 	for _, s := range slots {
 		m := c.importOf(s)
 		if m == nil {
@@ -1432,8 +1567,25 @@ func (cn *clusterNode) importEnd(c *conn, slots []int, commit bool) error {
 		}
 		cn.abortImport(s, m)
 	}
+	if commit && cn.sawLeaving.Load() {
+		// The table saying the node leaves arrived meanwhile. Its
+		// heartbeat counts imports after it saw that; this commit was
+		// stored before this second look, so either the count holds it or
+		// it is undone here: the NameNode never removes the node with data
+		// no table gives it.
+		for _, s := range slots {
+			if m := c.importOf(s); m != nil {
+				cn.abortImport(s, m)
+			}
+		}
+		return errLeavingImport
+	}
 	if commit {
 		cn.stats.slotsRecv.Add(int64(len(slots)))
 	}
 	return nil
 }
+
+// errLeavingImport refuses to commit an import on a leaving node: the
+// source keeps the slots.
+var errLeavingImport = errors.New("chkv: this node is leaving the cluster: it takes no slots")

@@ -173,6 +173,12 @@ func TestMigrateRapid(t *testing.T) {
 			return rapid.SampledFrom(nodeIDs(nodes)).Draw(rt, "leaving")
 		}
 
+		// A cut stays well inside failure detection (3 heartbeats of
+		// silence, then probes) even on a starved machine: with no replica,
+		// a node declared down loses its slots for good. A cut of up to
+		// 300 ms is the likely cause of a leave that failed once in CI (the
+		// run of 2026-12-04, error not printed): now it says why.
+		const maxCut = 150
 		actions := map[string]func(*rapid.T){
 			"join": func(rt *rapid.T) {
 				nextJoin(rt)
@@ -191,7 +197,7 @@ func TestMigrateRapid(t *testing.T) {
 				d := nextJoin(rt)
 				waitMoving(rt, ctx, cl)
 				cl.Network().Isolate(string(d.ID()))
-				time.Sleep(time.Duration(rapid.IntRange(1, 300).Draw(rt, "cut ms")) * time.Millisecond)
+				time.Sleep(time.Duration(rapid.IntRange(1, maxCut).Draw(rt, "cut ms")) * time.Millisecond)
 				cl.Heal()
 				settled(rt)
 			},
@@ -200,9 +206,15 @@ func TestMigrateRapid(t *testing.T) {
 				require.NoError(rt, cl.DataNode(id).Leave(ctx)) // accepted before the cut
 				waitMoving(rt, ctx, cl)
 				cl.Network().Isolate(string(id))
-				time.Sleep(time.Duration(rapid.IntRange(1, 300).Draw(rt, "cut ms")) * time.Millisecond)
+				time.Sleep(time.Duration(rapid.IntRange(1, maxCut).Draw(rt, "cut ms")) * time.Millisecond)
 				cl.Heal()
-				require.NoError(rt, cl.RemoveDataNode(ctx, id)) // asks again (a no-op) and waits
+				if err := cl.RemoveDataNode(ctx, id); err != nil { // asks again (a no-op) and waits
+					nn := cl.NameNode()
+					nn.mu.Lock()
+					fails := nn.fails[id]
+					nn.mu.Unlock()
+					rt.Fatalf("remove %s: %v (declared down %d times; NameNode: %s)", id, err, fails, nn.movesPending())
+				}
 				settled(rt)
 			},
 		}

@@ -332,6 +332,17 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		}
 		return nil
 	}
+	if rec.op == recSetString && old != nil && old.kind == kindString {
+		s.replaceString(slot, key, old, rec)
+		d.keys++
+		if !d.off {
+			d.sum += entryDigest(string(key), old)
+		}
+		if old.expireAt != 0 {
+			d.inexact = true
+		}
+		return nil
+	}
 	if !isAppend(rec.op) {
 		var e *entry
 		var k string
@@ -366,6 +377,48 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	s.updateDelta(slot, string(key), old, before, hadTTL, &writeDelta{op: deltaRecord, keep: true, rec: rec})
 	old.vh = 0
 	return nil
+}
+
+// replaceString makes e, a string in slot under key, hold the value, expiry
+// and version of the string record rec in place, as setString does on a
+// primary: no map delete and insert, one notification. The slot's sequence
+// rises as if e were removed and inserted anew (past the record's version).
+// The caller holds the slot lock.
+func (s *Store) replaceString(slot int, key []byte, e *entry, rec *record) {
+	sd := &s.slots[slot]
+	before, hadTTL := e.size(string(key)), e.expireAt != 0
+	k := ""
+	if val := rec.str; cap(e.str) >= len(val) && cap(e.str) <= 2*len(val)+16 {
+		e.str = append(e.str[:0], val...)
+	} else {
+		// A new allocation for key and value, and the map's key with
+		// it: the old key may share its allocation with the old value.
+		k, e.str = keyValue(key, val)
+		sd.keys[k] = e
+	}
+	sd.nextVersion()
+	e.version = sd.nextVersion()
+	if rec.version != 0 {
+		e.version = rec.version
+		sd.seq = max(sd.seq, rec.version)
+	}
+	e.expireAt, e.vh = rec.expireAt, 0
+	if hadTTL != (e.expireAt != 0) {
+		if hadTTL {
+			sd.ttlKeys--
+		} else {
+			sd.ttlKeys++
+		}
+	}
+	s.initAccess(e) // as a new entry's
+	if k == "" {
+		k = string(key)
+	}
+	if n := e.size(k) - before; n != 0 {
+		sd.bytes += n
+		s.used.Add(n)
+	}
+	s.notify(slot, WriteSet, k, e)
 }
 
 // entryForRecord returns a new entry (in no store) holding the value of a
@@ -555,6 +608,7 @@ func (s *Store) clearSlot(slot int, errText string) (keys int) {
 	keys = len(sd.keys)
 	s.used.Add(-sd.bytes)
 	s.nkeys.Add(-int64(keys))
+	s.groups[slot/keyGroupSlots].n.Add(-int64(keys)) // RANDOMKEY's counts
 	sd.keys, sd.bytes, sd.ttlKeys = nil, 0, 0
 	sd.nextVersion() // the drop is a change of the slot, like a write
 	if p := s.persist.Load(); p != nil {

@@ -89,7 +89,7 @@ const probeCount = 3
 // nameNodeLimits bound a NameNode request: its commands carry only short
 // arguments, at most a slot and a node id for every slot (CHKV.HANDEDOFF).
 func nameNodeLimits() RequestLimits {
-	return RequestLimits{MaxBulk: 64 << 10, MaxArgs: 2*NumSlots + 2, MaxInline: 64 << 10, MaxQuery: 1 << 20}
+	return RequestLimits{MaxBulk: 64 << 10, MaxArgs: 2*NumSlots + 4, MaxInline: 64 << 10, MaxQuery: 1 << 20}
 }
 
 // DefaultNameNodeConfig returns the configuration of a NameNode listening on
@@ -196,6 +196,12 @@ type NameNode struct {
 	// leaving holds the members asked to leave until they are removed, so
 	// that one cut off and declared down goes on leaving when it returns.
 	leaving map[NodeID]bool
+	// primarySince holds, per slot, the version of the served table from
+	// which its primary has been the one it is (for a leader that took
+	// over or a NameNode that restarted: the first table it served). A
+	// CHKV.HANDEDOFF based on an older table is stale (see
+	// followHandoffsLocked).
+	primarySince [NumSlots]uint64
 	// departed holds the incarnation of each member removed after it
 	// left: that process is told it has left, whether it heartbeats or
 	// registers again, even if no table showing it leaving reached it; a
@@ -259,6 +265,7 @@ func StartNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, error) {
 	n := newNameNode(cfg, ln, plan)
 	n.mu.Lock()
 	n.table, n.tableBytes = table, b
+	n.primariesSinceLocked(nil)
 	n.syncPeersLocked() // a resumed member gets HeartbeatTimeout of grace
 	n.beginProgressLocked()
 	err = n.reconcileLocked() // resume data movement
@@ -664,20 +671,28 @@ func (n *NameNode) cmdRegister(w *replyWriter, args [][]byte) {
 	n.replyTableLocked(w)
 }
 
-// cmdHeartbeat handles CHKV.HEARTBEAT <id> <tableVersion> [<leaseMs>]: the
+// cmdHeartbeat handles CHKV.HEARTBEAT <id> <tableVersion> [<leaseMs>
+// [<imports>]]: the
 // lease the node takes from this heartbeat bounds how soon it may be
 // declared down (nnPeer.detect).
 func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	id := NodeID(args[1])
 	v, err := strconv.ParseUint(string(args[2]), 10, 64)
-	if err != nil || len(args) > 4 {
+	if err != nil || len(args) > 5 {
 		w.errorText(fmt.Sprintf("ERR chkv: bad table version %q", truncate(args[2], 32)))
 		return
 	}
 	var lease int64
-	if len(args) == 4 {
+	if len(args) >= 4 {
 		if lease, err = strconv.ParseInt(string(args[3]), 10, 64); err != nil || lease < 0 || lease > int64(time.Hour/time.Millisecond) {
 			w.errorText(fmt.Sprintf("ERR chkv: bad lease %q", truncate(args[3], 32)))
+			return
+		}
+	}
+	imports := -1 // not leaving, or not known to the node yet
+	if len(args) == 5 {
+		if imports, err = strconv.Atoi(string(args[4])); err != nil || imports < 0 || imports > NumSlots {
+			w.errorText(fmt.Sprintf("ERR chkv: bad import count %q", truncate(args[4], 32)))
 			return
 		}
 	}
@@ -702,6 +717,15 @@ func (n *NameNode) cmdHeartbeat(w *replyWriter, args [][]byte) {
 	}
 	p.lease.Store(lease)
 	p.beat()
+	if cleared := imports == 0 && p.leavingImports != 0; imports >= 0 {
+		p.leavingImports = imports
+		if cleared && n.leaving[id] {
+			// The leave may finish now (finishLocked).
+			if err := n.reconcileLocked(); err != nil {
+				n.cfg.Logger.Error("namenode: reconcile", "err", err)
+			}
+		}
+	}
 	if v == n.table.Version {
 		w.ok()
 		return
@@ -882,7 +906,9 @@ func (n *NameNode) publishLocked(t *Table) error {
 		}
 	}
 	n.obs.published(n.table, t)
+	old := n.table
 	n.table, n.tableBytes = t, b
+	n.primariesSinceLocked(old)
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.syncPeersLocked()
@@ -890,6 +916,20 @@ func (n *NameNode) publishLocked(t *Table) error {
 		p.kick()
 	}
 	return nil
+}
+
+// primariesSinceLocked updates primarySince for the served table, which
+// replaced old (nil: every slot's primary counts from this table on).
+func (n *NameNode) primariesSinceLocked(old *Table) {
+	for s := range NumSlots {
+		p, ok := n.table.Primary(s)
+		if old != nil {
+			if q, qok := old.Primary(s); qok == ok && q.ID == p.ID {
+				continue
+			}
+		}
+		n.primarySince[s] = n.table.Version
+	}
 }
 
 // syncPeersLocked gives every member that is not down a peer (failure
@@ -1056,11 +1096,16 @@ type nnPeer struct {
 	// lease is the lease the node announced with its last heartbeat, in
 	// milliseconds: the node is not declared down before it lapsed.
 	lease atomic.Int64
+	// leavingImports is what the node's last heartbeat said once it knew
+	// it was leaving: how many slots it imports or has imported that its
+	// table does not give it; -1 before such a heartbeat. Guarded by n.mu.
+	// A leaving node is removed only at 0 (see finishLocked).
+	leavingImports int
 }
 
 // startPeer starts the goroutines of a new peer. The caller holds n.mu.
 func (n *NameNode) startPeer(id NodeID, addr string) *nnPeer {
-	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1), retiring: make(chan struct{})}
+	p := &nnPeer{n: n, id: id, addr: addr, beats: make(chan struct{}, 1), push: make(chan struct{}, 1), retiring: make(chan struct{}), leavingImports: -1}
 	p.ctx, p.stop = context.WithCancel(n.lctx)
 	n.wg.Add(2)
 	go p.detect()

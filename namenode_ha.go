@@ -75,6 +75,7 @@ func startRaftNameNode(ctx context.Context, cfg NameNodeConfig) (*NameNode, erro
 	n := newNameNode(cfg, mux.RESP(), empty)
 	b, _ := empty.MarshalBinary()
 	n.table, n.tableBytes = empty, b
+	n.primariesSinceLocked(nil)
 	n.lctx, n.lcancel = context.WithCancel(n.ctx) // renewed at each change of leader
 	self := cfg.Addr
 	for _, p := range cfg.RaftPeers {
@@ -248,6 +249,7 @@ func (n *NameNode) becomeLeader(r *raft.Raft) {
 		plan = table
 	}
 	n.table, n.tableBytes, n.plan = table, tb, plan
+	n.primariesSinceLocked(nil)
 	for _, m := range plan.Members {
 		if m.State == NodeLeaving {
 			n.leaving[m.ID] = true

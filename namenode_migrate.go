@@ -573,6 +573,14 @@ func (n *NameNode) finishLocked() error {
 		if p, r := n.plan.Load(m.ID); p > 0 || r > 0 {
 			continue
 		}
+		if p := n.peers[m.ID]; p != nil && p.leavingImports != 0 && !n.cfg.NoDataMovement {
+			// Not before the node, knowing it leaves, said it holds no
+			// import the table does not give it: a source cut off from us
+			// may have handed slots to it that we have not heard of, and
+			// removing it would drop their data (its heartbeat brings us
+			// back here).
+			continue
+		}
 		delete(n.leaving, m.ID)
 		n.departed[m.ID] = n.incarnation[m.ID]
 		next, err := NextTable(n.plan, Change{Kind: ChangeRemove, Member: Member{ID: m.ID}}, n.cfg.Ring)
@@ -814,7 +822,7 @@ func (n *NameNode) jobDoneLocked(j *nnJob, r any, err error) {
 func (n *NameNode) adoptHandoffLocked(from NodeID, msg string) {
 	f := strings.Fields(msg[strings.Index(msg, "handed off:")+len("handed off:"):])
 	at, _ := parseHandoffs(f)
-	n.followHandoffsLocked(from, at)
+	n.followHandoffsLocked(from, at, 0)
 }
 
 // parseHandoffs parses slot, target pairs.
@@ -837,12 +845,19 @@ func parseHandoffs(f []string) (map[int]NodeID, error) {
 // without the NameNode learning it (its MIGRATE answer was lost, or it was
 // declared down meanwhile and got the slots back) to that target: the data
 // is there. Only slots the served table gives to from, with no batch under
-// way, whose target is a live member, follow. It returns how many did.
-func (n *NameNode) followHandoffsLocked(from NodeID, at map[int]NodeID) int {
+// way, whose target is a live or leaving member, follow (a leaving target
+// then moves them on). A report based on table version basis (0: made now,
+// as an answer to MIGRATE) is stale for a slot whose primary changed in a
+// later table: the sender saw its handoff in a table older than the one
+// that made it primary again (a promotion back to it, say), and following
+// it would give the slot to a target that has dropped it since. It returns
+// how many followed.
+func (n *NameNode) followHandoffsLocked(from NodeID, at map[int]NodeID, basis uint64) int {
 	for s, id := range at {
 		p, ok := n.table.Primary(s)
 		m, member := n.plan.Member(id)
-		if !ok || p.ID != from || n.mig.jobs[s] != nil || !member || !m.State.Live() || id == from {
+		stale := basis > 0 && n.primarySince[s] > basis
+		if !ok || p.ID != from || n.mig.jobs[s] != nil || !member || !(m.State.Live() || m.State == NodeLeaving) || id == from || stale {
 			delete(at, s)
 		}
 	}
@@ -863,13 +878,24 @@ func (n *NameNode) followHandoffsLocked(from NodeID, at map[int]NodeID) int {
 	return len(at)
 }
 
-// cmdHandedOff handles CHKV.HANDEDOFF <id> <slot> <target> [<slot>
-// <target> ...]: a DataNode reports slots the table gives it although it
-// handed their data off to a target (see followHandoffsLocked). It answers
-// how many slots followed; the new table is pushed as usual.
+// cmdHandedOff handles CHKV.HANDEDOFF <id> [VERSION <v>] <slot> <target>
+// [<slot> <target> ...]: a DataNode reports slots its table version v gives
+// it although it handed their data off to a target (see
+// followHandoffsLocked). It answers how many slots followed; the new table
+// is pushed as usual.
 func (n *NameNode) cmdHandedOff(w *replyWriter, args [][]byte) {
-	f := make([]string, 0, len(args)-2)
-	for _, a := range args[2:] {
+	rest := args[2:]
+	var basis uint64
+	if len(rest) >= 2 && eqFold(rest[0], "version") {
+		v, err := strconv.ParseUint(string(rest[1]), 10, 64)
+		if err != nil || v == 0 {
+			w.errorText(fmt.Sprintf("ERR chkv: bad table version %q", truncate(rest[1], 32)))
+			return
+		}
+		basis, rest = v, rest[2:]
+	}
+	f := make([]string, 0, len(rest))
+	for _, a := range rest {
 		f = append(f, string(a))
 	}
 	at, err := parseHandoffs(f)
@@ -887,7 +913,7 @@ func (n *NameNode) cmdHandedOff(w *replyWriter, args [][]byte) {
 		w.errorText(fmt.Sprintf("ERR chkv: unknown node %s", id))
 		return
 	}
-	followed := n.followHandoffsLocked(id, at)
+	followed := n.followHandoffsLocked(id, at, basis)
 	if followed > 0 {
 		if err := n.reconcileLocked(); err != nil {
 			n.cfg.Logger.Error("namenode: reconcile", "err", err)
@@ -1076,4 +1102,46 @@ func (n *NameNode) notConverged() string {
 		}
 	}
 	return ""
+}
+
+// movesPending describes, for a test that waited in vain, what the
+// NameNode still waits for: why the table is not the plan, the batches in
+// flight (source, target, kind, slots), and a few slots whose served owners
+// differ from the plan's.
+func (n *NameNode) movesPending() string {
+	why := n.notConverged()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q, table v%d, plan v%d", why, n.table.Version, n.plan.Version)
+	type batch struct {
+		source, target NodeID
+		mode           string
+	}
+	batches := map[batch]int{}
+	for _, j := range n.mig.jobs {
+		batches[batch{j.source.ID, j.target.ID, j.op.mode}]++
+	}
+	for k, slots := range batches {
+		fmt.Fprintf(&b, "; batch %s->%s %q: %d slots", k.source, k.target, k.mode, slots)
+	}
+	for id := range n.leaving {
+		if p := n.peers[id]; p != nil && p.leavingImports != 0 {
+			fmt.Fprintf(&b, "; leaving %s holds %d imports (-1: not reported yet)", id, p.leavingImports)
+		}
+	}
+	shown := 0
+	for s := range NumSlots {
+		if sameOwners(n.table, n.plan, s) {
+			continue
+		}
+		if shown == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		_, busy := n.mig.jobs[s]
+		fmt.Fprintf(&b, "; slot %d served %v plan %v in a batch %v", s, n.table.Owners(s), n.plan.Owners(s), busy)
+		shown++
+	}
+	return b.String()
 }

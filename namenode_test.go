@@ -496,6 +496,8 @@ func TestNameNodeBadInput(t *testing.T) {
 		{`CHKV.HANDEDOFF a 16384 b`, "-ERR chkv: bad slot \"16384\"\r\n"},
 		{`CHKV.HANDEDOFF a 1 b 2`, "-ERR chkv: want slot target pairs\r\n"},
 		{`CHKV.HANDEDOFF a 1`, "-ERR wrong number of arguments for 'chkv.handedoff' command\r\n"},
+		{`CHKV.HANDEDOFF a VERSION x 1 b`, "-ERR chkv: bad table version \"x\"\r\n"},
+		{`CHKV.HANDEDOFF a VERSION 0 1 b`, "-ERR chkv: bad table version \"0\"\r\n"},
 		{`CHKV.HANDEDOFF a 1 zz`, ":0\r\n"},    // no such target: nothing follows
 		{`CHKV.HANDEDOFF a 0 a 1 a`, ":0\r\n"}, // to itself
 

@@ -27,6 +27,7 @@ package chkv
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -88,11 +88,11 @@ type replStream struct {
 
 	// The current session's connection, for sendNow; under wmu, which a
 	// sender holds from claiming frames until they are written.
-	wmu  sync.Mutex
-	nc   net.Conn
-	raw  syscall.RawConn // nil: no session, or not a TCP connection
-	rest []byte          // what sendNow's write left over: the session writes it first
-	wbuf []byte
+	wmu      sync.Mutex
+	nc       net.Conn
+	writeNow func(p []byte) (int, error) // writes what the socket takes at once; nil: no session, or not TCP
+	rest     []byte                      // what sendNow's write left over: the session writes it first
+	wbuf     []byte
 
 	wake    chan struct{}  // buffered 1: records or frames to send
 	notify  chan struct{}  // closed and replaced when acked or detached changes; under mu
@@ -198,12 +198,16 @@ func (st *replStream) sealLocked() {
 	st.gens = st.gens[:0]
 }
 
-// notifyLocked wakes the waiters.
-func (st *replStream) notifyLocked() {
+// notifyLocked wakes the waiters; self (an event loop reading the
+// acknowledgement, which serves its parked connections before it waits
+// again) needs no wake-up, and its registration ends too.
+func (st *replStream) notifyLocked(self any) {
 	close(st.notify)
 	st.notify = make(chan struct{})
-	for _, fn := range st.waiters {
-		fn()
+	for key, fn := range st.waiters {
+		if key != self {
+			fn()
+		}
 	}
 	clear(st.waiters)
 }
@@ -240,7 +244,7 @@ func (st *replStream) detach() {
 	st.frames, st.sent, st.lagFrom = nil, 0, time.Time{}
 	st.enc.reset()
 	st.gens = st.gens[:0]
-	st.notifyLocked()
+	st.notifyLocked(nil)
 }
 
 // attach makes a detached stream carry writes again (the peer became a
@@ -286,26 +290,38 @@ func (st *replStream) run() {
 }
 
 // session runs one connection to the replica: it resends what was not
-// acknowledged, then sends new frames as they come, while a reader applies
-// the acknowledgements. An event loop may send frames on the connection
-// itself (sendNow); wmu keeps the frames in the order they were claimed.
-func (st *replStream) session() error {
+// acknowledged, then sends new frames as they come, while the node's event
+// loop (loopAcks) or a reader goroutine applies the acknowledgements. An
+// event loop may send frames on the connection itself (sendNow); wmu keeps
+// the frames in the order they were claimed.
+func (st *replStream) session() (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), st.cn.cfg.RPCTimeout)
 	nc, err := st.cn.dialPeer(ctx, *st.addr.Load())
 	cancel()
 	if err != nil {
 		return err
 	}
+	ac, readErr := st.loopAcks(nc)
+	if ac != nil {
+		nc = ac
+	}
 	defer nc.Close()
+	defer func() {
+		var re *RESPError
+		if errors.As(err, &re) {
+			st.cn.d.cfg.Logger.Info("replica refused records: fetching its table", "id", st.cn.id, "replica", st.peer, "err", re.Msg)
+			st.cn.refreshTableFrom(*st.addr.Load())
+		}
+	}()
 	st.wmu.Lock()
 	st.mu.Lock()
 	st.sent, st.conn = 0, nc
 	st.mu.Unlock()
-	st.nc, st.raw, st.rest = nc, rawConnOf(nc), st.rest[:0]
+	st.nc, st.writeNow, st.rest = nc, nonBlockingWriter(nc), st.rest[:0]
 	st.wmu.Unlock()
 	defer func() {
 		st.wmu.Lock()
-		st.nc, st.raw = nil, nil
+		st.nc, st.writeNow = nil, nil
 		st.wmu.Unlock()
 		st.mu.Lock()
 		if st.conn == nc {
@@ -313,8 +329,10 @@ func (st *replStream) session() error {
 		}
 		st.mu.Unlock()
 	}()
-	readErr := make(chan error, 1)
-	go func() { readErr <- st.readAcks(nc) }()
+	if ac == nil {
+		readErr = make(chan error, 1)
+		go func() { readErr <- st.readAcks(nc) }()
+	}
 	bw := bufio.NewWriterSize(nc, 64<<10)
 	tick := time.NewTicker(st.cn.cfg.HeartbeatInterval / 2)
 	defer tick.Stop()
@@ -401,7 +419,7 @@ func (st *replStream) sendNow() {
 		return
 	}
 	defer st.wmu.Unlock()
-	if st.raw == nil || len(st.rest) > 0 {
+	if st.writeNow == nil || len(st.rest) > 0 {
 		st.kick()
 		return
 	}
@@ -421,12 +439,8 @@ func (st *replStream) sendNow() {
 		buf = appendReplFrame(buf, st.cn.id, st.filter(f))
 	}
 	st.wbuf = buf
-	n, werr := 0, error(nil)
-	err := st.raw.Write(func(fd uintptr) bool {
-		n, werr = writeNonBlocking(int(fd), buf)
-		return true // never wait: the goroutine writes what is left
-	})
-	if err != nil || werr != nil {
+	n, err := st.writeNow(buf) // never waits: the goroutine writes what is left
+	if err != nil {
 		st.nc.Close() // the session ends, and the next one resends
 		return
 	}
@@ -436,9 +450,13 @@ func (st *replStream) sendNow() {
 	}
 }
 
-// rawConnOf returns the descriptor access of a TCP connection, for
-// sendNow; nil for other connections (TLS, the memory transport).
-func rawConnOf(nc net.Conn) syscall.RawConn {
+// nonBlockingWriter returns, for sendNow, what writes to nc as much as
+// its socket takes at once; nil for other connections than TCP (TLS, the
+// memory transport).
+func nonBlockingWriter(nc net.Conn) func(p []byte) (int, error) {
+	if ac, ok := nc.(interface{ writeNow([]byte) (int, error) }); ok {
+		return ac.writeNow // read by an event loop (loopAcks)
+	}
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return nil
@@ -447,7 +465,14 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	if err != nil {
 		return nil
 	}
-	return rc
+	return func(p []byte) (int, error) {
+		n, werr := 0, error(nil)
+		err := rc.Write(func(fd uintptr) bool {
+			n, werr = writeNonBlocking(int(fd), p)
+			return true
+		})
+		return n, cmp.Or(err, werr)
+	}
 }
 
 // filter drops from f the records of slots this node has not led without
@@ -543,6 +568,9 @@ func (st *replStream) abortLocked() {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
+	if ac, ok := c.(interface{ abort() }); ok {
+		ac.abort() // read by an event loop (loopAcks)
+	}
 	c.Close() // beneath TLS: its close alert could wait on a full buffer
 	st.conn, st.sent = nil, 0
 }
@@ -579,18 +607,13 @@ func countDigits(v uint64) int {
 }
 
 // readAcks reads the replica's answers: the sequence number applied, or an
-// error (a refusal: the replica's table is newer; this node fetches it).
+// error (a refusal: the replica's table is newer; the session fetches it).
 func (st *replStream) readAcks(nc net.Conn) error {
 	br := bufio.NewReaderSize(nc, 4096)
 	for {
 		nc.SetReadDeadline(time.Time{})
 		r, err := readPeerReply(br, 0)
 		if err != nil {
-			var re *RESPError
-			if errors.As(err, &re) {
-				st.cn.d.cfg.Logger.Info("replica refused records: fetching its table", "id", st.cn.id, "replica", st.peer, "err", re.Msg)
-				st.cn.refreshTableFrom(*st.addr.Load())
-			}
 			nc.Close()
 			return err
 		}
@@ -599,12 +622,13 @@ func (st *replStream) readAcks(nc net.Conn) error {
 			nc.Close()
 			return fmt.Errorf("%w: replication ack %T", ErrProtocol, r)
 		}
-		st.ack(uint64(n))
+		st.ack(uint64(n), nil)
 	}
 }
 
-// ack records that the replica applied every write up to seq.
-func (st *replStream) ack(seq uint64) {
+// ack records that the replica applied every write up to seq; self is the
+// event loop that read it, if one did (notifyLocked).
+func (st *replStream) ack(seq uint64, self any) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	i := 0
@@ -628,7 +652,7 @@ func (st *replStream) ack(seq uint64) {
 		st.lagFrom = time.Now()
 	}
 	st.reportedAt.Store(0)
-	st.notifyLocked()
+	st.notifyLocked(self)
 }
 
 // lag returns how long the oldest unacknowledged write has waited.
@@ -974,6 +998,13 @@ func (cn *clusterNode) addReplTargets(t *Table) {
 		if !ok || p.ID != cn.id || t.cnt[s] < 2 {
 			continue
 		}
+		if m := cn.moves[s].Load(); m != nil && m.out && m.state.Load() == moveHandedOff {
+			// Handed off: the target leads and streams the slot's writes,
+			// here among others. A stream from here would send the
+			// records this node applies back to the target, older ones
+			// over newer (seed 100625 lost an increment that way).
+			continue
+		}
 		var streams []*replStream
 		if cur := cn.repl[s].Load(); cur != nil {
 			streams = append(streams, cur.streams...)
@@ -1304,7 +1335,7 @@ func (cn *clusterNode) fencePromoted(old, t *Table) {
 		if !ok || op.ID == cn.id {
 			continue
 		}
-		if m := cn.moves[s].Load(); m != nil && !m.out && m.state.Load() == moveImported {
+		if m := cn.moves[s].Load(); m != nil && !m.out && m.committed() {
 			continue // handed over by the old primary, which stopped serving it first
 		}
 		if last := cn.lastAcked[op.ID]; last != 0 {
@@ -1327,7 +1358,7 @@ func (cn *clusterNode) applyRepl(b []byte) error {
 	st := cn.d.store
 	d := recordDecoder{b: b}
 	var rec record
-	var dg runningDigest
+	dg := runningDigest{off: true} // no migration: no digest wanted
 	locked := -1
 	defer func() {
 		if locked >= 0 {

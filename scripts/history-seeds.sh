@@ -11,7 +11,9 @@
 # starts new changes in each run, default 3s), REPLICAS (default "1 2"),
 # OUT (directory for the logs of failing seeds, default /tmp/chkv-seeds);
 # CHKV_HISTORY_FAULT=copycut makes the fault of every join a partition
-# between a copy's source and target (the class that found the late ABORT).
+# between a copy's source and target (the class that found the late ABORT);
+# CHKV_HISTORY_FAULT=cutoff makes it a cut between the NameNode and the copy's
+# source or target until that node is declared down (the class of 90045).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${1:-1000}
