@@ -58,6 +58,10 @@ type ClusterConfig struct {
 	MaxMemoryPolicy MaxMemoryPolicy
 	// MaxMemoryGCRoom is each DataNode's share of the cap kept free of data (DataNodeConfig.MaxMemoryGCRoom).
 	MaxMemoryGCRoom int
+	// MaxMemoryChanged, if set, is called after CONFIG SET maxmemory on
+	// any DataNode with the sum of the running DataNodes' caps (0 when one
+	// has none): the chkv binary moves the process's Go memory limit with it.
+	MaxMemoryChanged func(totalBytes int64)
 	// Transport is ClusterMem (default) or ClusterTCP.
 	Transport string
 	// Port, on TCP, puts the NameNode on 127.0.0.1:Port and DataNode i on
@@ -355,6 +359,9 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 	if c.cfg.CacheMode && cfg.MaxMemoryPolicy == NoEviction {
 		cfg.MaxMemoryPolicy = AllKeysLRU // a full cache evicts instead of refusing
 	}
+	if f := c.cfg.MaxMemoryChanged; f != nil {
+		cfg.MaxMemoryChanged = func(int64) { f(c.totalMaxMemory()) }
+	}
 	cfg.loops = c.loops
 	cc := DefaultClusterNodeConfig(c.NameNodeAddr())
 	if k, err := strconv.Atoi(strings.TrimPrefix(string(id), "dn")); err == nil {
@@ -386,6 +393,20 @@ func (c *Cluster) startDataNode(ctx context.Context, id NodeID, addr string) (*D
 	c.nodes[id] = d
 	c.addrs[id] = d.Addr()
 	return d, nil
+}
+
+// totalMaxMemory is the sum of the running DataNodes' caps, 0 when one
+// has none (the process then has no cap).
+func (c *Cluster) totalMaxMemory() int64 {
+	var total int64
+	for _, d := range c.DataNodes() {
+		n := d.Store().MaxMemory()
+		if n <= 0 {
+			return 0
+		}
+		total += n
+	}
+	return total
 }
 
 // take removes the running DataNode id from the cluster's books.

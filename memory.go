@@ -151,8 +151,45 @@ type memoryState struct {
 	// with its primary's.
 	evictable atomic.Pointer[func() func(slot int) bool]
 	mu        sync.Mutex // one evictor at a time; taken before any slot lock
-	pool      []evictCand
-	poolBack  [evictionPoolSize + 1]evictCand
+	pool      evictPool
+}
+
+// evictPool is the eviction pool: up to evictionPoolSize candidates in
+// fixed cells, and their order by score in bytes. order[:n] are the cells
+// in the pool, lowest score first; order[n:] the free ones. Keeping the
+// order in bytes moves no strings: shifting a slice of candidates ran the
+// garbage collector's write barrier for every key moved (bulkBarrierPreWrite,
+// 4% of the CPU of a flood under eviction, and as much again flushing its
+// buffers).
+type evictPool struct {
+	cells [evictionPoolSize]evictCand
+	order [evictionPoolSize]uint8
+	n     int
+	ready bool // order numbers the cells (a zero order is no permutation)
+}
+
+// init numbers the cells, once.
+func (p *evictPool) init() {
+	if !p.ready {
+		for i := range p.order {
+			p.order[i] = uint8(i)
+		}
+		p.ready = true
+	}
+}
+
+// remove takes the candidate at position i of the order out of the pool.
+func (p *evictPool) remove(i int) {
+	c := p.order[i]
+	copy(p.order[i:p.n-1], p.order[i+1:p.n])
+	p.order[p.n-1] = c
+	p.n--
+}
+
+// pop takes out and returns the candidate of the highest score.
+func (p *evictPool) pop() evictCand {
+	p.n--
+	return p.cells[p.order[p.n]]
 }
 
 // evictCand is a key of the eviction pool, with its score (higher goes first).
@@ -377,9 +414,7 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 		return found && s.evictKey(victim, p, now)
 	}
 	m := &s.mem
-	if m.pool == nil {
-		m.pool = m.poolBack[:0]
-	}
+	m.pool.init()
 	// A pool emptied of keys that went or were used since they were
 	// sampled samples again, a few times, before the write gets -OOM.
 	for range 8 {
@@ -390,13 +425,11 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 			shared := e.kind == kindString && len(k)+cap(e.str) <= poolShareMax
 			m.offer(evictCand{key: k, slot: slot, score: evictScore(e, p, now)}, shared)
 		})
-		if len(m.pool) == 0 {
+		if m.pool.n == 0 {
 			return false
 		}
-		for len(m.pool) > 0 {
-			c := m.pool[len(m.pool)-1]
-			m.pool = m.pool[:len(m.pool)-1]
-			if s.evictKey(c, p, now) {
+		for m.pool.n > 0 {
+			if s.evictKey(m.pool.pop(), p, now) {
 				return true
 			}
 		}
@@ -412,33 +445,36 @@ func (s *Store) evictOne(p MaxMemoryPolicy) bool {
 // goes. A copy per candidate that entered the pool was 5% of the CPU of a
 // flood of 1,000-byte writes under eviction.
 func (m *memoryState) offer(c evictCand, shared bool) {
-	if len(m.pool) == evictionPoolSize && c.score <= m.pool[0].score {
+	p := &m.pool
+	if p.n == evictionPoolSize && c.score <= p.cells[p.order[0]].score {
 		// Most samples: no need to look for the key in the pool. A copy
 		// there with a higher, stale score is not evicted for it (evictKey).
 		return
 	}
-	for i := range m.pool {
-		if m.pool[i].slot == c.slot && m.pool[i].key == c.key { // the slot first: keys of one length cost a memeq each
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
+	for i := range p.n {
+		if k := &p.cells[p.order[i]]; k.slot == c.slot && k.key == c.key { // the slot first: keys of one length cost a memeq each
+			p.remove(i)
 			break
 		}
 	}
-	if len(m.pool) == evictionPoolSize && c.score <= m.pool[0].score {
-		return
+	if p.n == evictionPoolSize {
+		if c.score <= p.cells[p.order[0]].score {
+			return
+		}
+		p.remove(0)
 	}
 	i := 0
-	for i < len(m.pool) && m.pool[i].score < c.score {
+	for i < p.n && p.cells[p.order[i]].score < c.score {
 		i++
 	}
 	if !shared {
 		c.key = strings.Clone(c.key)
 	}
-	m.pool = append(m.pool, evictCand{})
-	copy(m.pool[i+1:], m.pool[i:])
-	m.pool[i] = c
-	if len(m.pool) > evictionPoolSize {
-		m.pool = append(m.pool[:0], m.pool[1:]...)
-	}
+	cell := p.order[p.n]
+	copy(p.order[i+1:p.n+1], p.order[i:p.n])
+	p.order[i] = cell
+	p.n++
+	p.cells[cell] = c
 }
 
 // evictKey removes the candidate's key if it still exists (and, under a

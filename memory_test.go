@@ -377,29 +377,47 @@ func (s *Store) hasKey(key []byte) bool {
 
 // TestMemoryAccounting: the bytes the store accounts (INFO used_memory,
 // what the cap compares) are the bytes its keys hold on the Go heap, within
-// 10%, for 100,000 strings (about 6 keys a slot).
+// 10%, for 100,000 strings (about 6 keys a slot). The heap is the whole
+// process's: in the full suite, goroutines an earlier test left winding down
+// free memory during the measurement (one CI run saw 0.75x), so each size
+// gets three tries; an accounting error fails all three.
 func TestMemoryAccounting(t *testing.T) {
 	for _, size := range []int{10, 100, 1000} {
-		s := NewStore(StoreConfig{})
-		runtime.GC()
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		val := make([]byte, size)
-		for i := range 100_000 {
-			k := []byte("key:" + strconv.Itoa(10_000_000+i*7919%10_000_000))
-			slot, sd := s.lockKey(k)
-			s.setString(slot, k, s.lookup(slot, k, 1), val, 0, false)
-			sd.mu.Unlock()
+		var ratios []float64
+		for range 3 {
+			r := accountedHeapRatio(size)
+			ratios = append(ratios, r)
+			if r >= 0.9 && r <= 1.1 {
+				break
+			}
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&m1)
-		heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
-		if r := float64(heap) / float64(s.UsedMemory()); r < 0.9 || r > 1.1 {
-			t.Errorf("%d-byte values: heap %d bytes, accounted %d: %.3fx", size, heap, s.UsedMemory(), r)
+		if r := ratios[len(ratios)-1]; r < 0.9 || r > 1.1 {
+			t.Errorf("%d-byte values: heap / accounted bytes %.3f in every try", size, ratios)
 		}
-		runtime.KeepAlive(s)
-		s.Close()
 	}
+}
+
+// accountedHeapRatio fills a store with 100,000 strings of size bytes and
+// returns the heap they took over the bytes the store accounts.
+func accountedHeapRatio(size int) float64 {
+	s := NewStore(StoreConfig{})
+	defer s.Close()
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	val := make([]byte, size)
+	for i := range 100_000 {
+		k := []byte("key:" + strconv.Itoa(10_000_000+i*7919%10_000_000))
+		slot, sd := s.lockKey(k)
+		s.setString(slot, k, s.lookup(slot, k, 1), val, 0, false)
+		sd.mu.Unlock()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	r := float64(heap) / float64(s.UsedMemory())
+	runtime.KeepAlive(s)
+	return r
 }
 
 // TestEvictLRUHotSetSurvivesFlood is bench/maxmemory.sh's meaning at a
@@ -634,5 +652,28 @@ func TestMaxMemoryChanged(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(got, []int64{64 << 20, 0}) {
 		t.Errorf("MaxMemoryChanged saw %v, want [%d 0]", got, 64<<20)
+	}
+}
+
+// TestClusterMaxMemoryChanged: CONFIG SET maxmemory on one DataNode of a
+// cluster tells the cluster's MaxMemoryChanged the sum of all its
+// DataNodes' caps (the chkv cluster command moves the process's Go memory
+// limit with it), and 0 once a DataNode has no cap.
+func TestClusterMaxMemoryChanged(t *testing.T) {
+	var got []int64
+	var mu sync.Mutex
+	c := NewClusterT(t, func(cfg *ClusterConfig) {
+		cfg.Transport, cfg.DataNodes, cfg.Replicas = ClusterTCP, 2, 0
+		cfg.MaxMemory = 32 << 20
+		cfg.MaxMemoryChanged = func(n int64) { mu.Lock(); got = append(got, n); mu.Unlock() }
+	})
+	conn := dialResp(t, "tcp", c.DataNodes()[0].Addr())
+	rawDo(t, conn, "CONFIG", "SET", "maxmemory", "64mb")
+	rawDo(t, conn, "CONFIG", "SET", "maxmemory", "nope")
+	rawDo(t, conn, "CONFIG", "SET", "maxmemory", "0")
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int64{96 << 20, 0}; !slices.Equal(got, want) {
+		t.Errorf("MaxMemoryChanged saw %v, want %v", got, want)
 	}
 }

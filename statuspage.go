@@ -89,13 +89,14 @@ func (o *nameNodeObs) published(old, t *Table) {
 			e.members = append(e.members, fmt.Sprintf("%s removed", m.ID))
 		}
 	}
-	for s := range NumSlots {
-		a, b := old.Owners(s), t.Owners(s)
+	for s := range NumSlots { // without allocating: a rebuild publishes a table per batch
+		a, aok := old.Primary(s)
+		b, bok := t.Primary(s)
 		switch {
-		case len(a) == 0 && len(b) == 0:
-		case len(a) == 0 || len(b) == 0 || a[0] != b[0]:
+		case !aok && !bok:
+		case !aok || !bok || a.ID != b.ID:
 			e.primaries++
-		case !slices.Equal(a, b):
+		case old.cnt[s] != t.cnt[s] || !sameOwners(old, t, s):
 			e.replicas++
 		}
 	}

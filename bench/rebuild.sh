@@ -7,6 +7,9 @@
 # to stable, and keys/s over both spans.
 #
 # Usage: bench/rebuild.sh [rounds=2] [keys=1000000]   (NN_FLAGS, DN_FLAGS add flags)
+# PROFILE=DIR: the DataNodes write CPU profiles to DIR/dnI.prof, cut at the
+# kill (DIR/dnI.prof.1 is the rebuild), and their logs (with GODEBUG=gctrace=1
+# in the environment, the collections) are copied to DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -14,10 +17,17 @@ ROUNDS=${1:-2}
 KEYS=${2:-1000000}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+if [ -n "${PROFILE:-}" ]; then mkdir -p "$PROFILE"; fi
 require_tools python3 jq
 go build -o "$TMP/chkv" ./cmd/chkv
 go build -o "$TMP/failtool" ./bench/failtool
 now() { date +%s.%N; }
+# dn_cpu prints the CPU seconds DataNodes 1-3 (the survivors) have used.
+dn_cpu() {
+  local t=0 i
+  for i in 1 2 3; do t=$(( t + $(awk '{print $14 + $15}' /proc/${DN[$i]}/stat) )); done
+  echo "$t / $(getconf CLK_TCK)" | bc -l
+}
 
 # start_cluster starts the NameNode (NN) and 4 DataNodes (pids DN[1..4]).
 start_cluster() {
@@ -25,7 +35,8 @@ start_cluster() {
   "$TMP/chkv" namenode --addr $NN --replicas 1 --expect 4 ${NN_FLAGS:-} >"$TMP/nn.log" 2>&1 &
   NNPID=$!
   for i in 1 2 3 4; do
-    "$TMP/chkv" datanode --id dn$i --addr 127.0.0.1:$(free_port) --namenode $NN ${DN_FLAGS:-} >"$TMP/dn$i.log" 2>&1 &
+    "$TMP/chkv" datanode --id dn$i --addr 127.0.0.1:$(free_port) --namenode $NN ${DN_FLAGS:-} \
+      ${PROFILE:+--cpuprofile "$PROFILE/dn$i.prof"} >"$TMP/dn$i.log" 2>&1 &
     DN[$i]=$!
   done
   wait_stable 60
@@ -43,7 +54,10 @@ wait_stable() {
   echo "not stable after $1 s"; return 1
 }
 
-stop_cluster() { kill $NNPID ${DN[@]} 2>/dev/null || true; wait 2>/dev/null || true; } 2>/dev/null
+stop_cluster() {
+  kill $NNPID ${DN[@]} 2>/dev/null || true; wait 2>/dev/null || true
+  if [ -n "${PROFILE:-}" ]; then cp "$TMP"/*.log "$PROFILE/"; fi
+} 2>/dev/null
 
 echo "cpus: $(nproc)  load: $(cut -d' ' -f1 /proc/loadavg)  keys: $KEYS  NN_FLAGS: ${NN_FLAGS:-}  DN_FLAGS: ${DN_FLAGS:-}"
 for round in $(seq $ROUNDS); do
@@ -51,7 +65,8 @@ for round in $(seq $ROUNDS); do
   t0=$(now); "$TMP/failtool" -namenode $NN -keys $KEYS load; t1=$(now)
   printf "round %d: loaded %d keys in %.1f s\n" $round $KEYS $(echo "$t1 - $t0" | bc -l)
   wait_stable 60
-  kill -9 ${DN[4]}; tk=$(now); tdown=""
+  if [ -n "${PROFILE:-}" ]; then kill -USR1 ${DN[1]} ${DN[2]} ${DN[3]}; fi
+  cpu0=$(dn_cpu); kill -9 ${DN[4]}; tk=$(now); tdown=""
   while :; do
     sleep ${POLL:-0.5}
     s=$(status) || continue
@@ -61,10 +76,11 @@ for round in $(seq $ROUNDS); do
     if [ -n "$tdown" ] && [ "$(jq -r '.stable and (.migration.active|not)' <<<"$s")" = true ]; then break; fi
     [ $(echo "$t - $tk > 600" | bc) = 1 ] && { echo "not stable 600 s after the kill"; tail -3 "$TMP/poll.log"; break; }
   done
+  cpu=$(echo "$(dn_cpu) - $cpu0" | bc -l)
   keys=$(jq -r '.migration.copy_keys' <<<"$s")
   total=$(echo "$t - $tk" | bc -l); down=$(echo "$tdown - $tk" | bc -l)
   el=$(jq -r '.migration.elapsed_sec' <<<"$s")
-  printf "round %d: rebuilt %d keys (%d copies); down seen after %.1f s, stable after %.1f s (poll %s s); %.0f keys/s kill->stable; NameNode: movement %.2f s, %.0f keys/s\n" \
-    $round $keys $(jq -r '.migration.copies_total' <<<"$s") $down $total ${POLL:-0.5} $(echo "$keys / $total" | bc -l) $el $(echo "$keys / ($el + 0.000001)" | bc -l)
+  printf "round %d: rebuilt %d keys (%d copies); down seen after %.1f s, stable after %.1f s (poll %s s); %.0f keys/s kill->stable; NameNode: movement %.2f s, %.0f keys/s; DataNodes' CPU %.2f s; load %s\n" \
+    $round $keys $(jq -r '.migration.copies_total' <<<"$s") $down $total ${POLL:-0.5} $(echo "$keys / $total" | bc -l) $el $(echo "$keys / ($el + 0.000001)" | bc -l) $cpu "$(cut -d' ' -f1-3 /proc/loadavg)"
   stop_cluster
 done

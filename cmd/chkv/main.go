@@ -496,6 +496,7 @@ func runDataNode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	watchImports(d.Imports) // a rebuild's growth does not start a collection
 	stopWeb, err := web.start(stdout, d.MetricsHandler(), nil)
 	if err != nil {
 		d.Close()
@@ -556,6 +557,7 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		return errors.New("cluster needs at least one DataNode")
 	}
 	limitHeap(cfg.MaxMemory*int64(cfg.DataNodes), cfg.MaxMemoryGCRoom)
+	cfg.MaxMemoryChanged = func(n int64) { limitHeap(n, cfg.MaxMemoryGCRoom) } // CONFIG SET maxmemory on a DataNode
 	if loops := cmp.Or(cfg.EventLoops, cfg.DataNodes); fs.Lookup("procs").Value.String() == "0" && loops > 0 {
 		// A P for each event loop, which holds it while it serves and
 		// while it waits (chkv.rawWaits), and one more so that the rest
@@ -578,6 +580,13 @@ func runCluster(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	watchImports(func() (slots int, keys, bytes int64) { // the DataNodes' imports together
+		for _, d := range c.DataNodes() {
+			s, k, b := d.Imports()
+			slots, keys, bytes = slots+s, keys+k, bytes+b
+		}
+		return slots, keys, bytes
+	})
 	stopWeb, err := web.start(stdout, c.MetricsHandler(), c.NameNode().StatusPage())
 	if err != nil {
 		return err
