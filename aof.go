@@ -450,6 +450,14 @@ func (p *aof) syncer() {
 		if err := p.write(need); err == nil {
 			p.sync(need)
 		}
+		// Kicks that came during the round are from waiters registered by
+		// now: they are woken below, and those the round did not cover
+		// register (and kick) again from their loop's next turn, so the
+		// next round also takes what that turn appends (larger groups).
+		select {
+		case <-p.kick:
+		default:
+		}
 		p.wakeWaiters()
 	}
 }

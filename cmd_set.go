@@ -118,7 +118,7 @@ func cmdSPop(c *conn, args [][]byte) {
 	}
 	if count >= int64(s.len()) {
 		c.w.bulkStrings(s.members)
-		s.members, s.nums, s.idx, s.bytes = nil, nil, nil, 0
+		s.members, s.nums, s.idx, s.short, s.bytes = nil, nil, nil, nil, 0
 		wr.done(st, true)
 		return
 	}

@@ -22,6 +22,10 @@ func setTypeCases() []diffCase {
 		dc("sadd/intset-512", manyArgs(512, ints, "SADD", "s"), "SCARD s", "SMEMBERS s"),
 		dc("sadd/intset-513", manyArgs(513, ints, "SADD", "s"), "SCARD s", unordered("SMEMBERS s")),
 		dc("sadd/int-extremes", "SADD s 9223372036854775807 -9223372036854775808 9223372036854775808", unordered("SMEMBERS s")),
+		// Members of 15 bytes or less and longer ones are kept apart (set.go's short).
+		dc("sadd/member-lengths", "SADD s x \"\" a aaaaaaaaaaaaaa aaaaaaaaaaaaaaa aaaaaaaaaaaaaaaa aaaaaaaaaaaaaaaaa", "SCARD s", "SISMEMBER s \"\"",
+			"SMISMEMBER s a aaaaaaaaaaaaaa aaaaaaaaaaaaaaa aaaaaaaaaaaaaaaa aaaaaaaaaaaaaaaaa aa aaaaaaaaaaaaaaaaaa", "SREM s a aaaaaaaaaaaaaaa x", unordered("SMEMBERS s"),
+			"SMISMEMBER s \"\" a aaaaaaaaaaaaaa aaaaaaaaaaaaaaa aaaaaaaaaaaaaaaa aaaaaaaaaaaaaaaaa x", "SADD s aaaaaaaaaaaaaaa aaaaaaaaaaaaaaaa", "SCARD s", unordered("SPOP s 10"), "EXISTS s"),
 		dc("srem/basic", "SADD s a b c", "SREM s a x", unordered("SMEMBERS s"), "SREM s b c", "EXISTS s"),
 		dc("srem/missing", "SREM s a", "SREM"),
 		dc("srem/past-empty", "SADD s 1", "SREM s 1 1 2", "EXISTS s"),

@@ -18,14 +18,43 @@ const (
 )
 
 // setValue is a set. While ints is set, members holds decimal integers in
-// numeric order and idx is nil; afterwards idx maps every member to its
-// position in members (in no particular order), so a random member is one
-// index away.
+// numeric order and idx is nil; afterwards short (members of up to 15
+// bytes) and idx (longer ones) map every member to its position in
+// members (in no particular order), so a random member is one index away.
+//
+// short keeps a member's bytes in the map's slot: a lookup in a big set
+// misses the cache once, on the slot's group, where a string key costs a
+// second miss on the member's bytes to compare them. In a set of 100,000
+// members, SISMEMBER's map lookup was 37% of the server's CPU, half of it
+// comparing keys (memeqbody) (2026-12-04).
 type setValue struct {
 	members []string
-	nums    []int64          // the members' values while ints
-	idx     map[string]int32 // nil while ints
+	nums    []int64               // the members' values while ints
+	idx     map[string]int32      // nil while ints
+	short   map[shortMember]int32 // nil while ints
 	bytes   int64
+}
+
+// shortMember is a member of up to 15 bytes, with its length in the last byte.
+type shortMember [16]byte
+
+// toShort returns m as a shortMember; false when it is longer than 15 bytes.
+func toShort[T string | []byte](m T) (k shortMember, ok bool) {
+	if len(m) >= len(k) {
+		return k, false
+	}
+	copy(k[:], m)
+	k[len(k)-1] = byte(len(m))
+	return k, true
+}
+
+// put records member m at position i of members (not while ints).
+func (s *setValue) put(m string, i int32) {
+	if k, ok := toShort(m); ok {
+		s.short[k] = i
+	} else {
+		s.idx[m] = i
+	}
 }
 
 func newSetValue() *setValue { return &setValue{nums: []int64{}} }
@@ -46,7 +75,14 @@ func (s *setValue) size() int64 {
 // find returns the position of m, or -1.
 func (s *setValue) find(m []byte) int {
 	if s.idx != nil {
-		if i, ok := s.idx[string(m)]; ok {
+		var i int32
+		var ok bool
+		if k, short := toShort(m); short {
+			i, ok = s.short[k]
+		} else {
+			i, ok = s.idx[string(m)]
+		}
+		if ok {
 			return int(i)
 		}
 		return -1
@@ -87,11 +123,11 @@ func (s *setValue) add(m []byte) bool {
 		}
 		s.convert()
 	}
-	if _, ok := s.idx[string(m)]; ok {
+	if s.find(m) >= 0 {
 		return false
 	}
 	k := string(m)
-	s.idx[k] = int32(len(s.members))
+	s.put(k, int32(len(s.members)))
 	s.members = append(s.members, k)
 	s.bytes += int64(len(m))
 	return true
@@ -99,9 +135,10 @@ func (s *setValue) add(m []byte) bool {
 
 // convert leaves the intset representation for good.
 func (s *setValue) convert() {
-	s.idx = make(map[string]int32, len(s.members)+1)
+	s.idx = map[string]int32{}
+	s.short = make(map[shortMember]int32, len(s.members)+1)
 	for i, m := range s.members {
-		s.idx[m] = int32(i)
+		s.put(m, int32(i))
 	}
 	s.nums = nil
 }
@@ -126,10 +163,14 @@ func (s *setValue) removeAt(i int) string {
 		copy(s.nums[i:], s.nums[i+1:])
 		s.nums = s.nums[:last]
 	} else {
-		delete(s.idx, m)
+		if k, ok := toShort(m); ok {
+			delete(s.short, k)
+		} else {
+			delete(s.idx, m)
+		}
 		if i != last {
 			s.members[i] = s.members[last]
-			s.idx[s.members[i]] = int32(i)
+			s.put(s.members[i], int32(i))
 		}
 	}
 	s.members[last] = ""

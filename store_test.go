@@ -1,6 +1,7 @@
 package chkv
 
 import (
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -40,5 +41,32 @@ func TestKeyValueOneAllocation(t *testing.T) {
 	require.Equal(t, "a much longer value than before!", string(sd.keys["user:1"].str))
 	for k := range sd.keys {
 		require.Equal(t, "user:1", k, "the append left the key intact")
+	}
+}
+
+// TestRandomKeyAfterSlotDrop: a slot dropped as a whole (it moved to
+// another node) leaves RANDOMKEY no phantom keys: with 1,000 keys gone
+// and one left, every pick finds the one.
+func TestRandomKeyAfterSlotDrop(t *testing.T) {
+	st := NewStore(StoreConfig{})
+	defer st.Close()
+	set := func(key string) {
+		slot := SlotBytes([]byte(key))
+		st.slot(slot).mu.Lock()
+		st.setString(slot, []byte(key), nil, []byte("v"), 0, false)
+		st.slot(slot).mu.Unlock()
+	}
+	for i := range 1000 {
+		set("{gone}" + strconv.Itoa(i))
+	}
+	set("kept")
+	slot := SlotBytes([]byte("{gone}"))
+	st.slot(slot).mu.Lock()
+	require.Equal(t, 1000, st.clearSlot(slot, "MOVED"))
+	st.slot(slot).mu.Unlock()
+	for range 20 {
+		k, ok := st.randomKey(0)
+		require.True(t, ok, "RANDOMKEY found no key")
+		require.Equal(t, "kept", k)
 	}
 }
