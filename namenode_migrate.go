@@ -223,23 +223,27 @@ func (n *NameNode) patchPlanLocked(plan *Table) (*Table, error) {
 		p, ok := served.Primary(s)
 		if !ok {
 			// Lost already: back to the process that held it, if that
-			// very process is live again (a partition healed).
-			if id, found := n.lostFrom[s]; found {
-				if m, ok := plan.Member(id); ok && m.State.Live() {
-					patch[s] = id
-				}
+			// very process is live again (a partition healed). One that
+			// is leaving holds the data (or its handoff) too: the slot
+			// goes to a live member, and restoreLostLocked gives it back
+			// to the holder first, so that it moves there with its data.
+			id, found := n.lostFrom[s]
+			if !found {
+				continue
 			}
+			m, ok := plan.Member(id)
+			if ok && m.State.Live() {
+				patch[s] = id
+			}
+			if !ok || m.State != NodeLeaving {
+				continue
+			}
+		} else if !holds(plan, p.ID) {
 			continue
-		}
-		if !holds(plan, p.ID) {
-			continue
-		}
-		m, _ := plan.Member(p.ID)
-		if m.State.Live() {
+		} else if m, _ := plan.Member(p.ID); m.State.Live() {
 			patch[s] = p.ID
 			continue
-		}
-		if m.State != NodeLeaving {
+		} else if m.State != NodeLeaving {
 			continue // down with the data: lost indeed, until it returns
 		}
 		if leastLoaded == "" {
@@ -493,7 +497,11 @@ func (n *NameNode) restoreLostLocked() error {
 		if pp, ok := plan.Primary(s); ok && pp.ID == id {
 			continue // the plain flip gives it back
 		}
-		if m, ok := plan.Member(id); ok && m.State.Live() {
+		m, ok := plan.Member(id)
+		_, planned := plan.Primary(s)
+		if ok && (m.State.Live() || m.State == NodeLeaving && planned) {
+			// A leaving holder gets it back only to move it on: with no
+			// owner in the plan, the next flip would lose it again.
 			restore[s] = id
 		}
 	}
