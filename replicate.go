@@ -120,6 +120,9 @@ type replNeed struct {
 type pendingRepl struct {
 	st    *replStream
 	since time.Time
+	// liveIn is the version of this node's table at the copy when it
+	// named the replica's node live (or leaving), else 0.
+	liveIn uint64
 }
 
 // stream returns the stream to peer, starting it when there is none.
@@ -1034,6 +1037,21 @@ func (cn *clusterNode) applyReplTargets(t *Table) {
 	// slot by the loop (the copy's replica missed the writes that followed).
 	cn.replSetMu.Lock()
 	defer cn.replSetMu.Unlock()
+	// A pending replica on a node that a table newer than the copy's
+	// shows down, or no longer names (it left), will never be named: a
+	// copy's drain waited on its stream until the copy failed, batch after
+	// batch, for the pending entry's whole TTL (seed 101076: 232 slots
+	// stuck moving to dn1 behind "replica dn2 did not catch up", dn2
+	// gone). Only when this node's table named the replica live at the
+	// copy: one its table lagged behind (a joiner, a node back from down)
+	// may show it down or absent in tables the NameNode has left behind.
+	gone := func(id NodeID, pr pendingRepl) bool {
+		if pr.liveIn == 0 || t.Version <= pr.liveIn {
+			return false
+		}
+		m, ok := t.Member(id)
+		return !ok || m.State == NodeDown
+	}
 	used := map[NodeID]bool{}
 	now := time.Now()
 	for s := range NumSlots {
@@ -1053,7 +1071,7 @@ func (cn *clusterNode) applyReplTargets(t *Table) {
 		}
 		cn.pendingMu.Lock()
 		for id, pr := range cn.pending[s] {
-			if !leads || now.Sub(pr.since) > replPendingTTL {
+			if !leads || now.Sub(pr.since) > replPendingTTL || gone(id, pr) {
 				delete(cn.pending[s], id)
 				continue
 			}
@@ -1125,6 +1143,12 @@ func (cn *clusterNode) setRepl(s int, streams []*replStream) {
 // addPending makes slot's writes go to peer from now on: a copy has just
 // filled it. The caller holds the slot frozen.
 func (cn *clusterNode) addPending(s int, peer NodeID, addr string) {
+	var liveIn uint64
+	if t, _ := cn.current(); t != nil {
+		if m, ok := t.Member(peer); ok && m.State != NodeDown {
+			liveIn = t.Version
+		}
+	}
 	cn.replSetMu.Lock()
 	defer cn.replSetMu.Unlock()
 	st := cn.stream(peer, addr)
@@ -1133,7 +1157,7 @@ func (cn *clusterNode) addPending(s int, peer NodeID, addr string) {
 	if cn.pending[s] == nil {
 		cn.pending[s] = map[NodeID]pendingRepl{}
 	}
-	cn.pending[s][peer] = pendingRepl{st: st, since: time.Now()}
+	cn.pending[s][peer] = pendingRepl{st: st, since: time.Now(), liveIn: liveIn}
 	cn.pendingMu.Unlock()
 	var streams []*replStream
 	if cur := cn.repl[s].Load(); cur != nil {

@@ -640,3 +640,59 @@ func TestHandedOffSlotGetsNoStream(t *testing.T) {
 	require.Equal(t, []bool{false}, during, "while a table took effect, the handed-off slot streamed back to the new primary")
 	require.False(t, streamsTo("dn2"))
 }
+
+// TestPendingReplicaOnGoneNodeDropped: a copy's pending replica (filled,
+// not yet named by a table) on a node a newer table shows down or no longer
+// names leaves the slot's streams at once, not after the pending TTL: a
+// later copy of the slot drains every stream first, and one to a node gone
+// failed it batch after batch (seed 101076 stalled 232 slots behind "replica
+// dn2 did not catch up", dn2 having left). A pending replica the node's
+// table showed down at the copy (its table lagged behind the NameNode's) is
+// kept.
+func TestPendingReplicaOnGoneNodeDropped(t *testing.T) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 1 })
+	src := cl.DataNode("dn1")
+	tb := cl.NameNode().Table()
+	_, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == "dn1" && tb.holds(s, "dn2")
+	})
+	streamsTo := func(id NodeID) bool {
+		r := src.cluster.repl[slot].Load()
+		return r != nil && slices.ContainsFunc(r.streams, func(st *replStream) bool { return st.peer == id })
+	}
+	dn3, _ := tb.Member("dn3")
+	version := src.Table().Version
+	with := func(state NodeState, present bool) *Table {
+		var ms []Member
+		for _, m := range tb.Members {
+			if m.ID == "dn3" {
+				if !present {
+					continue
+				}
+				m.State = state
+			}
+			ms = append(ms, m)
+		}
+		version += 100
+		next, err := composeTable(version, tb.Replicas, ms, func(s int) ([]NodeID, bool) {
+			return slices.DeleteFunc(slices.Clone(tb.Owners(s)), func(id NodeID) bool { return id == "dn3" && !present }), false
+		})
+		require.NoError(t, err)
+		return next
+	}
+
+	src.cluster.addPending(slot, "dn3", dn3.Addr)
+	require.True(t, streamsTo("dn3"), "a pending replica gets the slot's writes")
+	require.True(t, src.cluster.adopt(with(NodeDown, true)))
+	require.False(t, streamsTo("dn3"), "a pending replica on a node declared down kept its stream")
+
+	src.cluster.addPending(slot, "dn3", dn3.Addr) // copied while dn1's table shows dn3 down
+	require.True(t, src.cluster.adopt(with(NodeDown, true)))
+	require.True(t, streamsTo("dn3"), "a copy made while this node's table lagged was dropped")
+
+	require.True(t, src.cluster.adopt(with(NodeUp, true)))
+	src.cluster.addPending(slot, "dn3", dn3.Addr)
+	require.True(t, src.cluster.adopt(with(0, false)))
+	require.False(t, streamsTo("dn3"), "a pending replica on a node that left kept its stream")
+}
