@@ -1198,31 +1198,14 @@ func cmdImport(c *conn, args [][]byte) {
 	case eqFold(args[1], "digest") && len(args) >= 4 && len(args)%2 == 1:
 		err = cn.importDigest(c, args[2:])
 	case eqFold(args[1], "held") && len(args) >= 4:
-		var slots []int
-		if slots, err = parseSlots(args[3:]); err == nil {
-			version := uint64(0)
-			if t, _ := cn.current(); t != nil {
-				version = t.Version
+		err = cn.answerSlots(c, args[3:], func(s int) int64 {
+			if cn.holdsHandoff(NodeID(args[2]), s) {
+				return 1
 			}
-			c.w.array(1 + len(slots))
-			c.w.int(int64(version))
-			for _, s := range slots {
-				c.w.int(map[bool]int64{false: 0, true: 1}[cn.holdsHandoff(NodeID(args[2]), s)])
-			}
-		}
+			return 0
+		})
 	case eqFold(args[1], "gave") && len(args) >= 4:
-		var slots []int
-		if slots, err = parseSlots(args[3:]); err == nil {
-			version := uint64(0)
-			if t, _ := cn.current(); t != nil {
-				version = t.Version
-			}
-			c.w.array(1 + len(slots))
-			c.w.int(int64(version))
-			for _, s := range slots {
-				c.w.int(cn.gaveTo(NodeID(args[2]), s))
-			}
-		}
+		err = cn.answerSlots(c, args[3:], func(s int) int64 { return cn.gaveTo(NodeID(args[2]), s) })
 	case (eqFold(args[1], "commit") || eqFold(args[1], "abort")) && len(args) >= 3:
 		var slots []int
 		if slots, err = parseSlots(args[2:]); err == nil {
@@ -1237,6 +1220,25 @@ func cmdImport(c *conn, args [][]byte) {
 	if err != nil {
 		c.w.errorText("ERR " + err.Error())
 	}
+}
+
+// answerSlots answers CHKV.IMPORT HELD and GAVE: [table-version,
+// answer(slot)...] for the slots args name.
+func (cn *clusterNode) answerSlots(c *conn, args [][]byte, answer func(s int) int64) error {
+	slots, err := parseSlots(args)
+	if err != nil {
+		return err
+	}
+	version := uint64(0)
+	if t, _ := cn.current(); t != nil {
+		version = t.Version
+	}
+	c.w.array(1 + len(slots))
+	c.w.int(int64(version))
+	for _, s := range slots {
+		c.w.int(answer(s))
+	}
+	return nil
 }
 
 // holdsHandoff reports whether this node holds slot s handed off to it by

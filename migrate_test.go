@@ -575,24 +575,21 @@ func TestMigrateNodeDeath(t *testing.T) {
 	}
 }
 
-// TestMigrateHandoffUnseen: a source cut off from the NameNode finishes a
-// copy after the NameNode gave up on the batch and declared it down. When
-// it returns, the NameNode's table gives it back slots whose data is at the
-// target; the node reports them (CHKV.HANDEDOFF) and the table follows the
-// data: no key is lost or left behind.
-func TestMigrateHandoffUnseen(t *testing.T) {
+// unseenHandoff is the set-up of the tests of a handoff the NameNode did
+// not see: 2 DataNodes without replicas holding 1,500 keys, a third joins,
+// and once dn1 copies it is cut off from the NameNode (not from dn3) until
+// it is declared down and has handed a batch off meanwhile. It returns the
+// keys and values, a client, and whether dn1 still leads slots it handed off.
+func unseenHandoff(t *testing.T, ctx context.Context) (*Cluster, map[string]string, *Client, func() bool) {
 	cl := NewClusterT(t, func(c *ClusterConfig) {
 		c.DataNodes = 2
 		c.Replicas = 0
 		c.HeartbeatInterval = 50 * time.Millisecond
 		c.MigrateRate = 400 // keys per second per source: the copies take seconds
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	c := clusterClient(t, cl)
-	const n = 1500
 	kv := map[string]string{}
-	for i := range n {
+	for i := range 1500 {
 		kv["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
 	}
 	require.NoError(t, c.MSet(ctx, kv))
@@ -600,8 +597,6 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 	if _, err := cl.AddDataNode(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Once dn1 copies, cut it off from the NameNode (not from dn3) until
-	// it is declared down and has handed a batch off meanwhile.
 	handedOffUnseen := func() bool {
 		tb := src.Table()
 		for s := range NumSlots {
@@ -618,6 +613,18 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 		return m.State == NodeDown
 	}, 20*time.Second, time.Millisecond)
 	require.Eventually(t, handedOffUnseen, 20*time.Second, time.Millisecond, "dn1 hands off a batch while cut off")
+	return cl, kv, c, handedOffUnseen
+}
+
+// TestMigrateHandoffUnseen: a source cut off from the NameNode finishes a
+// copy after the NameNode gave up on the batch and declared it down. When
+// it returns, the NameNode's table gives it back slots whose data is at the
+// target; the node reports them (CHKV.HANDEDOFF) and the table follows the
+// data: no key is lost or left behind.
+func TestMigrateHandoffUnseen(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, kv, c, handedOffUnseen := unseenHandoff(t, ctx)
 	cl.Heal()
 	require.NoError(t, cl.WaitStable(ctx))
 	require.False(t, handedOffUnseen(), "dn1 still leads slots it handed off")
@@ -626,7 +633,7 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 	for _, v := range census {
 		total += v
 	}
-	require.Equal(t, int64(n), total, "keys per node: %v", census)
+	require.Equal(t, int64(len(kv)), total, "keys per node: %v", census)
 	got, err := c.MGet(ctx, slices.Collect(maps.Keys(kv))...)
 	require.NoError(t, err)
 	require.Equal(t, kv, got)
@@ -641,31 +648,10 @@ func TestMigrateHandoffUnseen(t *testing.T) {
 // closed with them (CI seed 1796424836182225407 of TestHistoryMem stalled
 // with the source answering ASK towards a node gone).
 func TestLeaveWaitsForUnseenHandoff(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) {
-		c.DataNodes = 2
-		c.Replicas = 0
-		c.HeartbeatInterval = 50 * time.Millisecond
-		c.MigrateRate = 400 // keys per second per source: the copies take seconds
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := clusterClient(t, cl)
-	const n = 1500
-	kv := map[string]string{}
-	for i := range n {
-		kv["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
-	}
-	require.NoError(t, c.MSet(ctx, kv))
+	cl, kv, c, _ := unseenHandoff(t, ctx)
 	src := cl.DataNode("dn1")
-	if _, err := cl.AddDataNode(ctx); err != nil {
-		t.Fatal(err)
-	}
-	require.Eventually(t, func() bool { return src.cluster.stats.slotsOut.Load() > 0 }, 20*time.Second, time.Millisecond)
-	require.NoError(t, cl.Partition([]string{NameNodeNode}, []string{"dn1"}))
-	require.Eventually(t, func() bool {
-		m, _ := cl.NameNode().Table().Member("dn1")
-		return m.State == NodeDown
-	}, 20*time.Second, time.Millisecond)
 	// A key in a slot dn1 handed off unseen; a client that knows only dn1
 	// follows its ASK to dn3 and writes there.
 	var key string
@@ -678,7 +664,7 @@ func TestLeaveWaitsForUnseenHandoff(t *testing.T) {
 			}
 		}
 		return false
-	}, 20*time.Second, time.Millisecond, "dn1 hands off a batch while cut off")
+	}, 20*time.Second, time.Millisecond)
 	viaSrc, err := NewClient(ctx, ClientConfig{Seeds: []string{src.Addr()}, Transport: cl.Transport()})
 	require.NoError(t, err)
 	defer viaSrc.Close()

@@ -589,6 +589,23 @@ func TestRestartedNodeWaitsForRegistration(t *testing.T) {
 	}
 }
 
+// dn1SlotReplicatedToDn2 starts 3 DataNodes with 1 replica and returns the
+// table, a slot dn1 leads and dn2 replicates, and whether dn1 streams that
+// slot's writes to a node now.
+func dn1SlotReplicatedToDn2(t *testing.T) (*Cluster, *Table, int, func(NodeID) bool) {
+	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 1 })
+	src := cl.DataNode("dn1")
+	tb := cl.NameNode().Table()
+	_, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == "dn1" && tb.holds(s, "dn2")
+	})
+	return cl, tb, slot, func(id NodeID) bool {
+		r := src.cluster.repl[slot].Load()
+		return r != nil && slices.ContainsFunc(r.streams, func(st *replStream) bool { return st.peer == id })
+	}
+}
+
 // TestHandedOffSlotGetsNoStream: a node that handed a slot off adopts a
 // table, newer than its own but not yet flipped, that still names it the
 // slot's primary. While that table takes effect the slot must get no
@@ -597,17 +614,8 @@ func TestRestartedNodeWaitsForRegistration(t *testing.T) {
 // one (seeds 100625 and 100514 of the history test lost an acknowledged
 // increment that way, with the records bouncing for 23 ms).
 func TestHandedOffSlotGetsNoStream(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 1 })
+	cl, tb, slot, streamsTo := dn1SlotReplicatedToDn2(t)
 	src, dst := cl.DataNode("dn1"), cl.DataNode("dn2")
-	tb := cl.NameNode().Table()
-	_, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn1" && tb.holds(s, "dn2")
-	})
-	streamsTo := func(id NodeID) bool {
-		r := src.cluster.repl[slot].Load()
-		return r != nil && slices.ContainsFunc(r.streams, func(st *replStream) bool { return st.peer == id })
-	}
 	require.True(t, streamsTo("dn2"), "the primary streams the slot to its replica")
 
 	// dn1 hands the slot off to dn2; the next table it adopts takes the
@@ -650,17 +658,8 @@ func TestHandedOffSlotGetsNoStream(t *testing.T) {
 // table showed down at the copy (its table lagged behind the NameNode's) is
 // kept.
 func TestPendingReplicaOnGoneNodeDropped(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) { c.DataNodes = 3; c.Replicas = 1 })
+	cl, tb, slot, streamsTo := dn1SlotReplicatedToDn2(t)
 	src := cl.DataNode("dn1")
-	tb := cl.NameNode().Table()
-	_, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn1" && tb.holds(s, "dn2")
-	})
-	streamsTo := func(id NodeID) bool {
-		r := src.cluster.repl[slot].Load()
-		return r != nil && slices.ContainsFunc(r.streams, func(st *replStream) bool { return st.peer == id })
-	}
 	dn3, _ := tb.Member("dn3")
 	version := src.Table().Version
 	with := func(state NodeState, present bool) *Table {
