@@ -704,6 +704,27 @@ func TestLeaveWaitsForUnseenHandoff(t *testing.T) {
 	require.Equal(t, kv, got)
 }
 
+// keyWrittenOn starts nodes DataNodes without replicas (heartbeat 50 ms)
+// and writes "v" to a key of a slot that DataNode id leads; it returns the
+// cluster, a context for the test, a client, the table, the key and its slot.
+func keyWrittenOn(t *testing.T, nodes int, id NodeID) (*Cluster, context.Context, *Client, *Table, string, int) {
+	cl := NewClusterT(t, func(c *ClusterConfig) {
+		c.DataNodes = nodes
+		c.Replicas = 0
+		c.HeartbeatInterval = 50 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	c := clusterClient(t, cl)
+	tb := cl.NameNode().Table()
+	key, slot := keyOn(t, func(s int) bool {
+		p, _ := tb.Primary(s)
+		return p.ID == id
+	})
+	require.NoError(t, c.Set(ctx, key, "v"))
+	return cl, ctx, c, tb, key, slot
+}
+
 // TestLeaveDropsOrphanImport: a committed import whose source did not hand
 // the slot off (the COMMIT answer was lost and the source went on leading
 // it) does not hold a leave back: the leaving node asks the source
@@ -711,20 +732,7 @@ func TestLeaveWaitsForUnseenHandoff(t *testing.T) {
 // serving the slot's data. Seed 100427 stalled that way once leaves waited
 // for imports (a406d49).
 func TestLeaveDropsOrphanImport(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) {
-		c.DataNodes = 3
-		c.Replicas = 0
-		c.HeartbeatInterval = 50 * time.Millisecond
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := clusterClient(t, cl)
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn1"
-	})
-	require.NoError(t, c.Set(ctx, key, "v"))
+	cl, ctx, c, tb, key, slot := keyWrittenOn(t, 3, "dn1")
 	src, dn3 := cl.DataNode("dn1"), cl.DataNode("dn3")
 	m := &slotMove{peerID: "dn1", peerAddr: src.Addr(), epoch: tb.Version, thawed: make(chan struct{})}
 	close(m.thawed)
@@ -794,20 +802,7 @@ func TestHandedOffStaleReportIgnored(t *testing.T) {
 // not hold the slot: the node leads it again with its data, and the table
 // stays.
 func TestHandoffNotHeldLeadsAgain(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) {
-		c.DataNodes = 2
-		c.Replicas = 0
-		c.HeartbeatInterval = 50 * time.Millisecond
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := clusterClient(t, cl)
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn1"
-	})
-	require.NoError(t, c.Set(ctx, key, "v"))
+	cl, ctx, c, _, key, slot := keyWrittenOn(t, 2, "dn1")
 	src, dst := cl.DataNode("dn1"), cl.DataNode("dn2")
 
 	// A handoff to dn2 that dn2 does not hold: dn1 answers ASK for it.
@@ -1256,20 +1251,7 @@ func TestAdoptKeepsCopyFinishedMidAdoption(t *testing.T) {
 // owner without its keys. The state is made here directly: the slot lost
 // with dn2 in the very step that makes dn2 leave.
 func TestLeavingHolderGetsLostSlotBack(t *testing.T) {
-	cl := NewClusterT(t, func(c *ClusterConfig) {
-		c.DataNodes = 2
-		c.Replicas = 0
-		c.HeartbeatInterval = 50 * time.Millisecond
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := clusterClient(t, cl)
-	tb := cl.NameNode().Table()
-	key, slot := keyOn(t, func(s int) bool {
-		p, _ := tb.Primary(s)
-		return p.ID == "dn2"
-	})
-	require.NoError(t, c.Set(ctx, key, "v"))
+	cl, ctx, c, _, key, slot := keyWrittenOn(t, 2, "dn2")
 	dn2 := cl.DataNode("dn2")
 
 	nn := cl.NameNode()
