@@ -1192,11 +1192,18 @@ func (cn *clusterNode) drainReplUntil(slots []int, deadline time.Time) error {
 				case st.wake <- struct{}{}:
 				default:
 				}
+				// A replica that does not acknowledge is reported as a
+				// write waiting for it would report it: the NameNode takes
+				// it out of the in-sync set, and the next attempt goes on
+				// without it. Copies alone (no client writing the slots)
+				// retried for 20 s and more behind a silent replica (seeds
+				// 102304 and 102356), the lag reported only when a write came.
+				cn.checkLag(st)
 				wait := time.Until(deadline)
 				if wait <= 0 {
 					return fmt.Errorf("chkv: replica %s did not catch up with slot %d", st.peer, s)
 				}
-				t := time.NewTimer(wait)
+				t := time.NewTimer(min(wait, max(cn.cfg.ReplicaTimeout/4, time.Millisecond)))
 				select {
 				case <-ch:
 				case <-t.C:

@@ -695,3 +695,32 @@ func TestPendingReplicaOnGoneNodeDropped(t *testing.T) {
 	require.True(t, src.cluster.adopt(with(0, false)))
 	require.False(t, streamsTo("dn3"), "a pending replica on a node that left kept its stream")
 }
+
+// TestDrainReportsSilentReplica: a copy's drain that waits on a replica
+// which stopped acknowledging asks the NameNode to take it out of the
+// in-sync set, as a waiting write does, so that the next attempt goes on
+// without it (here, the same drain ends once the table took dn2 out).
+// Copies alone (no client writing the slots) retried for 20 s and more
+// behind a silent replica (seeds 102304 and 102356). Here dn1's
+// stream to dn2 holds a write dn2 never acknowledged, older than the
+// replica timeout.
+func TestDrainReportsSilentReplica(t *testing.T) {
+	cl, _, slot, streamsTo := dn1SlotReplicatedToDn2(t)
+	src := cl.DataNode("dn1")
+	require.True(t, streamsTo("dn2"))
+	r := src.cluster.repl[slot].Load()
+	i := slices.IndexFunc(r.streams, func(st *replStream) bool { return st.peer == "dn2" })
+	st := r.streams[i]
+	require.NoError(t, cl.Partition([]string{"dn1"}, []string{"dn2"}))
+	st.mu.Lock()
+	st.seq.Add(1) // a write dn2 will not acknowledge: the link is cut
+	st.lagFrom = time.Now().Add(-2 * src.cluster.cfg.ReplicaTimeout)
+	st.mu.Unlock()
+
+	// Within one replica timeout the NameNode has taken dn2 out and the
+	// drain, its stream detached, is done.
+	require.NoError(t, src.cluster.drainReplUntil([]int{slot}, time.Now().Add(src.cluster.cfg.ReplicaTimeout)))
+	require.Eventually(t, func() bool {
+		return !cl.NameNode().Table().holds(slot, "dn2")
+	}, 10*time.Second, 10*time.Millisecond, "the NameNode still counts dn2 in sync for the slot")
+}
