@@ -334,13 +334,7 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	}
 	if rec.op == recSetString && old != nil && old.kind == kindString {
 		s.replaceString(slot, key, old, rec)
-		d.keys++
-		if !d.off {
-			d.sum += entryDigest(string(key), old)
-		}
-		if old.expireAt != 0 {
-			d.inexact = true
-		}
+		d.count(key, old)
 		return nil
 	}
 	if !isAppend(rec.op) {
@@ -357,13 +351,7 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 		}
 		e.expireAt = rec.expireAt
 		s.insertAt(slot, k, e, rec.version)
-		d.keys++
-		if !d.off {
-			d.sum += entryDigest(string(key), e)
-		}
-		if e.expireAt != 0 {
-			d.inexact = true
-		}
+		d.count(key, e)
 		return nil
 	}
 	d.inexact = true // a chunk of a big value: the slot is scanned at the end
@@ -377,6 +365,17 @@ func (s *Store) applyRecord(rec *record, d *runningDigest) error {
 	s.updateDelta(slot, string(key), old, before, hadTTL, &writeDelta{op: deltaRecord, keep: true, rec: rec})
 	old.vh = 0
 	return nil
+}
+
+// count adds key, now holding e, to the digest of the keys applied.
+func (d *runningDigest) count(key []byte, e *entry) {
+	d.keys++
+	if !d.off {
+		d.sum += entryDigest(string(key), e)
+	}
+	if e.expireAt != 0 {
+		d.inexact = true
+	}
 }
 
 // replaceString makes e, a string in slot under key, hold the value, expiry

@@ -324,19 +324,13 @@ func (l *eventLoop) acksIn(a *ackConn, n int) {
 	}
 }
 
-// parseSeq parses a non-negative decimal integer.
+// parseSeq parses a non-negative decimal integer (a sequence number).
 func parseSeq(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+	if len(b) > 0 && b[0] == '-' {
 		return 0, false
 	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v, true
+	v, ok := parseClientInt(b)
+	return uint64(v), ok
 }
 
 // endAck ends the reading for err: the session learns why and ends, and
