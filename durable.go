@@ -34,9 +34,10 @@ func (c *conn) persistRefuses(cmd *command) bool {
 // parkDurable prepares c's replies to wait for the fsync of their writes
 // (appendfsync always) without blocking the caller, an event loop: the
 // log's syncer writes and fsyncs in the background and calls wake when it
-// has (key: one registration per caller), so the loop serves its other
-// clients meanwhile and their writes join the next fsync. It returns false
-// when there is nothing to wait for.
+// has (key: one registration per caller). An event loop fsyncs its turn's
+// writes itself before the turn's replies (syncOwed), so this only catches
+// what that did not cover (a policy changed to always by CONFIG SET within
+// the turn). It returns false when there is nothing to wait for.
 func (c *conn) parkDurable(key any, wake func()) bool {
 	p := c.d.aof
 	if p == nil || c.durNeed == 0 || p.fsync() != FsyncAlways {
@@ -56,8 +57,8 @@ func (c *conn) durSettled() bool {
 // awaitDurable waits until the writes c's replies report are durable: in
 // the log (group commit: the first connection of a turn writes, and with
 // appendfsync always fsyncs, what every connection appended; the others
-// find their offset covered; an event loop parks its connections until the
-// syncer has, parkDurable, so this finds them covered), then, in a cluster, applied by the in-sync
+// find their offset covered; an event loop has fsynced its turn's writes
+// before it flushes, syncOwed, so this finds them covered), then, in a cluster, applied by the in-sync
 // replicas (awaitReplicas). Every path that writes replies to a socket
 // (flushReplies) calls it. An error means the outcome of a write is
 // unknown: the caller withholds the replies and closes the connection.

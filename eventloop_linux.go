@@ -564,6 +564,7 @@ func (l *eventLoop) serve(c *conn) {
 // the client woken by the first write is still awake for the next ones.
 func (l *eventLoop) flushOwed() {
 	l.unpark()
+	l.syncOwed()
 	for i, o := range l.owing {
 		l.owing[i] = owed{}
 		c := o.c
@@ -587,6 +588,25 @@ func (l *eventLoop) flushOwed() {
 	}
 	l.owing = l.owing[:0]
 	l.sendRepl()
+}
+
+// syncOwed writes and, with appendfsync always, fsyncs the log once for
+// every reply of the turn before any is written, on the loop's own thread
+// (Redis's beforeSleep does the same): the requests that arrive during the
+// fsync are read at the next turn and share its fsync. Handing each round
+// to the syncer instead cost two thread switches per fsync and parked every
+// connection (an epoll change each way), which made appendfsync always -P 1
+// slower than redis-server. A disk error leaves the log behind: flushReplies
+// then finds the replies of writes unconfirmed and withholds them.
+func (l *eventLoop) syncOwed() {
+	for _, o := range l.owing {
+		c := o.c
+		if p := c.d.aof; p != nil && c.durNeed > 0 && p.fsync() == FsyncAlways && p.synced.Load() < c.durNeed {
+			if p.await(c.durNeed) != nil { // the first covers every later one of its log
+				return
+			}
+		}
+	}
 }
 
 // sendRepl sends the frames the turn's parked connections wait for: one
