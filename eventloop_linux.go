@@ -601,10 +601,8 @@ func (l *eventLoop) flushOwed() {
 func (l *eventLoop) syncOwed() {
 	for _, o := range l.owing {
 		c := o.c
-		if p := c.d.aof; p != nil && c.durNeed > 0 && p.fsync() == FsyncAlways && p.synced.Load() < c.durNeed {
-			if p.await(c.durNeed) != nil { // the first covers every later one of its log
-				return
-			}
+		if !c.durSettled() && c.d.aof.await(c.durNeed) != nil { // the first covers every later one of its log
+			return
 		}
 	}
 }
