@@ -175,12 +175,6 @@ type aof struct {
 	rewritePct atomic.Int64
 	rewriteMin atomic.Int64
 
-	// The syncer (appendfsync always): kick asks it for a round, waiters
-	// are the wake-ups of the event loops whose connections wait for it.
-	kick    chan struct{}
-	waitMu  sync.Mutex
-	waiters map[any]func()
-
 	writeErr  atomic.Pointer[string] // the last disk error, while writes are refused
 	rewriting atomic.Bool
 	stats     aofStats
@@ -225,7 +219,7 @@ func openAOF(cfg aofConfig, s *Store) (*aof, error) {
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("chkv: data dir: %w", err)
 	}
-	p := &aof{cfg: cfg, s: s, stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+	p := &aof{cfg: cfg, s: s, stop: make(chan struct{})}
 	p.policy.Store(&cfg.fsync)
 	p.rewritePct.Store(int64(cfg.rewritePct))
 	p.rewriteMin.Store(cfg.rewriteMin)
@@ -241,9 +235,8 @@ func openAOF(cfg aofConfig, s *Store) (*aof, error) {
 	p.stats.lastRewriteMs.Store(-1)
 	p.stats.baseSize.Store(p.stats.snapSize.Load() + p.stats.logSize.Load())
 	s.persist.Store(p)
-	p.wg.Add(2)
+	p.wg.Add(1)
 	go p.loop()
-	go p.syncer()
 	return p, nil
 }
 
@@ -409,68 +402,6 @@ func (p *aof) await(need uint64) error {
 		return p.sync(need)
 	}
 	return nil
-}
-
-// awaitAsync asks the syncer to write and fsync the log up to need and
-// to call wake once it has (or failed), without waiting: an event loop
-// serves its other clients meanwhile. It returns false when need is on the
-// disk already.
-func (p *aof) awaitAsync(need uint64, key any, wake func()) bool {
-	if p.synced.Load() >= need {
-		return false
-	}
-	p.waitMu.Lock()
-	if p.waiters == nil {
-		p.waiters = make(map[any]func())
-	}
-	p.waiters[key] = wake
-	p.waitMu.Unlock()
-	select {
-	case p.kick <- struct{}{}:
-	default: // a round is asked for already: it starts after this registration
-	}
-	return p.synced.Load() < need
-}
-
-// syncer writes and fsyncs the log for the connections event loops parked
-// (awaitAsync), one round at a time: the writes appended while one fsync
-// runs are all covered by the next (group commit, pipelined with the
-// loops reading and running the next requests). After each round it wakes
-// the loops that wait.
-func (p *aof) syncer() {
-	defer p.wg.Done()
-	for {
-		select {
-		case <-p.stop:
-			p.wakeWaiters()
-			return
-		case <-p.kick:
-		}
-		need := p.appended.Load()
-		if err := p.write(need); err == nil {
-			p.sync(need)
-		}
-		// Kicks that came during the round are from waiters registered by
-		// now: they are woken below, and those the round did not cover
-		// register (and kick) again from their loop's next turn, so the
-		// next round also takes what that turn appends (larger groups).
-		select {
-		case <-p.kick:
-		default:
-		}
-		p.wakeWaiters()
-	}
-}
-
-// wakeWaiters calls, once, the wake-ups registered since the last round.
-func (p *aof) wakeWaiters() {
-	p.waitMu.Lock()
-	ws := p.waiters
-	p.waiters = nil
-	p.waitMu.Unlock()
-	for _, wake := range ws {
-		wake()
-	}
 }
 
 // write hands the buffered frames to the OS, unless another writer

@@ -79,8 +79,9 @@ func (p *aof) rewrite(stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	// Under ioMu too (ioMu before mu, as everywhere): the syncer reads
-	// which logs there are under ioMu alone.
+	// Under ioMu too (ioMu before mu, as everywhere): sync (an fsync
+	// on an event loop's thread or the background flush) reads which logs
+	// there are under ioMu alone.
 	p.ioMu.Lock()
 	p.mu.Lock()
 	for i := range p.cut {

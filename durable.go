@@ -31,21 +31,6 @@ func (c *conn) persistRefuses(cmd *command) bool {
 	return false
 }
 
-// parkDurable prepares c's replies to wait for the fsync of their writes
-// (appendfsync always) without blocking the caller, an event loop: the
-// log's syncer writes and fsyncs in the background and calls wake when it
-// has (key: one registration per caller). An event loop fsyncs its turn's
-// writes itself before the turn's replies (syncOwed), so this only catches
-// what that did not cover (a policy changed to always by CONFIG SET within
-// the turn). It returns false when there is nothing to wait for.
-func (c *conn) parkDurable(key any, wake func()) bool {
-	p := c.d.aof
-	if p == nil || c.durNeed == 0 || p.fsync() != FsyncAlways {
-		return false
-	}
-	return p.awaitAsync(c.durNeed, key, wake)
-}
-
 // durSettled reports whether c's replies may be flushed without waiting
 // for the disk: their writes are fsynced, or the log failed (flushReplies
 // then withholds the replies of writes).

@@ -593,11 +593,12 @@ func (l *eventLoop) flushOwed() {
 // syncOwed writes and, with appendfsync always, fsyncs the log once for
 // every reply of the turn before any is written, on the loop's own thread
 // (Redis's beforeSleep does the same): the requests that arrive during the
-// fsync are read at the next turn and share its fsync. Handing each round
-// to the syncer instead cost two thread switches per fsync and parked every
-// connection (an epoll change each way), which made appendfsync always -P 1
-// slower than redis-server. A disk error leaves the log behind: flushReplies
-// then finds the replies of writes unconfirmed and withholds them.
+// fsync are read at the next turn and share its fsync. An earlier design
+// handed each round to a syncer goroutine: two thread switches per fsync
+// and every connection parked (an epoll change each way), which made
+// appendfsync always -P 1 slower than redis-server. A disk error leaves
+// the log behind: flushReplies then finds the replies of writes
+// unconfirmed and withholds them.
 func (l *eventLoop) syncOwed() {
 	for _, o := range l.owing {
 		c := o.c
@@ -660,14 +661,14 @@ func writeNonBlocking(fd int, p []byte) (int, error) {
 }
 
 // park sets c aside when its replies must wait for replicas to apply its
-// writes (replicate.go) or for the fsync of the log (durable.go): the loop
-// serves its other clients meanwhile instead of blocking on the round trip
-// or the disk, and an acknowledgement or the fsync wakes it (unpark). A
-// parked connection runs no request, so its replies keep their order. It
-// reports whether c was parked.
+// writes (replicate.go): the loop serves its other clients meanwhile
+// instead of blocking on the round trip, and an acknowledgement wakes it
+// (unpark). The disk does not park a connection: the loop fsyncs its
+// turn's writes before any reply (syncOwed). A parked connection runs no
+// request, so its replies keep their order. It reports whether c was
+// parked.
 func (l *eventLoop) park(c *conn) bool {
-	repl := c.parkRepl(l, l.wakeFn, l.sendFn)
-	if !c.parkDurable(l, l.wakeFn) && !repl {
+	if !c.parkRepl(l, l.wakeFn, l.sendFn) {
 		return false
 	}
 	lc := c.lc
@@ -699,13 +700,6 @@ func (l *eventLoop) unpark() {
 			continue // dropped meanwhile
 		}
 		if !c.replSettled(now, l.sendFn) {
-			keep = append(keep, o)
-			continue
-		}
-		if !c.durSettled() {
-			// Woken by an fsync that did not cover it: wait for the next
-			// (the syncer starts it once this registration kicks it).
-			c.parkDurable(l, l.wakeFn)
 			keep = append(keep, o)
 			continue
 		}
