@@ -1,4 +1,4 @@
-// Property test of the sorted-set treap against a plain sorted-slice model.
+// Property tests of the sorted set's tree against a plain sorted-slice model.
 
 package chkv
 
@@ -106,8 +106,7 @@ func TestZSetRapid(t *testing.T) {
 			},
 			"": func(t *rapid.T) {
 				require.Equal(t, len(model), z.len())
-				require.Equal(t, len(model), z.root.count())
-				checkZNode(t, z.root)
+				checkZTree(t, z)
 				for i, e := range model {
 					n := z.at(i)
 					require.Equal(t, e.member, n.member, "rank "+strconv.Itoa(i))
@@ -126,37 +125,138 @@ func TestZSetRapid(t *testing.T) {
 	})
 }
 
-// checkZNode checks the subtree sizes and the heap order of the treap under t.
-func checkZNode(t *rapid.T, n *znode) {
-	if n == nil {
-		return
-	}
-	require.Equal(t, 1+n.left.count()+n.right.count(), n.count(), "subtree size")
-	for _, c := range []*znode{n.left, n.right} {
-		if c != nil {
-			require.LessOrEqual(t, c.prio, n.prio, "heap order")
+// checkZTree checks the tree's invariants: members in order under each
+// separator, sizes that count them, nodes between zbMin and zbMax entries
+// (the root from one, and two for an inner root), leaves at one depth, and
+// the inline scores equal to the nodes'.
+func checkZTree(t require.TestingT, z *zset) {
+	var prev *znode
+	var leaf func(l []zent, lo, hi *zkey, root bool) int
+	leaf = func(l []zent, lo, hi *zkey, root bool) int {
+		require.LessOrEqual(t, len(l), zbMax)
+		if !root {
+			require.GreaterOrEqual(t, len(l), zbMin, "leaf occupancy")
 		}
+		for _, e := range l {
+			require.Equal(t, e.score, e.n.score, "inline score")
+			if prev != nil {
+				require.True(t, zless(prev.score, prev.member, e.n.score, e.n.member), "order")
+			}
+			if lo != nil {
+				require.False(t, zless(e.score, e.n.member, lo.score, lo.member), "at or after its separator")
+			}
+			if hi != nil {
+				require.True(t, zless(e.score, e.n.member, hi.score, hi.member), "before the next separator")
+			}
+			prev = e.n
+		}
+		return len(l)
 	}
-	checkZNode(t, n.left)
-	checkZNode(t, n.right)
+	var inner func(x *zinner, h int, lo, hi *zkey, root bool) int
+	inner = func(x *zinner, h int, lo, hi *zkey, root bool) int {
+		require.LessOrEqual(t, x.n, zbMax)
+		if root {
+			require.GreaterOrEqual(t, x.n, 2, "an inner root has two children")
+		} else {
+			require.GreaterOrEqual(t, x.n, zbMin, "inner occupancy")
+		}
+		total := 0
+		for i := range x.n {
+			klo, khi := lo, hi
+			if i > 0 {
+				klo = &x.seps[i]
+			}
+			if i+1 < x.n {
+				khi = &x.seps[i+1]
+			}
+			var got int
+			if h == 1 {
+				require.Nil(t, x.inners[i])
+				got = leaf(x.leaves[i], klo, khi, false)
+			} else {
+				require.Nil(t, x.leaves[i])
+				got = inner(x.inners[i], h-1, klo, khi, false)
+			}
+			require.Equal(t, int(x.sizes[i]), got, "size of kid %d at height %d", i, h)
+			total += got
+		}
+		for i := x.n; i <= zbMax; i++ {
+			require.True(t, x.sizes[i] == 0 && x.leaves[i] == nil && x.inners[i] == nil, "unused slots are empty")
+		}
+		return total
+	}
+	var n int
+	if z.tree.root == nil {
+		require.Equal(t, 0, z.tree.height)
+		n = leaf(z.tree.leaf, nil, nil, true)
+	} else {
+		require.Nil(t, z.tree.leaf)
+		n = inner(z.tree.root, z.tree.height, nil, nil, true)
+	}
+	require.Equal(t, z.len(), n, "members in the tree")
 }
 
-// TestZSetLarge inserts members in ascending order (a treap's worst input
-// for a plain tree) and checks ranks and depth stay logarithmic.
+// TestZSetTreeRandom runs many random adds, score changes and removals on
+// a set large enough for inner nodes to split and merge, with few scores
+// (so ties order by member), and compares with a model now and then.
+func TestZSetTreeRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	z := newZSet()
+	model := map[string]float64{}
+	check := func() {
+		checkZTree(t, z)
+		want := make([]zmember, 0, len(model))
+		for m, s := range model {
+			want = append(want, zmember{m, s})
+		}
+		slices.SortFunc(want, zmemberCmp)
+		got := make([]zmember, 0, z.len())
+		z.each(0, z.len(), false, func(n *znode) bool { got = append(got, zmember{n.member, n.score}); return true })
+		require.Equal(t, want, got)
+		for _, i := range []int{0, len(want) / 3, len(want) - 1} {
+			if i >= 0 && i < len(want) {
+				require.Equal(t, want[i].member, z.at(i).member)
+				rank, ok := z.rank([]byte(want[i].member))
+				require.True(t, ok)
+				require.Equal(t, i, rank)
+			}
+		}
+	}
+	for phase, size := range []int{20000, 3000, 40000, 0} { // grow, shrink, grow, empty
+		for i := range 60000 {
+			if i%15000 == 14999 {
+				check()
+			}
+			m := fmt.Sprintf("m%05d", r.IntN(max(size, 1)*2))
+			if len(model) > size || (size == 0 && len(model) > 0) {
+				for k := range model { // a member the set holds
+					m = k
+					break
+				}
+				require.True(t, z.del([]byte(m)))
+				delete(model, m)
+				continue
+			}
+			s := float64(r.IntN(50))
+			_, had := model[m]
+			require.Equal(t, !had, z.add([]byte(m), s))
+			model[m] = s
+		}
+		check()
+		t.Logf("phase %d: %d members, height %d", phase, z.len(), z.tree.height)
+	}
+}
+
+// TestZSetLarge inserts members in ascending order (the worst input for a
+// plain search tree) and checks ranks and the tree's height.
 func TestZSetLarge(t *testing.T) {
 	z := newZSet()
 	const n = 100000
 	for i := range n {
 		z.add([]byte(strconv.Itoa(1000000+i)), float64(i))
 	}
-	var depth func(*znode) int
-	depth = func(t *znode) int {
-		if t == nil {
-			return 0
-		}
-		return 1 + max(depth(t.left), depth(t.right))
-	}
-	require.Less(t, depth(z.root), 100, "depth of %d members", n)
+	checkZTree(t, z)
+	require.LessOrEqual(t, z.tree.height, 5, "height for %d members", n)
 	r, ok := z.rank([]byte("1050000"))
 	require.True(t, ok)
 	require.Equal(t, 50000, r)

@@ -1,0 +1,453 @@
+// The order of a sorted set's members: a B+tree counted for ranks, whose leaves keep the scores inline so a lookup compares them without following a pointer per step.
+
+package chkv
+
+// zbMax is the most members a leaf, and the most children an inner node,
+// holds; a node under zbMin after a removal takes from or merges with a
+// neighbour. 32 members of 16 bytes make a leaf of eight cache lines.
+const (
+	zbMax = 32
+	zbMin = zbMax / 4
+)
+
+// zent is a member in a leaf: its score, inline, and its node (the member
+// table holds the same node).
+type zent struct {
+	score float64
+	n     *znode
+}
+
+// zkey is a position in the order, copied: a node's score changes in
+// place when a member moves, so a separator must not point at one.
+type zkey struct {
+	score  float64
+	member string
+}
+
+// zinner is an inner node. Every member under kid i (i >= 1) is at or
+// after seps[i] and every member under kid i-1 before it; seps[0] is not
+// used. sizes[i] counts the members under kid i. Children are leaves
+// (slices of zent, cap zbMax once full) at height 1, inner nodes above.
+// The arrays have room for one child more than zbMax: a node splits right
+// after it gains it.
+type zinner struct {
+	n      int
+	sizes  [zbMax + 1]int32
+	seps   [zbMax + 1]zkey
+	leaves [zbMax + 1][]zent
+	inners [zbMax + 1]*zinner
+}
+
+// ztree is the ordered index of a sorted set: a lone leaf while the set is
+// small (root nil, height 0), else a root at height >= 1.
+type ztree struct {
+	leaf   []zent
+	root   *zinner
+	height int
+}
+
+// before reports whether e is ordered before (s, m).
+func (e zent) before(s float64, m string) bool { return zless(e.score, e.n.member, s, m) }
+
+// leafSearch returns the position of the first member of l not before
+// (s, m).
+func leafSearch(l []zent, s float64, m string) int {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l[mid].before(s, m) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// child returns the kid of x whose range holds (s, m).
+func (x *zinner) child(s float64, m string) int {
+	lo, hi := 1, x.n // the first separator after (s, m)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if k := &x.seps[mid]; zless(s, m, k.score, k.member) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo - 1
+}
+
+// kidLen returns the entries of kid i: members of a leaf, children of an
+// inner node.
+func (x *zinner) kidLen(h, i int) int {
+	if h == 1 {
+		return len(x.leaves[i])
+	}
+	return x.inners[i].n
+}
+
+// total returns the members under x.
+func (x *zinner) total() int {
+	t := 0
+	for i := range x.n {
+		t += int(x.sizes[i])
+	}
+	return t
+}
+
+// leafInsert puts e at position i of l. A full leaf splits after e, as
+// far as each side keeps zbMin: l keeps what comes up to e and the rest
+// comes back as right. Members added in order, at the end of a leaf or
+// of a run of equal scores, so fill leaves to three quarters where a cut
+// in half would leave each half full for good.
+func leafInsert(l []zent, i int, e zent) (left, right []zent) {
+	if len(l) < zbMax {
+		if len(l) == cap(l) {
+			nl := make([]zent, len(l), min(max(2*cap(l), 2), zbMax))
+			copy(nl, l)
+			l = nl
+		}
+		l = l[:len(l)+1]
+		copy(l[i+1:], l[i:])
+		l[i] = e
+		return l, nil
+	}
+	var all [zbMax + 1]zent
+	copy(all[:i], l[:i])
+	all[i] = e
+	copy(all[i+1:], l[i:])
+	half := min(max(i+1, zbMin), zbMax+1-zbMin)
+	right = make([]zent, zbMax+1-half, zbMax)
+	copy(right, all[half:])
+	clear(l[half:])
+	left = l[:half]
+	copy(left, all[:half])
+	return left, right
+}
+
+// keyOf returns the separator before leaf l, whose first member it copies.
+func keyOf(l []zent) zkey { return zkey{l[0].score, l[0].n.member} }
+
+// addKid puts a new child after kid i of x: a leaf or an inner node, with
+// its separator and size.
+func (x *zinner) addKid(i int, sep zkey, size int, leaf []zent, inner *zinner) {
+	j := i + 1
+	copy(x.sizes[j+1:x.n+1], x.sizes[j:x.n])
+	copy(x.seps[j+1:x.n+1], x.seps[j:x.n])
+	copy(x.leaves[j+1:x.n+1], x.leaves[j:x.n])
+	copy(x.inners[j+1:x.n+1], x.inners[j:x.n])
+	x.sizes[j], x.seps[j], x.leaves[j], x.inners[j] = int32(size), sep, leaf, inner
+	x.n++
+}
+
+// removeKid takes kid i out of x.
+func (x *zinner) removeKid(i int) {
+	copy(x.sizes[i:x.n-1], x.sizes[i+1:x.n])
+	copy(x.seps[i:x.n-1], x.seps[i+1:x.n])
+	copy(x.leaves[i:x.n-1], x.leaves[i+1:x.n])
+	copy(x.inners[i:x.n-1], x.inners[i+1:x.n])
+	x.n--
+	x.sizes[x.n], x.seps[x.n], x.leaves[x.n], x.inners[x.n] = 0, zkey{}, nil, nil
+}
+
+// split moves the second half of x's children to a new node, which it
+// returns with its separator.
+func (x *zinner) split() (zkey, *zinner) {
+	half := x.n / 2
+	r := &zinner{n: x.n - half}
+	copy(r.sizes[:], x.sizes[half:x.n])
+	copy(r.seps[:], x.seps[half:x.n])
+	copy(r.leaves[:], x.leaves[half:x.n])
+	copy(r.inners[:], x.inners[half:x.n])
+	sep := r.seps[0]
+	r.seps[0] = zkey{}
+	clear(x.sizes[half:x.n])
+	clear(x.seps[half:x.n])
+	clear(x.leaves[half:x.n])
+	clear(x.inners[half:x.n])
+	x.n = half
+	return sep, r
+}
+
+// insert adds e under x, at height h, and returns the new right sibling
+// when x split.
+func (x *zinner) insert(h int, e zent) (zkey, *zinner) {
+	i := x.child(e.score, e.n.member)
+	x.sizes[i]++
+	if h == 1 {
+		l := x.leaves[i]
+		left, right := leafInsert(l, leafSearch(l, e.score, e.n.member), e)
+		x.leaves[i] = left
+		if right == nil {
+			return zkey{}, nil
+		}
+		x.sizes[i] = int32(len(left))
+		x.addKid(i, keyOf(right), len(right), right, nil)
+	} else {
+		sep, right := x.inners[i].insert(h-1, e)
+		if right == nil {
+			return zkey{}, nil
+		}
+		moved := right.total()
+		x.sizes[i] -= int32(moved)
+		x.addKid(i, sep, moved, nil, right)
+	}
+	if x.n <= zbMax {
+		return zkey{}, nil
+	}
+	return x.split()
+}
+
+// insert adds e to the tree.
+func (t *ztree) insert(e zent) {
+	if t.root == nil {
+		left, right := leafInsert(t.leaf, leafSearch(t.leaf, e.score, e.n.member), e)
+		t.leaf = left
+		if right != nil {
+			r := &zinner{n: 2}
+			r.leaves[0], r.leaves[1] = left, right
+			r.sizes[0], r.sizes[1] = int32(len(left)), int32(len(right))
+			r.seps[1] = keyOf(right)
+			t.root, t.height, t.leaf = r, 1, nil
+		}
+		return
+	}
+	sep, right := t.root.insert(t.height, e)
+	if right == nil {
+		return
+	}
+	r := &zinner{n: 2}
+	r.inners[0], r.inners[1] = t.root, right
+	r.sizes[0], r.sizes[1] = int32(t.root.total()), int32(right.total())
+	r.seps[1] = sep
+	t.root = r
+	t.height++
+}
+
+// leafRemove takes the member (s, m), which must be there, out of l.
+func leafRemove(l []zent, s float64, m string) ([]zent, *znode) {
+	i := leafSearch(l, s, m)
+	n := l[i].n
+	copy(l[i:], l[i+1:])
+	l[len(l)-1] = zent{}
+	return l[:len(l)-1], n
+}
+
+// remove takes the member (s, m), which must be under x at height h, out
+// and returns its node.
+func (x *zinner) remove(h int, s float64, m string) *znode {
+	i := x.child(s, m)
+	var n *znode
+	if h == 1 {
+		x.leaves[i], n = leafRemove(x.leaves[i], s, m)
+	} else {
+		n = x.inners[i].remove(h-1, s, m)
+	}
+	x.sizes[i]--
+	if x.kidLen(h, i) < zbMin && x.n > 1 {
+		x.rebalance(h, i)
+	}
+	return n
+}
+
+// rebalance mends kid i of x, short of entries after a removal: with its
+// right neighbour (its left one for the last kid) it merges into one node
+// when both fit in one, or else shares their entries evenly.
+func (x *zinner) rebalance(h, i int) {
+	a := i
+	if a == x.n-1 {
+		a--
+	}
+	b := a + 1
+	na, nb := x.kidLen(h, a), x.kidLen(h, b)
+	total := na + nb
+	keep := total // entries that stay in a
+	if total > zbMax {
+		keep = total / 2
+	}
+	if h == 1 {
+		var all [2 * zbMax]zent
+		copy(all[:], x.leaves[a])
+		copy(all[na:], x.leaves[b])
+		la := x.leaves[a]
+		if cap(la) < keep {
+			la = make([]zent, 0, zbMax)
+		}
+		clear(la[:cap(la)])
+		la = append(la[:0], all[:keep]...)
+		x.leaves[a], x.sizes[a] = la, int32(keep)
+		if keep == total {
+			x.removeKid(b)
+			return
+		}
+		lb := x.leaves[b]
+		clear(lb[:cap(lb)])
+		lb = append(lb[:0], all[keep:total]...)
+		x.leaves[b], x.sizes[b], x.seps[b] = lb, int32(total-keep), keyOf(lb)
+		return
+	}
+	// Inner children: line up both nodes' children and the separators
+	// between them, then cut the line again.
+	ka, kb := x.inners[a], x.inners[b]
+	var sizes [2*zbMax + 2]int32
+	var seps [2*zbMax + 2]zkey
+	var leaves [2*zbMax + 2][]zent
+	var inners [2*zbMax + 2]*zinner
+	copy(sizes[:], ka.sizes[:na])
+	copy(seps[:], ka.seps[:na])
+	copy(leaves[:], ka.leaves[:na])
+	copy(inners[:], ka.inners[:na])
+	copy(sizes[na:], kb.sizes[:nb])
+	copy(seps[na:], kb.seps[:nb])
+	copy(leaves[na:], kb.leaves[:nb])
+	copy(inners[na:], kb.inners[:nb])
+	seps[na] = x.seps[b] // b's first child follows a's last
+	*ka = zinner{n: keep}
+	copy(ka.sizes[:], sizes[:keep])
+	copy(ka.seps[:], seps[:keep])
+	copy(ka.leaves[:], leaves[:keep])
+	copy(ka.inners[:], inners[:keep])
+	x.sizes[a] = int32(ka.total())
+	if keep == total {
+		x.removeKid(b)
+		return
+	}
+	*kb = zinner{n: total - keep}
+	copy(kb.sizes[:], sizes[keep:total])
+	copy(kb.seps[:], seps[keep:total])
+	copy(kb.leaves[:], leaves[keep:total])
+	copy(kb.inners[:], inners[keep:total])
+	x.seps[b], kb.seps[0] = kb.seps[0], zkey{}
+	x.sizes[b] = int32(kb.total())
+}
+
+// remove takes the member (s, m), which must be in the tree, out and
+// returns its node.
+func (t *ztree) remove(s float64, m string) *znode {
+	if t.root == nil {
+		var n *znode
+		t.leaf, n = leafRemove(t.leaf, s, m)
+		return n
+	}
+	n := t.root.remove(t.height, s, m)
+	if t.root.n == 1 { // a root of one child gives way to it
+		if t.height == 1 {
+			t.leaf, t.root = t.root.leaves[0], nil
+		} else {
+			t.root = t.root.inners[0]
+		}
+		t.height--
+	}
+	return n
+}
+
+// countWhile returns how many members, from the first, satisfy before,
+// which must hold for a prefix of the order (of every key, not only the
+// members).
+func (t *ztree) countWhile(before func(s float64, m string) bool) int {
+	n := 0
+	x, h := t.root, t.height
+	for ; h >= 1; h-- {
+		// kid k holds the first member not before: the last whose
+		// separator is before (the kids ahead of it are wholly before).
+		lo, hi := 1, x.n
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if k := &x.seps[mid]; before(k.score, k.member) {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		k := lo - 1
+		for j := range k {
+			n += int(x.sizes[j])
+		}
+		if h == 1 {
+			return n + leafCount(x.leaves[k], before)
+		}
+		x = x.inners[k]
+	}
+	return n + leafCount(t.leaf, before)
+}
+
+// leafCount returns how many members of l, from the first, satisfy before.
+func leafCount(l []zent, before func(s float64, m string) bool) int {
+	lo, hi := 0, len(l)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if before(l[mid].score, l[mid].n.member) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// at returns the node of rank i (0 <= i < the set's size).
+func (t *ztree) at(i int) *znode {
+	x := t.root
+	for h := t.height; h >= 1; h-- {
+		k := 0
+		for i >= int(x.sizes[k]) {
+			i -= int(x.sizes[k])
+			k++
+		}
+		if h == 1 {
+			return x.leaves[k][i].n
+		}
+		x = x.inners[k]
+	}
+	return t.leaf[i].n
+}
+
+// walk calls fn on the nodes of ranks [lo, hi), ascending (descending when
+// rev), until fn returns false; it reports whether fn never did.
+func (t *ztree) walk(lo, hi int, rev bool, fn func(*znode) bool) bool {
+	if t.root == nil {
+		return walkLeaf(t.leaf, lo, hi, rev, fn)
+	}
+	return t.root.walk(t.height, lo, hi, rev, fn)
+}
+
+func walkLeaf(l []zent, lo, hi int, rev bool, fn func(*znode) bool) bool {
+	for j := lo; j < hi; j++ {
+		k := j
+		if rev {
+			k = lo + hi - 1 - j
+		}
+		if !fn(l[k].n) {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *zinner) walk(h, lo, hi int, rev bool, fn func(*znode) bool) bool {
+	var off [zbMax + 1]int // rank of each kid's first member under x
+	for i := 1; i < x.n; i++ {
+		off[i] = off[i-1] + int(x.sizes[i-1])
+	}
+	for j := range x.n {
+		i := j
+		if rev {
+			i = x.n - 1 - j
+		}
+		a, b := max(lo-off[i], 0), min(hi-off[i], int(x.sizes[i]))
+		if a >= b {
+			continue
+		}
+		var ok bool
+		if h == 1 {
+			ok = walkLeaf(x.leaves[i], a, b, rev, fn)
+		} else {
+			ok = x.inners[i].walk(h-1, a, b, rev, fn)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
