@@ -213,12 +213,33 @@ func TestZSetTreeRandom(t *testing.T) {
 		got := make([]zmember, 0, z.len())
 		z.each(0, z.len(), false, func(n *znode) bool { got = append(got, zmember{n.member, n.score}); return true })
 		require.Equal(t, want, got)
-		for _, i := range []int{0, len(want) / 3, len(want) - 1} {
-			if i >= 0 && i < len(want) {
-				require.Equal(t, want[i].member, z.at(i).member)
-				rank, ok := z.rank([]byte(want[i].member))
-				require.True(t, ok)
-				require.Equal(t, i, rank)
+		for range 20 {
+			if len(want) == 0 {
+				break
+			}
+			i := r.IntN(len(want))
+			require.Equal(t, want[i].member, z.at(i).member)
+			rank, ok := z.rank([]byte(want[i].member))
+			require.True(t, ok)
+			require.Equal(t, i, rank)
+			// A score range, and a reverse walk of a rank range, against the model.
+			sr := scoreRange{min: float64(r.IntN(52) - 1), max: float64(r.IntN(52) - 1), minEx: r.IntN(2) == 0, maxEx: r.IntN(2) == 0}
+			lo, hi := z.scoreSpan(&sr)
+			wlo := slices.IndexFunc(want, func(e zmember) bool { return !sr.below(e.score) })
+			whi := slices.IndexFunc(want, func(e zmember) bool { return !sr.notAbove(e.score) })
+			if wlo < 0 {
+				wlo = len(want)
+			}
+			if whi < 0 {
+				whi = len(want)
+			}
+			require.Equal(t, [2]int{wlo, max(wlo, whi)}, [2]int{lo, hi}, "score range %+v", sr)
+			j := i + r.IntN(len(want)-i+1)
+			var rev []string
+			z.each(i, j, true, func(n *znode) bool { rev = append(rev, n.member); return true })
+			require.Len(t, rev, j-i)
+			for k, m := range rev {
+				require.Equal(t, want[j-1-k].member, m)
 			}
 		}
 	}
@@ -244,6 +265,30 @@ func TestZSetTreeRandom(t *testing.T) {
 		}
 		check()
 		t.Logf("phase %d: %d members, height %d", phase, z.len(), z.tree.height)
+	}
+	// Lex ranges over a set of one score, deep enough for inner nodes.
+	eq := newZSet()
+	var members []string
+	for i := range 5000 {
+		m := fmt.Sprintf("x%05d", i*7)
+		eq.add([]byte(m), 0)
+		members = append(members, m)
+	}
+	slices.Sort(members)
+	for range 200 {
+		bound := func() lexBound {
+			return lexBound{inf: r.IntN(7)/3 - 1, val: fmt.Sprintf("x%05d", r.IntN(36000)), ex: r.IntN(2) == 0}
+		}
+		lr := lexRange{min: bound(), max: bound()}
+		lo, hi := eq.lexSpan(&lr)
+		var want, got []string
+		for _, m := range members {
+			if !lr.below(m) && lr.notAbove(m) {
+				want = append(want, m)
+			}
+		}
+		eq.each(lo, hi, false, func(n *znode) bool { got = append(got, n.member); return true })
+		require.Equal(t, want, got, "lex range %+v", lr)
 	}
 }
 
