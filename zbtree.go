@@ -2,6 +2,8 @@
 
 package chkv
 
+import "sort"
+
 // zbMax is the most members a leaf, and the most children an inner node,
 // holds; a node under zbMin after a removal takes from or merges with a
 // neighbour. 32 members of 16 bytes make a leaf of eight cache lines.
@@ -52,30 +54,13 @@ func (e zent) before(s float64, m string) bool { return zless(e.score, e.n.membe
 // leafSearch returns the position of the first member of l not before
 // (s, m).
 func leafSearch(l []zent, s float64, m string) int {
-	lo, hi := 0, len(l)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if l[mid].before(s, m) {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return sort.Search(len(l), func(i int) bool { return !l[i].before(s, m) })
 }
 
 // child returns the kid of x whose range holds (s, m).
 func (x *zinner) child(s float64, m string) int {
-	lo, hi := 1, x.n // the first separator after (s, m)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if k := &x.seps[mid]; zless(s, m, k.score, k.member) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo - 1
+	// The kid before the first separator after (s, m).
+	return sort.Search(x.n-1, func(j int) bool { k := &x.seps[j+1]; return zless(s, m, k.score, k.member) })
 }
 
 // kidLen returns the entries of kid i: members of a leaf, children of an
@@ -270,20 +255,12 @@ func (x *zinner) rebalance(h, i int) {
 		var all [2 * zbMax]zent
 		copy(all[:], x.leaves[a])
 		copy(all[na:], x.leaves[b])
-		la := x.leaves[a]
-		if cap(la) < keep {
-			la = make([]zent, 0, zbMax)
-		}
-		clear(la[:cap(la)])
-		la = append(la[:0], all[:keep]...)
-		x.leaves[a], x.sizes[a] = la, int32(keep)
+		x.leaves[a], x.sizes[a] = refill(x.leaves[a], all[:keep]), int32(keep)
 		if keep == total {
 			x.removeKid(b)
 			return
 		}
-		lb := x.leaves[b]
-		clear(lb[:cap(lb)])
-		lb = append(lb[:0], all[keep:total]...)
+		lb := refill(x.leaves[b], all[keep:total])
 		x.leaves[b], x.sizes[b], x.seps[b] = lb, int32(total-keep), keyOf(lb)
 		return
 	}
@@ -322,6 +299,13 @@ func (x *zinner) rebalance(h, i int) {
 	x.sizes[b] = int32(kb.total())
 }
 
+// refill makes leaf l hold exactly es, in l's array (cleared beyond them,
+// so it keeps no removed node alive).
+func refill(l, es []zent) []zent {
+	clear(l[:cap(l)])
+	return append(l[:0], es...)
+}
+
 // remove takes the member (s, m), which must be in the tree, out and
 // returns its node.
 func (t *ztree) remove(s float64, m string) *znode {
@@ -351,16 +335,7 @@ func (t *ztree) countWhile(before func(s float64, m string) bool) int {
 	for ; h >= 1; h-- {
 		// kid k holds the first member not before: the last whose
 		// separator is before (the kids ahead of it are wholly before).
-		lo, hi := 1, x.n
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			if k := &x.seps[mid]; before(k.score, k.member) {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		k := lo - 1
+		k := sort.Search(x.n-1, func(j int) bool { sep := &x.seps[j+1]; return !before(sep.score, sep.member) })
 		for j := range k {
 			n += int(x.sizes[j])
 		}
@@ -374,16 +349,7 @@ func (t *ztree) countWhile(before func(s float64, m string) bool) int {
 
 // leafCount returns how many members of l, from the first, satisfy before.
 func leafCount(l []zent, before func(s float64, m string) bool) int {
-	lo, hi := 0, len(l)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if before(l[mid].score, l[mid].n.member) {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return sort.Search(len(l), func(i int) bool { return !before(l[i].score, l[i].n.member) })
 }
 
 // at returns the node of rank i (0 <= i < the set's size).
