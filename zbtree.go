@@ -26,18 +26,24 @@ type zkey struct {
 	member string
 }
 
-// zinner is an inner node. Every member under kid i (i >= 1) is at or
-// after seps[i] and every member under kid i-1 before it; seps[0] is not
-// used. sizes[i] counts the members under kid i. Children are leaves
-// (slices of zent, cap zbMax once full) at height 1, inner nodes above.
-// The arrays have room for one child more than zbMax: a node splits right
-// after it gains it.
+// zkid is a child of an inner node: a leaf (a slice of zent, cap zbMax
+// once full) at height 1, an inner node above; and its separator: every
+// member under kid i (i >= 1) is at or after kids[i].sep and every member
+// under kid i-1 before it (kids[0].sep is not used).
+type zkid struct {
+	sep   zkey
+	leaf  []zent
+	inner *zinner
+}
+
+// zinner is an inner node: its children, and apart from them (a rank
+// sums them from the first, reading a few cache lines) the members under
+// each. The arrays have room for one child more than zbMax: a node splits
+// right after it gains it.
 type zinner struct {
-	n      int
-	sizes  [zbMax + 1]int32
-	seps   [zbMax + 1]zkey
-	leaves [zbMax + 1][]zent
-	inners [zbMax + 1]*zinner
+	n     int
+	sizes [zbMax + 1]int32
+	kids  [zbMax + 1]zkid
 }
 
 // ztree is the ordered index of a sorted set: a lone leaf while the set is
@@ -60,16 +66,16 @@ func leafSearch(l []zent, s float64, m string) int {
 // child returns the kid of x whose range holds (s, m).
 func (x *zinner) child(s float64, m string) int {
 	// The kid before the first separator after (s, m).
-	return sort.Search(x.n-1, func(j int) bool { k := &x.seps[j+1]; return zless(s, m, k.score, k.member) })
+	return sort.Search(x.n-1, func(j int) bool { k := &x.kids[j+1].sep; return zless(s, m, k.score, k.member) })
 }
 
 // kidLen returns the entries of kid i: members of a leaf, children of an
 // inner node.
 func (x *zinner) kidLen(h, i int) int {
 	if h == 1 {
-		return len(x.leaves[i])
+		return len(x.kids[i].leaf)
 	}
-	return x.inners[i].n
+	return x.kids[i].inner.n
 }
 
 // total returns the members under x.
@@ -114,26 +120,20 @@ func leafInsert(l []zent, i int, e zent) (left, right []zent) {
 // keyOf returns the separator before leaf l, whose first member it copies.
 func keyOf(l []zent) zkey { return zkey{l[0].score, l[0].n.member} }
 
-// addKid puts a new child after kid i of x: a leaf or an inner node, with
-// its separator and size.
-func (x *zinner) addKid(i int, sep zkey, size int, leaf []zent, inner *zinner) {
-	j := i + 1
-	copy(x.sizes[j+1:x.n+1], x.sizes[j:x.n])
-	copy(x.seps[j+1:x.n+1], x.seps[j:x.n])
-	copy(x.leaves[j+1:x.n+1], x.leaves[j:x.n])
-	copy(x.inners[j+1:x.n+1], x.inners[j:x.n])
-	x.sizes[j], x.seps[j], x.leaves[j], x.inners[j] = int32(size), sep, leaf, inner
+// addKid puts k, a new child with size members, after kid i of x.
+func (x *zinner) addKid(i int, size int32, k zkid) {
+	copy(x.sizes[i+2:x.n+1], x.sizes[i+1:x.n])
+	copy(x.kids[i+2:x.n+1], x.kids[i+1:x.n])
+	x.sizes[i+1], x.kids[i+1] = size, k
 	x.n++
 }
 
 // removeKid takes kid i out of x.
 func (x *zinner) removeKid(i int) {
 	copy(x.sizes[i:x.n-1], x.sizes[i+1:x.n])
-	copy(x.seps[i:x.n-1], x.seps[i+1:x.n])
-	copy(x.leaves[i:x.n-1], x.leaves[i+1:x.n])
-	copy(x.inners[i:x.n-1], x.inners[i+1:x.n])
+	copy(x.kids[i:x.n-1], x.kids[i+1:x.n])
 	x.n--
-	x.sizes[x.n], x.seps[x.n], x.leaves[x.n], x.inners[x.n] = 0, zkey{}, nil, nil
+	x.sizes[x.n], x.kids[x.n] = 0, zkid{}
 }
 
 // split moves the second half of x's children to a new node, which it
@@ -142,16 +142,12 @@ func (x *zinner) split() (zkey, *zinner) {
 	half := x.n / 2
 	r := &zinner{n: x.n - half}
 	copy(r.sizes[:], x.sizes[half:x.n])
-	copy(r.seps[:], x.seps[half:x.n])
-	copy(r.leaves[:], x.leaves[half:x.n])
-	copy(r.inners[:], x.inners[half:x.n])
-	sep := r.seps[0]
-	r.seps[0] = zkey{}
+	copy(r.kids[:], x.kids[half:x.n])
 	clear(x.sizes[half:x.n])
-	clear(x.seps[half:x.n])
-	clear(x.leaves[half:x.n])
-	clear(x.inners[half:x.n])
+	clear(x.kids[half:x.n])
 	x.n = half
+	sep := r.kids[0].sep
+	r.kids[0].sep = zkey{}
 	return sep, r
 }
 
@@ -159,24 +155,24 @@ func (x *zinner) split() (zkey, *zinner) {
 // when x split.
 func (x *zinner) insert(h int, e zent) (zkey, *zinner) {
 	i := x.child(e.score, e.n.member)
+	k := &x.kids[i]
 	x.sizes[i]++
 	if h == 1 {
-		l := x.leaves[i]
-		left, right := leafInsert(l, leafSearch(l, e.score, e.n.member), e)
-		x.leaves[i] = left
+		left, right := leafInsert(k.leaf, leafSearch(k.leaf, e.score, e.n.member), e)
+		k.leaf = left
 		if right == nil {
 			return zkey{}, nil
 		}
 		x.sizes[i] = int32(len(left))
-		x.addKid(i, keyOf(right), len(right), right, nil)
+		x.addKid(i, int32(len(right)), zkid{sep: keyOf(right), leaf: right})
 	} else {
-		sep, right := x.inners[i].insert(h-1, e)
+		sep, right := k.inner.insert(h-1, e)
 		if right == nil {
 			return zkey{}, nil
 		}
-		moved := right.total()
-		x.sizes[i] -= int32(moved)
-		x.addKid(i, sep, moved, nil, right)
+		moved := int32(right.total())
+		x.sizes[i] -= moved
+		x.addKid(i, moved, zkid{sep: sep, inner: right})
 	}
 	if x.n <= zbMax {
 		return zkey{}, nil
@@ -191,9 +187,8 @@ func (t *ztree) insert(e zent) {
 		t.leaf = left
 		if right != nil {
 			r := &zinner{n: 2}
-			r.leaves[0], r.leaves[1] = left, right
 			r.sizes[0], r.sizes[1] = int32(len(left)), int32(len(right))
-			r.seps[1] = keyOf(right)
+			r.kids[0], r.kids[1] = zkid{leaf: left}, zkid{sep: keyOf(right), leaf: right}
 			t.root, t.height, t.leaf = r, 1, nil
 		}
 		return
@@ -203,9 +198,8 @@ func (t *ztree) insert(e zent) {
 		return
 	}
 	r := &zinner{n: 2}
-	r.inners[0], r.inners[1] = t.root, right
 	r.sizes[0], r.sizes[1] = int32(t.root.total()), int32(right.total())
-	r.seps[1] = sep
+	r.kids[0], r.kids[1] = zkid{inner: t.root}, zkid{sep: sep, inner: right}
 	t.root = r
 	t.height++
 }
@@ -223,11 +217,12 @@ func leafRemove(l []zent, s float64, m string) ([]zent, *znode) {
 // and returns its node.
 func (x *zinner) remove(h int, s float64, m string) *znode {
 	i := x.child(s, m)
+	k := &x.kids[i]
 	var n *znode
 	if h == 1 {
-		x.leaves[i], n = leafRemove(x.leaves[i], s, m)
+		k.leaf, n = leafRemove(k.leaf, s, m)
 	} else {
-		n = x.inners[i].remove(h-1, s, m)
+		n = k.inner.remove(h-1, s, m)
 	}
 	x.sizes[i]--
 	if x.kidLen(h, i) < zbMin && x.n > 1 {
@@ -251,52 +246,43 @@ func (x *zinner) rebalance(h, i int) {
 	if total > zbMax {
 		keep = total / 2
 	}
+	ka, kb := &x.kids[a], &x.kids[b]
 	if h == 1 {
 		var all [2 * zbMax]zent
-		copy(all[:], x.leaves[a])
-		copy(all[na:], x.leaves[b])
-		x.leaves[a], x.sizes[a] = refill(x.leaves[a], all[:keep]), int32(keep)
+		copy(all[:], ka.leaf)
+		copy(all[na:], kb.leaf)
+		ka.leaf, x.sizes[a] = refill(ka.leaf, all[:keep]), int32(keep)
 		if keep == total {
 			x.removeKid(b)
 			return
 		}
-		lb := refill(x.leaves[b], all[keep:total])
-		x.leaves[b], x.sizes[b], x.seps[b] = lb, int32(total-keep), keyOf(lb)
+		kb.leaf, x.sizes[b] = refill(kb.leaf, all[keep:total]), int32(total-keep)
+		kb.sep = keyOf(kb.leaf)
 		return
 	}
-	// Inner children: line up both nodes' children and the separators
+	// Inner children: line up both nodes' children, with the separator
 	// between them, then cut the line again.
-	ka, kb := x.inners[a], x.inners[b]
 	var sizes [2*zbMax + 2]int32
-	var seps [2*zbMax + 2]zkey
-	var leaves [2*zbMax + 2][]zent
-	var inners [2*zbMax + 2]*zinner
-	copy(sizes[:], ka.sizes[:na])
-	copy(seps[:], ka.seps[:na])
-	copy(leaves[:], ka.leaves[:na])
-	copy(inners[:], ka.inners[:na])
-	copy(sizes[na:], kb.sizes[:nb])
-	copy(seps[na:], kb.seps[:nb])
-	copy(leaves[na:], kb.leaves[:nb])
-	copy(inners[na:], kb.inners[:nb])
-	seps[na] = x.seps[b] // b's first child follows a's last
-	*ka = zinner{n: keep}
-	copy(ka.sizes[:], sizes[:keep])
-	copy(ka.seps[:], seps[:keep])
-	copy(ka.leaves[:], leaves[:keep])
-	copy(ka.inners[:], inners[:keep])
-	x.sizes[a] = int32(ka.total())
+	var line [2*zbMax + 2]zkid
+	ia, ib := ka.inner, kb.inner
+	copy(sizes[:], ia.sizes[:na])
+	copy(sizes[na:], ib.sizes[:nb])
+	copy(line[:], ia.kids[:na])
+	copy(line[na:], ib.kids[:nb])
+	line[na].sep = kb.sep // b's first child follows a's last
+	*ia = zinner{n: keep}
+	copy(ia.sizes[:], sizes[:keep])
+	copy(ia.kids[:], line[:keep])
+	x.sizes[a] = int32(ia.total())
 	if keep == total {
 		x.removeKid(b)
 		return
 	}
-	*kb = zinner{n: total - keep}
-	copy(kb.sizes[:], sizes[keep:total])
-	copy(kb.seps[:], seps[keep:total])
-	copy(kb.leaves[:], leaves[keep:total])
-	copy(kb.inners[:], inners[keep:total])
-	x.seps[b], kb.seps[0] = kb.seps[0], zkey{}
-	x.sizes[b] = int32(kb.total())
+	*ib = zinner{n: total - keep}
+	copy(ib.sizes[:], sizes[keep:total])
+	copy(ib.kids[:], line[keep:total])
+	kb.sep, ib.kids[0].sep = ib.kids[0].sep, zkey{}
+	x.sizes[b] = int32(ib.total())
 }
 
 // refill makes leaf l hold exactly es, in l's array (cleared beyond them,
@@ -317,9 +303,9 @@ func (t *ztree) remove(s float64, m string) *znode {
 	n := t.root.remove(t.height, s, m)
 	if t.root.n == 1 { // a root of one child gives way to it
 		if t.height == 1 {
-			t.leaf, t.root = t.root.leaves[0], nil
+			t.leaf, t.root = t.root.kids[0].leaf, nil
 		} else {
-			t.root = t.root.inners[0]
+			t.root = t.root.kids[0].inner
 		}
 		t.height--
 	}
@@ -335,14 +321,14 @@ func (t *ztree) countWhile(before func(s float64, m string) bool) int {
 	for ; h >= 1; h-- {
 		// kid k holds the first member not before: the last whose
 		// separator is before (the kids ahead of it are wholly before).
-		k := sort.Search(x.n-1, func(j int) bool { sep := &x.seps[j+1]; return !before(sep.score, sep.member) })
+		k := sort.Search(x.n-1, func(j int) bool { sep := &x.kids[j+1].sep; return !before(sep.score, sep.member) })
 		for j := range k {
 			n += int(x.sizes[j])
 		}
 		if h == 1 {
-			return n + leafCount(x.leaves[k], before)
+			return n + leafCount(x.kids[k].leaf, before)
 		}
-		x = x.inners[k]
+		x = x.kids[k].inner
 	}
 	return n + leafCount(t.leaf, before)
 }
@@ -362,9 +348,9 @@ func (t *ztree) at(i int) *znode {
 			k++
 		}
 		if h == 1 {
-			return x.leaves[k][i].n
+			return x.kids[k].leaf[i].n
 		}
-		x = x.inners[k]
+		x = x.kids[k].inner
 	}
 	return t.leaf[i].n
 }
@@ -407,9 +393,9 @@ func (x *zinner) walk(h, lo, hi int, rev bool, fn func(*znode) bool) bool {
 		}
 		var ok bool
 		if h == 1 {
-			ok = walkLeaf(x.leaves[i], a, b, rev, fn)
+			ok = walkLeaf(x.kids[i].leaf, a, b, rev, fn)
 		} else {
-			ok = x.inners[i].walk(h-1, a, b, rev, fn)
+			ok = x.kids[i].inner.walk(h-1, a, b, rev, fn)
 		}
 		if !ok {
 			return false

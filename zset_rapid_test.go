@@ -164,24 +164,24 @@ func checkZTree(t require.TestingT, z *zset) {
 		for i := range x.n {
 			klo, khi := lo, hi
 			if i > 0 {
-				klo = &x.seps[i]
+				klo = &x.kids[i].sep
 			}
 			if i+1 < x.n {
-				khi = &x.seps[i+1]
+				khi = &x.kids[i+1].sep
 			}
 			var got int
 			if h == 1 {
-				require.Nil(t, x.inners[i])
-				got = leaf(x.leaves[i], klo, khi, false)
+				require.Nil(t, x.kids[i].inner)
+				got = leaf(x.kids[i].leaf, klo, khi, false)
 			} else {
-				require.Nil(t, x.leaves[i])
-				got = inner(x.inners[i], h-1, klo, khi, false)
+				require.Nil(t, x.kids[i].leaf)
+				got = inner(x.kids[i].inner, h-1, klo, khi, false)
 			}
 			require.Equal(t, int(x.sizes[i]), got, "size of kid %d at height %d", i, h)
 			total += got
 		}
 		for i := x.n; i <= zbMax; i++ {
-			require.True(t, x.sizes[i] == 0 && x.leaves[i] == nil && x.inners[i] == nil, "unused slots are empty")
+			require.True(t, x.sizes[i] == 0 && x.kids[i].sep == zkey{} && x.kids[i].leaf == nil && x.kids[i].inner == nil, "unused slots are empty")
 		}
 		return total
 	}
